@@ -1,0 +1,130 @@
+/**
+ * A throw-away PostgreSQL 15 server for real-daemon tests.
+ *
+ * PostgreSQL refuses to run as root, and CI runs as root, so when the test runs as root
+ * every server command runs as the `postgres` user (created by the Debian package).
+ */
+import { chmodSync, chownSync, mkdirSync, writeFileSync, appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, run, runOk, tempDir, removeDir, waitFor, type RunResult } from "./tools";
+
+export const PG_BIN = "/usr/lib/postgresql/15/bin";
+const isRoot = process.getuid?.() === 0;
+
+/** Runs a command as the postgres OS user when the test runs as root. */
+export function asPostgres(cmd: string, args: string[], input?: string): RunResult {
+  const env = { ...process.env, PGTZ: "UTC" };
+  return isRoot
+    ? run("runuser", ["-u", "postgres", "--", cmd, ...args], { input, env, cwd: "/tmp" })
+    : run(cmd, args, { input, env });
+}
+
+function asPostgresOk(cmd: string, args: string[], input?: string): RunResult {
+  const result = asPostgres(cmd, args, input);
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${result.status}: ${result.stderr}${result.stdout}`);
+  }
+  return result;
+}
+
+/** Makes a directory owned by the postgres user (when running as root). */
+export function postgresOwnedDir(path: string): string {
+  mkdirSync(path, { recursive: true });
+  if (isRoot) {
+    const uid = Number(runOk("id", ["-u", "postgres"]).stdout.trim());
+    const gid = Number(runOk("id", ["-g", "postgres"]).stdout.trim());
+    chownSync(path, uid, gid);
+  }
+  chmodSync(path, 0o700);
+  return path;
+}
+
+export interface PgServer {
+  port: number;
+  /** Root of everything this server owns (data dir, socket dir, logs). */
+  root: string;
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  /** psql with ON_ERROR_STOP; returns trimmed, unaligned tuples-only output. */
+  sql(query: string, database?: string): string;
+  /** Appends settings to postgresql.conf (call before `start`, or restart afterwards). */
+  appendConfig(text: string): void;
+  start(): Promise<void>;
+  /** Stops the server: `fast` for a clean shutdown, `immediate` for a crash-like stop. */
+  stop(mode?: "fast" | "immediate"): void;
+  /** SIGKILL to the postmaster: the crash the RPO drills measure. */
+  kill9(): void;
+  /** Stops the server if running and deletes its files. */
+  destroy(): void;
+}
+
+export interface PgServerOptions {
+  /** Skip initdb (the data directory will be filled by a restore). */
+  skipInit?: boolean;
+  /** Use this directory as root instead of a new temporary one. */
+  root?: string;
+}
+
+export async function createPgServer(options: PgServerOptions = {}): Promise<PgServer> {
+  const root = options.root ?? tempDir("pg");
+  postgresOwnedDir(root);
+  const dataDir = join(root, "data");
+  const socketDir = postgresOwnedDir(join(root, "sock"));
+  const logFile = join(root, "postgres.log");
+  const port = await freePort();
+
+  if (!options.skipInit) {
+    asPostgresOk(join(PG_BIN, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+  }
+
+  const server: PgServer = {
+    port,
+    root,
+    dataDir,
+    socketDir,
+    logFile,
+    sql(query, database = "postgres") {
+      const result = asPostgresOk(
+        join(PG_BIN, "psql"),
+        ["-h", socketDir, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtX"],
+        query,
+      );
+      return result.stdout.trim();
+    },
+    appendConfig(text) {
+      appendFileSync(join(dataDir, "postgresql.conf"), `\n${text}\n`);
+    },
+    async start() {
+      writeFileSync(join(dataDir, "postgresql.auto.conf"), "", { flag: "a" });
+      asPostgresOk(join(PG_BIN, "pg_ctl"), [
+        "-D",
+        dataDir,
+        "-l",
+        logFile,
+        "-w",
+        "-t",
+        "120",
+        "-o",
+        `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1`,
+        "start",
+      ]);
+      await waitFor("postgres to accept connections", () => {
+        const ready = asPostgres(join(PG_BIN, "pg_isready"), ["-h", socketDir, "-p", String(port)]);
+        return ready.status === 0;
+      });
+    },
+    stop(mode = "fast") {
+      asPostgres(join(PG_BIN, "pg_ctl"), ["-D", dataDir, "-m", mode, "-w", "stop"]);
+    },
+    kill9() {
+      const pid = asPostgres("head", ["-1", join(dataDir, "postmaster.pid")]).stdout.trim();
+      if (pid) run("kill", ["-9", pid]);
+    },
+    destroy() {
+      server.stop("immediate");
+      removeDir(root);
+    },
+  };
+  return server;
+}

@@ -1,0 +1,145 @@
+/**
+ * Shared helpers for tests that run real tools and daemons (levels L4 and L5).
+ *
+ * A missing tool skips the test on a developer machine with a one-line reason, but fails
+ * under CI (CI=true), where `.ci/run` installs every tool: a green CI must never hide a
+ * missing install step.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Directories where Debian puts binaries that are not on a normal PATH. */
+const EXTRA_BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/sbin", "/sbin"];
+
+/** Absolute path of an executable, or undefined when it is not installed. */
+export function which(tool: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(":"), ...EXTRA_BIN_DIRS];
+  for (const dir of dirs) {
+    const candidate = join(dir, tool);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Returns the tools that are missing. Under CI a missing tool throws, so the suite fails
+ * instead of silently skipping.
+ */
+export function missingTools(...tools: string[]): string[] {
+  const missing = tools.filter((t) => which(t) === undefined);
+  if (missing.length > 0 && process.env.CI === "true") {
+    throw new Error(`CI must install these tools (see .ci/run): ${missing.join(", ")}`);
+  }
+  return missing;
+}
+
+/** A reason string for `describe.skipIf`, e.g. `describe.skipIf(skipReason("haproxy"))`. */
+export function skipReason(...tools: string[]): string | false {
+  const missing = missingTools(...tools);
+  if (missing.length === 0) return false;
+  const reason = `skipped: ${missing.join(", ")} not installed (run .ci/run to install)`;
+  console.warn(reason);
+  return reason;
+}
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") {
+        server.close();
+        reject(new Error("could not read the listening port"));
+        return;
+      }
+      const port = address.port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh temporary directory; remove it with `removeDir`. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `bi-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (no shell) and returns its exit status and output. */
+export function run(cmd: string, args: string[], options: SpawnOptions & { input?: string } = {}): RunResult {
+  const result = spawnSync(which(cmd) ?? cmd, args, { encoding: "utf8", ...options });
+  if (result.error) throw result.error;
+  return {
+    status: result.status ?? -1,
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
+  };
+}
+
+/** Like `run`, but throws with the command's output when it exits non-zero. */
+export function runOk(cmd: string, args: string[], options: SpawnOptions & { input?: string } = {}): RunResult {
+  const result = run(cmd, args, options);
+  if (result.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${result.status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/** A background daemon started by a test; `stop()` ends it and waits for the exit. */
+export interface Daemon {
+  process: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function startDaemon(cmd: string, args: string[], options: SpawnOptions = {}): Daemon {
+  const child = spawn(which(cmd) ?? cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  let log = "";
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    process: child,
+    output: () => log,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Polls `check` until it returns true (or a truthy value) or the timeout passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  { timeoutMs = 30_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
