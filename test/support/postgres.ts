@@ -87,7 +87,19 @@ export async function createPgServer(options: PgServerOptions = {}): Promise<PgS
     sql(query, database = "postgres") {
       const result = asPostgresOk(
         join(PG_BIN, "psql"),
-        ["-h", socketDir, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtX"],
+        [
+          "-h",
+          socketDir,
+          "-p",
+          String(port),
+          "-U",
+          "postgres",
+          "-d",
+          database,
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-qAtX",
+        ],
         query,
       );
       return result.stdout.trim();

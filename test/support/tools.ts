@@ -91,7 +91,11 @@ export function run(cmd: string, args: string[], options: SpawnOptions & { input
 }
 
 /** Like `run`, but throws with the command's output when it exits non-zero. */
-export function runOk(cmd: string, args: string[], options: SpawnOptions & { input?: string } = {}): RunResult {
+export function runOk(
+  cmd: string,
+  args: string[],
+  options: SpawnOptions & { input?: string } = {},
+): RunResult {
   const result = run(cmd, args, options);
   if (result.status !== 0) {
     throw new Error(
@@ -141,5 +145,7 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
 }
