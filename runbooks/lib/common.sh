@@ -1,0 +1,434 @@
+# shellcheck shell=bash
+# Shared runbook plumbing: argument flags every runbook accepts, logging to a file, confirmation
+# (with the prod guard), --dry-run, step timeline, and THE seam for talking to containers.
+#
+# Usage (in a runbook, after `set -euo pipefail`):
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"     # also loads lib/outputs.sh
+#   bi_init disaster-recovery                         # name used in log lines and the log file name
+#   bi_parse_common "$@"; set -- "${BI_ARGS[@]+"${BI_ARGS[@]}"}"   # common flags out, the rest stays
+#   outputs_load                                      # BI_OUTPUTS_FILE or BI_STACK (from the flags)
+#   bi_open_log                                       # after parsing: --log-file / BI_LOG_DIR
+#   confirm "restore postgres in $(output_field .environment)"   # prod guard + --yes + --dry-run
+#   run_in "$(output_field .postgres.container)" pg_isready      # docker exec, or local (BI_SEAM=local)
+#
+# Common flags (parsed by bi_parse_common):
+#   --stack NAME          env stack for `pulumi stack output` (slot stacks are NAME-blue / NAME-green)
+#   --outputs FILE        env stack outputs JSON instead of pulumi
+#   --slot-outputs FILE   slot stack outputs JSON (repeatable; matched by their "slot" field)
+#   --yes | -y            do not ask for confirmation (required for prod in a non-interactive shell)
+#   --dry-run             print every command that would change something, run nothing
+#   --log-file FILE       log file (default: $BI_LOG_DIR/<runbook>-<UTC time>.log,
+#                         BI_LOG_DIR default ${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs)
+#
+# The seam (one place that knows how to reach a container):
+#   run_in [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]
+#     BI_SEAM=docker (default): docker -H <outputs .dockerHost> exec [-i] [-u USER] [-e NAME] CONTAINER CMD...
+#     BI_SEAM=local (tests):    CMD runs in a local shell with the variables of
+#                               $BI_LOCAL_ROOT/<CONTAINER>/env (KEY=VALUE lines) exported, as USER
+#                               (runuser) when running as root and USER is given.
+#   container_ctl start|stop|restart|kill CONTAINER
+#     docker: docker -H host start|stop|restart|kill CONTAINER
+#     local:  runs $BI_LOCAL_ROOT/<CONTAINER>/<action> (restart = stop then start when absent)
+#   container_health CONTAINER  -> prints healthy | unhealthy | starting | running | stopped | missing
+#     docker: docker inspect (.State.Health.Status, else .State.Status)
+#     local:  $BI_LOCAL_ROOT/<CONTAINER>/health exit 0 -> healthy, else unhealthy
+#   wait_healthy CONTAINER TIMEOUT_SECONDS -> waits (bounded), logs the time it took
+# Secrets never go on a command line: pass them as environment variables with `-e NAME`.
+
+# shellcheck source=runbooks/lib/outputs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/outputs.sh"
+
+BI_NAME="${BI_NAME:-runbook}"
+BI_YES="${BI_YES:-0}"
+BI_DRY_RUN="${BI_DRY_RUN:-0}"
+BI_LOG_FILE="${BI_LOG_FILE:-}"
+BI_OUTPUTS_FILE="${BI_OUTPUTS_FILE:-}"
+BI_STACK="${BI_STACK:-}"
+BI_SEAM="${BI_SEAM:-docker}"
+BI_ARGS=()
+BI_SLOT_OUTPUTS_FILES=()
+BI_TIMELINE=()
+
+# Milliseconds since the epoch.
+now_ms() {
+  local t
+  t=$(date +%s%N)
+  printf '%s\n' "$((t / 1000000))"
+}
+
+BI_START_MS=$(now_ms)
+
+bi_init() {
+  BI_NAME=$1
+  BI_START_MS=$(now_ms)
+}
+
+_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+_log() {
+  local level=$1
+  shift
+  local line
+  line="$(_ts) $BI_NAME $level: $*"
+  printf '%s\n' "$line" >&2
+  if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then
+    printf '%s\n' "$line" >>"$BI_LOG_FILE"
+  fi
+}
+
+log_info() { _log info "$@"; }
+log_warn() { _log warn "$@"; }
+log_error() { _log error "$@"; }
+
+# die MESSAGE [EXIT_CODE]: logs the error and exits (default 1).
+die() {
+  _log error "$1"
+  exit "${2:-1}"
+}
+
+# usage_error MESSAGE: a bad argument; exit 2 and point at --help.
+usage_error() {
+  _log error "$1 (see --help)"
+  exit 2
+}
+
+# Consumes the common flags; everything else is left in BI_ARGS in order.
+bi_parse_common() {
+  BI_ARGS=()
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --stack | -s)
+        [[ $# -ge 2 && -n "$2" && "$2" != -* ]] || usage_error "$1 needs a stack name, e.g. --stack prod"
+        BI_STACK=$2
+        shift 2
+        ;;
+      --stack=*) BI_STACK=${1#*=} && shift ;;
+      --outputs)
+        [[ $# -ge 2 && -n "$2" ]] || usage_error "--outputs needs a JSON file (pulumi stack output --json --show-secrets)"
+        BI_OUTPUTS_FILE=$2
+        shift 2
+        ;;
+      --outputs=*) BI_OUTPUTS_FILE=${1#*=} && shift ;;
+      --slot-outputs)
+        [[ $# -ge 2 && -n "$2" ]] || usage_error "--slot-outputs needs a JSON file"
+        BI_SLOT_OUTPUTS_FILES+=("$2")
+        shift 2
+        ;;
+      --yes | -y)
+        BI_YES=1
+        shift
+        ;;
+      --dry-run)
+        BI_DRY_RUN=1
+        shift
+        ;;
+      --log-file)
+        [[ $# -ge 2 && -n "$2" ]] || usage_error "--log-file needs a file name"
+        BI_LOG_FILE=$2
+        shift 2
+        ;;
+      --)
+        shift
+        BI_ARGS+=("$@")
+        break
+        ;;
+      *)
+        BI_ARGS+=("$1")
+        shift
+        ;;
+    esac
+  done
+  if [[ -n "$BI_STACK" && -n "$BI_OUTPUTS_FILE" ]]; then
+    usage_error "give either --stack or --outputs, not both"
+  fi
+}
+
+# Creates the log file and writes a header. Safe to call once after bi_parse_common.
+bi_open_log() {
+  if [[ -z "$BI_LOG_FILE" ]]; then
+    local dir="${BI_LOG_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs}"
+    mkdir -p -- "$dir" || die "cannot create the log directory '$dir' (set BI_LOG_DIR or --log-file)"
+    BI_LOG_FILE="$dir/$BI_NAME-$(date -u +%Y%m%dT%H%M%SZ)-$$.log"
+  else
+    mkdir -p -- "$(dirname -- "$BI_LOG_FILE")" || die "cannot create the directory of --log-file '$BI_LOG_FILE'"
+  fi
+  : >>"$BI_LOG_FILE" || die "cannot write the log file '$BI_LOG_FILE'"
+  chmod 600 "$BI_LOG_FILE" 2>/dev/null || true
+  local mode=""
+  [[ "$BI_DRY_RUN" == 1 ]] && mode=" (dry run)"
+  log_info "log file: $BI_LOG_FILE$mode"
+}
+
+# True when a person can answer a prompt: stdin is a terminal.
+bi_interactive() {
+  [[ -t 0 ]]
+}
+
+# confirm DESCRIPTION: asks before a change. The environment comes from the stack outputs.
+#   --dry-run: nothing will change, no question.
+#   --yes:     confirmed.
+#   prod:      in a non-interactive shell -> refused; interactively the operator types "prod".
+#   other:     interactively "y"/"yes"; non-interactively one answer line is read from stdin
+#              (`echo yes | runbook ...`); no answer -> refused.
+confirm() {
+  local what=$1 env answer
+  env=$(output_field_or .environment unknown)
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    log_info "dry run: would ask to confirm: $what [environment $env]"
+    return 0
+  fi
+  if [[ "$BI_YES" == 1 ]]; then
+    log_info "confirmed by --yes: $what [environment $env]"
+    return 0
+  fi
+  if ! bi_interactive; then
+    if [[ "$env" == prod ]]; then
+      die "refusing to $what against prod: not an interactive shell and no --yes (pass --yes to confirm)" 3
+    fi
+    if ! IFS= read -r answer; then
+      die "no confirmation for: $what (environment $env); stdin has no answer and no --yes was given" 3
+    fi
+  else
+    if [[ "$env" == prod ]]; then
+      printf 'About to %s in PROD. Type "prod" to continue: ' "$what" >&2
+    else
+      printf 'About to %s in environment %s. Continue? [y/N] ' "$what" "$env" >&2
+    fi
+    IFS= read -r answer || answer=""
+  fi
+  if [[ "$env" == prod ]]; then
+    [[ "$answer" == prod ]] || die "not confirmed (expected \"prod\"): $what" 3
+  else
+    [[ "$answer" =~ ^([yY]|[yY][eE][sS])$ ]] || die "not confirmed: $what" 3
+  fi
+  log_info "confirmed: $what [environment $env]"
+}
+
+# Shell-quoted rendering of a command for logs and --dry-run.
+quote_cmd() {
+  local out="" word
+  for word in "$@"; do
+    out+="$(printf '%q' "$word") "
+  done
+  printf '%s\n' "${out% }"
+}
+
+# _dry TEXT: a --dry-run line, on stdout (what the operator reads) and in the log file.
+_dry() {
+  printf '[dry-run] %s\n' "$*"
+  if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then
+    printf '%s %s [dry-run] %s\n' "$(_ts)" "$BI_NAME" "$*" >>"$BI_LOG_FILE"
+  fi
+}
+
+# run_cmd CMD...: a local command that changes something (printed, not run, with --dry-run).
+run_cmd() {
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "$(quote_cmd "$@")"
+    return 0
+  fi
+  log_info "run: $(quote_cmd "$@")"
+  "$@"
+}
+
+_docker() {
+  local host
+  host=$(output_field .dockerHost) || exit $?
+  command -v docker >/dev/null 2>&1 || die "the docker CLI is not on PATH (needed to reach $host)"
+  docker -H "$host" "$@"
+}
+
+_local_dir() {
+  local container=$1
+  [[ -n "${BI_LOCAL_ROOT:-}" ]] || die "BI_SEAM=local needs BI_LOCAL_ROOT (a directory with one subdirectory per container)"
+  [[ "$container" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "container name '$container' is not a valid name"
+  [[ -d "$BI_LOCAL_ROOT/$container" ]] ||
+    die "local seam: no directory $BI_LOCAL_ROOT/$container for container '$container'"
+  printf '%s\n' "$BI_LOCAL_ROOT/$container"
+}
+
+# run_in [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]: THE seam. See the header.
+run_in() {
+  local user="" interactive=0
+  local -a envs=()
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      -u)
+        user=$2
+        shift 2
+        ;;
+      -e)
+        envs+=("$2")
+        shift 2
+        ;;
+      -i)
+        interactive=1
+        shift
+        ;;
+      *) break ;;
+    esac
+  done
+  [[ $# -ge 2 ]] || die "run_in needs a container and a command"
+  local container=$1
+  shift
+  local -a docker_args=(exec)
+  [[ $interactive == 1 ]] && docker_args+=(-i)
+  [[ -n "$user" ]] && docker_args+=(-u "$user")
+  local name
+  for name in "${envs[@]+"${envs[@]}"}"; do
+    docker_args+=(-e "$name")
+  done
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    if [[ "$BI_SEAM" == local ]]; then
+      _dry "(local seam, container $container) $(quote_cmd "$@")"
+    else
+      _dry "docker -H $(output_field .dockerHost) $(quote_cmd "${docker_args[@]}" "$container" "$@")"
+    fi
+    return 0
+  fi
+  log_info "in $container: $(quote_cmd "$@")"
+  case "$BI_SEAM" in
+    docker) _docker "${docker_args[@]}" "$container" "$@" ;;
+    local)
+      local dir
+      dir=$(_local_dir "$container") || exit $?
+      (
+        if [[ -f "$dir/env" ]]; then
+          set -a
+          # shellcheck disable=SC1091 # written by the test per container
+          . "$dir/env"
+          set +a
+        fi
+        if [[ -n "$user" && "$(id -u)" == 0 && "$user" != root && "$user" != 0 ]]; then
+          exec runuser -u "$user" -- env "PATH=$PATH" "$@"
+        fi
+        exec "$@"
+      )
+      ;;
+    *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
+  esac
+}
+
+# container_ctl start|stop|restart|kill CONTAINER
+container_ctl() {
+  local action=$1 container=$2
+  case "$action" in
+    start | stop | restart | kill) ;;
+    *) die "container_ctl: unknown action '$action' (start|stop|restart|kill)" ;;
+  esac
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    if [[ "$BI_SEAM" == local ]]; then
+      _dry "(local seam) $action container $container"
+    else
+      _dry "docker -H $(output_field .dockerHost) $action $container"
+    fi
+    return 0
+  fi
+  log_info "$action container $container"
+  case "$BI_SEAM" in
+    docker) _docker "$action" "$container" >/dev/null ;;
+    local)
+      local dir
+      dir=$(_local_dir "$container") || exit $?
+      if [[ -x "$dir/$action" ]]; then
+        "$dir/$action"
+      elif [[ "$action" == restart && -x "$dir/stop" && -x "$dir/start" ]]; then
+        "$dir/stop" && "$dir/start"
+      else
+        die "local seam: $dir/$action is missing (container '$container')"
+      fi
+      ;;
+    *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
+  esac
+}
+
+# container_health CONTAINER: prints healthy|unhealthy|starting|running|stopped|missing.
+container_health() {
+  local container=$1 status
+  case "$BI_SEAM" in
+    docker)
+      if ! status=$(_docker inspect --format \
+        '{{if .State.Health}}{{.State.Health.Status}}{{else if .State.Running}}running{{else}}stopped{{end}}' \
+        "$container" 2>/dev/null); then
+        status=missing
+      fi
+      printf '%s\n' "$status"
+      ;;
+    local)
+      local dir
+      dir=$(_local_dir "$container") || exit $?
+      if [[ -x "$dir/health" ]] && "$dir/health" >/dev/null 2>&1; then
+        echo healthy
+      else
+        echo unhealthy
+      fi
+      ;;
+    *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
+  esac
+}
+
+# wait_healthy CONTAINER TIMEOUT_SECONDS: polls the health (at most TIMEOUT seconds), logs how long
+# it took; exit 1 with the last status when the time is up. A container without a healthcheck
+# counts as healthy once running (logged as a warning).
+wait_healthy() {
+  local container=$1 timeout=$2 start status="" elapsed
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "wait until $container is healthy (at most ${timeout}s)"
+    return 0
+  fi
+  start=$(now_ms)
+  while :; do
+    status=$(container_health "$container")
+    elapsed=$(($(now_ms) - start))
+    if [[ "$status" == healthy ]]; then
+      log_info "$container healthy after $(fmt_ms "$elapsed")"
+      return 0
+    fi
+    if [[ "$status" == running ]]; then
+      log_warn "$container has no healthcheck; running after $(fmt_ms "$elapsed")"
+      return 0
+    fi
+    if ((elapsed >= timeout * 1000)); then
+      log_error "$container not healthy after ${timeout}s (last status: $status)"
+      return 1
+    fi
+    sleep "${BI_POLL_SECONDS:-1}"
+  done
+}
+
+# fmt_ms MILLISECONDS -> "12.345s"
+fmt_ms() {
+  printf '%d.%03ds' "$(($1 / 1000))" "$(($1 % 1000))"
+}
+
+# step NAME CMD...: runs CMD, records NAME with its duration in the timeline; a failure is recorded
+# and returned (the caller decides whether to stop).
+step() {
+  local name=$1 start status=0 elapsed
+  shift
+  log_info "step: $name"
+  start=$(now_ms)
+  "$@" || status=$?
+  elapsed=$(($(now_ms) - start))
+  local at
+  at=$(fmt_ms $((start - BI_START_MS)))
+  if [[ $status -eq 0 ]]; then
+    BI_TIMELINE+=("$(printf '+%-10s %-10s ok    %s' "$at" "$(fmt_ms "$elapsed")" "$name")")
+  else
+    BI_TIMELINE+=("$(printf '+%-10s %-10s FAIL  %s (exit %d)' "$at" "$(fmt_ms "$elapsed")" "$name" "$status")")
+  fi
+  return $status
+}
+
+# Prints the timeline (start offset, duration, result, step) on stdout and into the log.
+timeline_print() {
+  local title=${1:-timeline} line total
+  total=$(fmt_ms $(($(now_ms) - BI_START_MS)))
+  {
+    printf '%s (total %s)\n' "$title" "$total"
+    printf '  %-11s %-10s %-5s %s\n' start duration state step
+    for line in "${BI_TIMELINE[@]+"${BI_TIMELINE[@]}"}"; do
+      printf '  %s\n' "$line"
+    done
+  } | if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then tee -a "$BI_LOG_FILE"; else cat; fi
+}
