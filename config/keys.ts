@@ -145,11 +145,9 @@ export const KEYS = {
     },
   ),
   dockerHost: key(
-    z
-      .string()
-      .regex(/^(unix|ssh|tcp):\/\/.+/, {
-        message: "expected unix://, ssh:// or tcp:// followed by an address",
-      }),
+    z.string().regex(/^(unix|ssh|tcp):\/\/.+/, {
+      message: "expected unix://, ssh:// or tcp:// followed by an address",
+    }),
     "string",
     "Docker engine the stack deploys to.",
     { default: "unix:///var/run/docker.sock" },
@@ -329,11 +327,9 @@ export const KEYS = {
     {},
   ),
   backupBucketName: key(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
-        message: "expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)",
-      }),
+    z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+      message: "expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)",
+    }),
     "string",
     "Name of the backup bucket. Unset: derived from project, environment and a random suffix.",
   ),
@@ -413,9 +409,6 @@ export const KEYS = {
     z.email({ message: "expected an e-mail address" }),
     "string",
     "Sender address of alert e-mails.",
-    {
-      default: "alertmanager@localhost",
-    },
   ),
   alertSmtpSmarthost: key(
     z.string().regex(/^[^:\s]+:\d+$/, { message: "expected host:port" }),

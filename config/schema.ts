@@ -26,6 +26,8 @@ export interface ConfigIssue {
   /** Full key, e.g. `backend-infra:postgresMemory`. */
   key: string;
   message: string;
+  /** The problem is a required secret that is not set (offline plans fill a placeholder). */
+  missingSecret?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -233,6 +235,8 @@ type Values = Record<string, unknown>;
 function crossFieldIssues(v: Values, env: Environment): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (name: string, message: string) => issues.push({ key: full(name), message });
+  const addMissingSecret = (name: string, message: string) =>
+    issues.push({ key: full(name), message, missingSecret: true });
   const has = (name: string) => v[name] !== undefined;
 
   if (v.role === "slot" && !has("slot"))
@@ -257,21 +261,27 @@ function crossFieldIssues(v: Values, env: Environment): ConfigIssue[] {
   if (v.edgeHttpPort === v.edgeHttpsPort) add("edgeHttpsPort", "must differ from edgeHttpPort");
   if (v.edgeTlsMode === "provided") {
     if (!has("edgeTlsCert"))
-      add(
+      addMissingSecret(
         "edgeTlsCert",
         "required when edgeTlsMode is provided (pulumi config set --secret edgeTlsCert < cert.pem)",
       );
     if (!has("edgeTlsKey"))
-      add(
+      addMissingSecret(
         "edgeTlsKey",
         "required when edgeTlsMode is provided (pulumi config set --secret edgeTlsKey < key.pem)",
       );
   }
-  const emailKeys = ["alertEmailTo", "alertSmtpSmarthost"];
+  if (has("registryServer") && !has("registryPassword")) {
+    addMissingSecret(
+      "registryPassword",
+      "required when registryServer is set (pulumi config set --secret registryPassword)",
+    );
+  }
+  const emailKeys = ["alertEmailTo", "alertEmailFrom", "alertSmtpSmarthost"];
   if (emailKeys.some(has) && !emailKeys.every(has)) {
     add(
       emailKeys.find((k) => !has(k)) as string,
-      "alert e-mail needs both alertEmailTo and alertSmtpSmarthost",
+      "alert e-mail needs alertEmailTo, alertEmailFrom and alertSmtpSmarthost",
     );
   }
   if ((v.postgresMemory as number) < 256)
@@ -288,7 +298,7 @@ function crossFieldIssues(v: Values, env: Environment): ConfigIssue[] {
       add("edgeTlsMode", "prod must serve a provided certificate, not a self-signed one");
     if (v.monitoringEnabled === false) add("monitoringEnabled", "prod must run monitoring");
     if (!has("alertPagerWebhookUrl") && !has("alertEmailTo")) {
-      add(
+      addMissingSecret(
         "alertPagerWebhookUrl",
         "prod needs a critical-alert receiver: set alertPagerWebhookUrl or alertEmailTo",
       );

@@ -1,0 +1,158 @@
+/**
+ * One long-running service container with this project's hardening applied by default
+ * (architecture section 6, CIS Docker Benchmark 5.x). Every component builds its
+ * containers through this class, so the policy pack and the hardening agree by construction.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { parseImageRef } from "../lib/image-ref";
+
+export interface ServiceHealthcheck {
+  /** Docker healthcheck test, e.g. `["CMD", "pg_isready", "-U", "app"]`. */
+  test: pulumi.Input<string>[];
+  /** Seconds between checks. Default 10. */
+  intervalSeconds?: number;
+  /** Seconds before one check counts as failed. Default 5. */
+  timeoutSeconds?: number;
+  /** Seconds of grace after start in which failures do not count. Default 30. */
+  startPeriodSeconds?: number;
+  /** Consecutive failures before the container is unhealthy. Default 3. */
+  retries?: number;
+}
+
+export interface ServiceNetwork {
+  name: pulumi.Input<string>;
+  /** DNS aliases on this network, e.g. `backend-blue`. */
+  aliases?: pulumi.Input<string>[];
+}
+
+export interface ServiceContainerArgs {
+  /** Docker container name. */
+  containerName: pulumi.Input<string>;
+  /**
+   * Image to run. A plain pinned reference (`redis:7.2.6-bookworm`) is pulled through a
+   * `docker.RemoteImage` and run by its resolved digest, so a re-tagged image upstream never
+   * changes a running service silently. An Output (a built image) is used as given.
+   */
+  image: pulumi.Input<string>;
+  /** `uid:gid` (or a user name the image defines). Never root. */
+  user: string;
+  /** Memory limit in MB; swap is disabled (memory-swap = memory). */
+  memoryMb: number;
+  /** CPU limit (fractional CPUs). */
+  cpus: number;
+  /** Process limit through `ulimit nproc` (the provider has no pids-limit). Default 512. */
+  pidsLimit?: number;
+  healthcheck: ServiceHealthcheck;
+  networks: ServiceNetwork[];
+  command?: pulumi.Input<string>[];
+  entrypoint?: pulumi.Input<string>[];
+  /** `KEY=value` strings; pass secrets as Outputs so they stay secret in state. */
+  envs?: pulumi.Input<string>[];
+  volumes?: docker.types.input.ContainerVolume[];
+  /** Files written into the container before it starts (rendered configs). */
+  uploads?: docker.types.input.ContainerUpload[];
+  /** Published ports. Only the edge publishes public ports; admin UIs bind 127.0.0.1. */
+  ports?: docker.types.input.ContainerPort[];
+  /** Read-only root filesystem. Default true; writable paths come from volumes and `tmpfs`. */
+  readOnlyRootfs?: boolean;
+  /** tmpfs mounts: path -> mount options. Default `/tmp` and `/run` when read-only. */
+  tmpfs?: Record<string, string>;
+  /** Capabilities to add back after dropping ALL. Default none. */
+  capAdds?: string[];
+  /** Seconds the container has to stop after its stop signal. Default 10. */
+  stopTimeoutSeconds?: number;
+  /** Stop signal. Default the image's (SIGTERM for most). */
+  stopSignal?: string;
+  /** Run an init process (tini) as PID 1 to reap zombies and forward signals. Default true. */
+  init?: boolean;
+  /** Wait for the container to be healthy before the resource counts as created. Default true. */
+  waitHealthy?: boolean;
+  /** Extra labels; `backend-infra.*` labels are added for every container. */
+  labels?: Record<string, pulumi.Input<string>>;
+}
+
+/** Log rotation for every container: 5 files of 10 MB. */
+export const LOG_OPTS = { "max-size": "10m", "max-file": "5" } as const;
+export const DEFAULT_PIDS_LIMIT = 512;
+
+export class ServiceContainer extends pulumi.ComponentResource {
+  readonly container: docker.Container;
+  /** The container name other containers reach it by. */
+  readonly containerName: pulumi.Output<string>;
+  /** The image reference the container runs (a digest when pulled). */
+  readonly imageRef: pulumi.Output<string>;
+
+  constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("backend-infra:docker:ServiceContainer", name, {}, opts);
+
+    if (args.user === "" || /^(root|0)(:|$)/.test(args.user)) {
+      throw new Error(`ServiceContainer ${name}: user must be a non-root user, got "${args.user}"`);
+    }
+
+    let imageRef: pulumi.Input<string> = args.image;
+    if (typeof args.image === "string") {
+      if (!parseImageRef(args.image)) throw new Error(`ServiceContainer ${name}: invalid image "${args.image}"`);
+      const remote = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+      imageRef = remote.repoDigest;
+    }
+
+    const readOnly = args.readOnlyRootfs ?? true;
+    const health = args.healthcheck;
+    const pids = args.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    const labels: Record<string, pulumi.Input<string>> = {
+      "backend-infra.component": name,
+      ...(args.labels ?? {}),
+    };
+
+    this.container = new docker.Container(
+      name,
+      {
+        name: args.containerName,
+        image: imageRef,
+        user: args.user,
+        command: args.command,
+        entrypoints: args.entrypoint,
+        envs: args.envs,
+        memory: args.memoryMb,
+        memorySwap: args.memoryMb,
+        cpus: String(args.cpus),
+        ulimits: [
+          { name: "nproc", soft: pids, hard: pids },
+          { name: "nofile", soft: 65536, hard: 65536 },
+        ],
+        restart: "unless-stopped",
+        healthcheck: {
+          tests: health.test,
+          interval: `${health.intervalSeconds ?? 10}s`,
+          timeout: `${health.timeoutSeconds ?? 5}s`,
+          startPeriod: `${health.startPeriodSeconds ?? 30}s`,
+          retries: health.retries ?? 3,
+        },
+        networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),
+        volumes: args.volumes,
+        uploads: args.uploads,
+        ports: args.ports ?? [],
+        readOnly,
+        tmpfs: args.tmpfs ?? (readOnly ? { "/tmp": "rw,noexec,nosuid,size=64m", "/run": "rw,noexec,nosuid,size=16m" } : undefined),
+        capabilities: { drops: ["ALL"], adds: args.capAdds ?? [] },
+        securityOpts: ["no-new-privileges:true"],
+        privileged: false,
+        logDriver: "json-file",
+        logOpts: { ...LOG_OPTS },
+        init: args.init ?? true,
+        stopTimeout: args.stopTimeoutSeconds ?? 10,
+        stopSignal: args.stopSignal,
+        wait: args.waitHealthy ?? true,
+        waitTimeout: (health.startPeriodSeconds ?? 30) + 120,
+        mustRun: true,
+        labels: Object.entries(labels).map(([label, value]) => ({ label, value })),
+      },
+      { parent: this },
+    );
+
+    this.containerName = this.container.name;
+    this.imageRef = pulumi.output(imageRef);
+    this.registerOutputs({ containerName: this.containerName, imageRef: this.imageRef });
+  }
+}

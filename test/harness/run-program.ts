@@ -1,0 +1,227 @@
+/**
+ * Runs the real program (index.ts) under Pulumi's mock runtime for a named stack file and
+ * captures the whole plan: every registered resource (type, name, parent, inputs, mock
+ * outputs) and the stack outputs. Used by unit tests and by the offline plan (tools/plan.ts).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, parseConfig, type InfraConfig } from "../../config/schema";
+import { PROJECT } from "../../config/keys";
+import { createMocks } from "./mocks";
+import { readStackConfig, secretPlaceholder, REPO_ROOT } from "./stack-file";
+
+// Wire-format marker of a secret value (see @pulumi/pulumi/runtime/rpc specialSigKey).
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface PlannedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent resource, if any. */
+  parent?: string;
+  custom: boolean;
+  /** Inputs as the program passed them (secrets unwrapped; see `secretInputs`). */
+  inputs: Record<string, unknown>;
+  /** Top-level input names whose value was (or contained) a secret. */
+  secretInputs: string[];
+  /** Inputs merged with the mock's computed outputs. */
+  outputs: Record<string, unknown>;
+  /** URNs this resource explicitly depends on. */
+  dependencies: string[];
+}
+
+export interface PlanResult {
+  stack: string;
+  config: InfraConfig;
+  resources: PlannedResource[];
+  /** Stack outputs with every Output resolved. */
+  outputs: Record<string, unknown>;
+  /** Dot paths of stack outputs that are secrets. */
+  secretOutputs: string[];
+  /** Secret keys that got placeholders (their `secure:` value cannot be decrypted offline, or unset). */
+  placeholderSecrets: string[];
+}
+
+export interface RunOptions {
+  /** Config values to set or (undefined) remove, by bare or full key. Applied after the stack file. */
+  overrides?: Record<string, string | undefined>;
+  /** Bare or full keys in `overrides` that are secrets. */
+  secretOverrides?: string[];
+  /** Fill placeholders for secrets that the config requires but the stack file does not set. Default true. */
+  fillMissingSecrets?: boolean;
+  /** Directory with Pulumi.<stack>.yaml files. Default: the repository root. */
+  dir?: string;
+}
+
+const fullKey = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
+
+/** Resolves every Output inside a value, recording the dot paths of secret ones. */
+async function resolveDeep(value: unknown, path: string, secrets: string[]): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    if (await pulumi.isSecret(value)) secrets.push(path);
+    const inner = await new Promise<unknown>((resolve) => value.apply((v) => resolve(v)));
+    return resolveDeep(inner, path, secrets);
+  }
+  if (value instanceof Promise) return resolveDeep(await value, path, secrets);
+  if (Array.isArray(value)) return Promise.all(value.map((v, i) => resolveDeep(v, `${path}[${i}]`, secrets)));
+  if (value !== null && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [
+        k,
+        await resolveDeep(v, path ? `${path}.${k}` : k, secrets),
+      ]),
+    );
+    return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+  }
+  return value;
+}
+
+function containsSecret(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(containsSecret);
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    return record[SIG_KEY] === SECRET_SIG || Object.values(record).some(containsSecret);
+  }
+  return false;
+}
+
+function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    if (record[SIG_KEY] === SECRET_SIG) return unwrapSecrets(record.value);
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+/** Resolves the stack's config the way the program will see it (values + secret keys). */
+export function resolveStackConfig(stack: string, options: RunOptions = {}) {
+  const file = readStackConfig(stack, options.dir);
+  const values = { ...file.values };
+  const secretKeys = new Set(file.secretKeys);
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) delete values[fullKey(key)];
+    else values[fullKey(key)] = value;
+  }
+  for (const key of options.secretOverrides ?? []) secretKeys.add(fullKey(key));
+  const placeholderSecrets = [...file.placeholderKeys];
+
+  // Required secrets that the committed stack file cannot hold get placeholders, so the
+  // plan can proceed; they are listed in the result and in the offline plan's header.
+  if (options.fillMissingSecrets ?? true) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        parseConfig({ stack, values, secretKeys });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        const missing = error.issues.filter(
+          (issue) => issue.missingSecret && values[issue.key] === undefined,
+        );
+        if (missing.length === 0) break;
+        for (const issue of missing) {
+          values[issue.key] = secretPlaceholder(issue.key);
+          secretKeys.add(issue.key);
+          placeholderSecrets.push(issue.key);
+        }
+      }
+    }
+  }
+  return { values, secretKeys, placeholderSecrets };
+}
+
+/** Organization of offline runs; the CLI's DIY backends also call it "organization". */
+export const OFFLINE_ORGANIZATION = "organization";
+
+let running: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the program for `stack` under mocks. Runs are serialised: the Pulumi runtime is
+ * process-global. Slot stacks see the outputs of their env stack's own offline run.
+ */
+export function runProgram(stack: string, options: RunOptions = {}): Promise<PlanResult> {
+  const result = running.then(() => runOnce(stack, options));
+  running = result.catch(() => undefined);
+  return result;
+}
+
+async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> {
+  const { values, secretKeys, placeholderSecrets } = resolveStackConfig(stack, options);
+  const config = parseConfig({ stack, values, secretKeys }); // throws ConfigError before anything runs
+
+  const envOutputs = new Map<string, Record<string, unknown>>();
+  if (config.role === "slot" && config.slot) {
+    const envStackName = config.slot.envStack.split("/").pop() as string;
+    const envPlan = await runOnce(envStackName, { dir: options.dir });
+    envOutputs.set(envStackName, envPlan.outputs);
+  }
+
+  const resources: PlannedResource[] = [];
+  const mocks = createMocks({ stackOutputs: (name) => envOutputs.get(name), region: config.backups.region });
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, OFFLINE_ORGANIZATION);
+  // MockMonitor's URN function and resource map are private; the harness needs both to
+  // record parents and to reject duplicate URNs (which the mocks would silently accept).
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    newUrn(parent: string, type: string, name: string): string;
+    resources: Map<string, unknown>;
+    registerResource(req: any, callback: (err: any, res: any) => void): Promise<void>;
+    readResource(req: any, callback: (err: any, res: any) => void): Promise<void>;
+  };
+  // Wraps one monitor call (register or read) to record the resource and reject duplicates.
+  const record =
+    (
+      original: (req: any, callback: (err: any, res: any) => void) => Promise<void>,
+      kind: { custom?: boolean; inputs: (req: any) => any; state: (res: any) => any },
+    ) =>
+    async (req: any, callback: (err: any, res: any) => void) => {
+      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      if (monitor.resources.has(urn)) {
+        callback(
+          new Error(`duplicate URN ${urn}: two resources of type ${req.getType()} named "${req.getName()}"`),
+          undefined,
+        );
+        return;
+      }
+      const raw = (kind.inputs(req)?.toJavaScript() ?? {}) as Record<string, unknown>;
+      await original(req, (err: any, res: any) => {
+        if (!err) {
+          resources.push({
+            urn,
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent() || undefined,
+            custom: kind.custom ?? req.getCustom(),
+            inputs: unwrapSecrets(raw) as Record<string, unknown>,
+            secretInputs: Object.keys(raw).filter((k) => containsSecret(raw[k])),
+            outputs: unwrapSecrets(kind.state(res)?.toJavaScript() ?? {}) as Record<string, unknown>,
+            dependencies: req.getDependenciesList?.() ?? [],
+          });
+        }
+        callback(err, res);
+      });
+    };
+  monitor.registerResource = record(monitor.registerResource.bind(monitor), {
+    inputs: (req) => req.getObject(),
+    state: (res) => res.getObject(),
+  });
+  monitor.readResource = record(monitor.readResource.bind(monitor), {
+    custom: true,
+    inputs: (req) => req.getProperties(),
+    state: (res) => res.getProperties(),
+  });
+  pulumi.runtime.setAllConfig(values, [...secretKeys]);
+
+  const program = (await import("../../index.js")).default as unknown as () => Promise<
+    Record<string, unknown>
+  >;
+  const exported = await program();
+  const secretOutputs: string[] = [];
+  const outputs = (await resolveDeep(exported, "", secretOutputs)) as Record<string, unknown>;
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  await settings.waitForRPCs();
+
+  return { stack, config, resources, outputs, secretOutputs, placeholderSecrets };
+}
+
+export { REPO_ROOT };
