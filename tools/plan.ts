@@ -1,0 +1,164 @@
+/**
+ * `npm run plan -- <stack> [--json]`: the offline plan. Runs the real program under Pulumi's
+ * mock runtime (no cloud credentials, Docker or Pulumi CLI), prints the resource tree, the
+ * stack outputs with secrets masked and a count per resource type. Exit codes: 0 ok,
+ * 2 invalid configuration, 1 any other failure.
+ */
+import { ConfigError } from "../config/schema";
+import { runProgram, type PlanResult, type PlannedResource } from "../test/harness/run-program";
+import { listStacks } from "../test/harness/stack-file";
+
+/** Input properties worth a glance, per resource type (others are in --json). */
+const KEY_PROPERTIES: Record<string, string[]> = {
+  "docker:index/container:Container": [
+    "name",
+    "image",
+    "user",
+    "memory",
+    "cpus",
+    "ports",
+    "networksAdvanced",
+    "restart",
+  ],
+  "docker:index/network:Network": ["name", "internal"],
+  "docker:index/volume:Volume": ["name"],
+  "docker:index/remoteImage:RemoteImage": ["name"],
+  "docker:index/image:Image": ["imageName"],
+  "pulumi:providers:docker": ["host"],
+  "pulumi:providers:aws": ["region"],
+  "pulumi:pulumi:StackReference": ["name"],
+  "aws:s3/bucket:Bucket": ["bucket", "objectLockEnabled"],
+  "random:index/randomPassword:RandomPassword": ["length"],
+  "command:local:Command": ["create"],
+};
+
+export const SECRET_MASK = "[secret]";
+
+function summarise(value: unknown): string {
+  if (Array.isArray(value)) {
+    return `[${value
+      .map((item) =>
+        item !== null && typeof item === "object"
+          ? Object.values(item as Record<string, unknown>)
+              .filter((v) => v !== undefined && v !== null && v !== "")
+              .map((v) => (Array.isArray(v) ? v.join("|") : String(v)))
+              .join(":")
+          : String(item),
+      )
+      .join(", ")}]`;
+  }
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function describe(resource: PlannedResource): string {
+  const keys = KEY_PROPERTIES[resource.type] ?? [];
+  const props = keys
+    .filter((key) => resource.inputs[key] !== undefined)
+    .map(
+      (key) =>
+        `${key}=${resource.secretInputs.includes(key) ? SECRET_MASK : summarise(resource.inputs[key])}`,
+    );
+  return `${resource.type}  ${resource.name}${props.length ? `  (${props.join(" ")})` : ""}`;
+}
+
+export function renderTree(resources: PlannedResource[]): string[] {
+  const children = new Map<string | undefined, PlannedResource[]>();
+  const urns = new Set(resources.map((r) => r.urn));
+  for (const resource of resources) {
+    const parent = resource.parent && urns.has(resource.parent) ? resource.parent : undefined;
+    children.set(parent, [...(children.get(parent) ?? []), resource]);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string | undefined, depth: number) => {
+    for (const resource of children.get(parent) ?? []) {
+      lines.push(`${"  ".repeat(depth)}+ ${describe(resource)}`);
+      walk(resource.urn, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return lines;
+}
+
+/** Stack outputs with every secret path replaced by the mask. */
+export function maskSecrets(outputs: Record<string, unknown>, secretPaths: string[]): unknown {
+  const secrets = new Set(secretPaths);
+  const mask = (value: unknown, path: string): unknown => {
+    if (secrets.has(path)) return SECRET_MASK;
+    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${path}[${i}]`));
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, mask(v, path ? `${path}.${k}` : k)]),
+      );
+    }
+    return value;
+  };
+  return mask(outputs, "");
+}
+
+export function countByType(resources: PlannedResource[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const r of resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+export function renderPlan(plan: PlanResult): string {
+  const lines = [
+    `OFFLINE PLAN for stack "${plan.stack}" (${plan.config.environment}, ${plan.config.role} role)`,
+    "This is the program run under Pulumi's mock runtime: no cloud, Docker or Pulumi CLI was contacted.",
+    "It is not `pulumi preview`: provider-side validation and diffs against real state are not included.",
+  ];
+  if (plan.placeholderSecrets.length > 0) {
+    lines.push(
+      `Secrets not readable offline (placeholders used; set them with pulumi config set --secret before pulumi up): ${plan.placeholderSecrets.join(", ")}`,
+    );
+  }
+  lines.push("", "Resources:", ...renderTree(plan.resources), "", "Outputs:");
+  lines.push(JSON.stringify(maskSecrets(plan.outputs, plan.secretOutputs), null, 2));
+  lines.push("", "Resources by type:");
+  for (const [type, count] of countByType(plan.resources))
+    lines.push(`  ${String(count).padStart(4)}  ${type}`);
+  lines.push(`  ${String(plan.resources.length).padStart(4)}  total`);
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const stack = argv.find((arg) => !arg.startsWith("--"));
+  if (!stack) {
+    console.error(`usage: npm run plan -- <stack> [--json]\nstacks: ${listStacks().join(", ")}`);
+    return 2;
+  }
+  try {
+    const plan = await runProgram(stack);
+    if (json) {
+      const { config: _config, ...rest } = plan;
+      console.log(
+        JSON.stringify({ ...rest, outputs: maskSecrets(plan.outputs, plan.secretOutputs) }, null, 2),
+      );
+    } else {
+      console.log(renderPlan(plan));
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      console.error("No resources were registered.");
+      return 2;
+    }
+    console.error(
+      `offline plan for "${stack}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
