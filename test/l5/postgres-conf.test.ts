@@ -124,7 +124,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
       const [ok] = row.split(",").map(Number);
       return ok >= 1 ? row : undefined;
     });
-    const [ok, failed] = archived.split(",").map(Number);
+    const [ok, failed] = String(archived).split(",").map(Number);
     expect(ok).toBeGreaterThanOrEqual(1);
     expect(failed).toBe(0);
     const info = asPostgres("pgbackrest", [
