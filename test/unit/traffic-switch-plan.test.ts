@@ -1,0 +1,208 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  currentTraffic,
+  isHealthy,
+  parseServersState,
+  parseStat,
+  planSwitch,
+  type ServerState,
+  type ServerStat,
+} from "../../lib/haproxy-runtime";
+
+const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", name), "utf8");
+
+const HEADER =
+  "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight " +
+  "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state " +
+  "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl " +
+  "srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
+
+interface Srv {
+  name: string;
+  weight: number;
+  status?: string;
+  check?: string;
+  addr?: string;
+  admin?: number;
+}
+
+/** `show servers state` + `show stat` text for a set of servers, in HAProxy 2.6's formats. */
+function haproxyAnswers(servers: Srv[]): { state: string; stat: string } {
+  const rows = servers.map(
+    (s, i) =>
+      `3 app ${i + 1} ${s.name} ${s.addr ?? "10.0.0." + (i + 2)} ${s.status?.startsWith("DOWN") ? 0 : 2} ` +
+      `${s.admin ?? 0} ${s.weight} 1 12 15 3 4 6 0 0 0 backend-${s.name.replace(/\d+$/, "")} 4000 - 0 0 - - 0`,
+  );
+  const statHeader = "# pxname,svname,stot,status,weight,check_status,lbtot,hrsp_2xx";
+  const statRows = servers.map(
+    (s) => `app,${s.name},5,${s.status ?? "UP"},${s.weight},${s.check ?? "L7OK"},5,5`,
+  );
+  return {
+    state: ["1", HEADER, ...rows, ""].join("\n"),
+    stat: [statHeader, "app,BACKEND,10,UP,2,,10,10", ...statRows, ""].join("\n"),
+  };
+}
+
+function plan(servers: Srv[], active: "blue" | "green", canaryPercent = 0) {
+  const { state, stat } = haproxyAnswers(servers);
+  return planSwitch({
+    target: { active, canaryPercent },
+    servers: parseServersState(state),
+    stats: parseStat(stat),
+  });
+}
+
+describe("parsing real HAProxy 2.6 answers", () => {
+  it("parses show servers state", () => {
+    const rows = parseServersState(fixture("haproxy-servers-state.txt"));
+    expect(rows.map((r) => [r.name, r.colour, r.weight, r.initialWeight, r.present])).toEqual([
+      ["blue1", "blue", 256, 1, true],
+      ["green1", "green", 0, 1, true],
+    ]);
+  });
+
+  it("parses show stat and keeps only servers", () => {
+    const rows = parseStat(fixture("haproxy-show-stat.txt"));
+    const app = rows.filter((r) => r.backend === "app");
+    expect(app.map((r) => [r.name, r.status, r.checkStatus, r.weight])).toEqual([
+      ["blue1", "UP", "L7OK", 256],
+      ["green1", "UP", "L7OK", 0],
+    ]);
+    expect(rows.some((r) => r.name === "FRONTEND" || r.name === "BACKEND")).toBe(false);
+  });
+
+  it("rejects answers that are not what was asked for", () => {
+    expect(() => parseServersState("Unknown command\n")).toThrow(/show servers state/);
+    expect(() => parseStat("Permission denied\n")).toThrow(/show stat/);
+  });
+
+  it("counts unresolved and maintenance servers as not present", () => {
+    const { state } = haproxyAnswers([
+      { name: "blue1", weight: 1 },
+      { name: "blue2", weight: 1, addr: "-", admin: 0x20 },
+      { name: "blue3", weight: 1, admin: 0x01 },
+    ]);
+    expect(parseServersState(state).map((s) => s.present)).toEqual([true, false, false]);
+  });
+
+  it("treats a server as healthy only when UP with a passing L7 check", () => {
+    const stat = (status: string, checkStatus: string) => ({ status, checkStatus }) as ServerStat;
+    expect(isHealthy(stat("UP", "L7OK"))).toBe(true);
+    expect(isHealthy(stat("UP", "INI"))).toBe(false);
+    expect(isHealthy(stat("UP 1/3", "L7STS"))).toBe(false);
+    expect(isHealthy(stat("DOWN", "L4CON"))).toBe(false);
+    expect(isHealthy(stat("MAINT (resolution)", ""))).toBe(false);
+    expect(isHealthy(stat("DRAIN", "L7OK"))).toBe(false);
+  });
+});
+
+describe("planSwitch", () => {
+  const both = (blue: number, green: number, greenStatus = "UP", greenCheck = "L7OK"): Srv[] => [
+    { name: "blue1", weight: blue },
+    { name: "blue2", weight: blue },
+    { name: "green1", weight: green, status: greenStatus, check: greenCheck },
+    { name: "green2", weight: green, status: greenStatus, check: greenCheck },
+  ];
+
+  it("switches blue -> green raising green before lowering blue", () => {
+    const p = plan(both(256, 0), "green");
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    expect(p.changed).toBe(true);
+    expect(p.commands).toEqual([
+      "set server app/green1 weight 256",
+      "set server app/green2 weight 256",
+      "set server app/blue1 weight 0",
+      "set server app/blue2 weight 0",
+    ]);
+    expect(p.share).toEqual({ blue: 0, green: 100 });
+  });
+
+  it("is a no-op when the weights are already right", () => {
+    const p = plan(both(0, 256), "green");
+    expect(p).toMatchObject({ ok: true, changed: false, commands: [] });
+  });
+
+  it("applies a canary of 10% to the idle colour", () => {
+    const p = plan(both(256, 0), "blue", 10);
+    expect(p.ok && p.commands).toEqual([
+      "set server app/green1 weight 28",
+      "set server app/green2 weight 28",
+    ]);
+    expect(p.ok && p.share.green).toBeCloseTo(9.86, 1);
+  });
+
+  it("refuses to switch to a colour whose servers are down and names them", () => {
+    const p = plan(both(256, 0, "DOWN", "L4CON"), "green");
+    expect(p.ok).toBe(false);
+    if (p.ok) return;
+    expect(p.reason).toMatch(/refusing to send traffic to green/);
+    expect(p.reason).toMatch(/green1 DOWN L4CON/);
+    expect(p.reason).toMatch(/Weights were left unchanged/);
+    expect(p.healthy).toEqual({ blue: 2, green: 0 });
+  });
+
+  it("refuses a canary to an unhealthy colour too", () => {
+    expect(plan(both(256, 0, "UP 1/3", "L7STS"), "blue", 10).ok).toBe(false);
+  });
+
+  it("refuses when the target slot is not deployed (no address)", () => {
+    const servers: Srv[] = [
+      { name: "blue1", weight: 256 },
+      { name: "green1", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+      { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+    ];
+    const p = plan(servers, "green");
+    expect(p.ok).toBe(false);
+    expect(!p.ok && p.reason).toMatch(/green: 2 without an address/);
+  });
+
+  it("does not need the idle colour to be healthy when it gets no traffic", () => {
+    const p = plan(both(1, 1, "DOWN", "L4CON"), "blue");
+    expect(p.ok && p.commands).toEqual([
+      "set server app/blue1 weight 256",
+      "set server app/blue2 weight 256",
+      "set server app/green1 weight 0",
+      "set server app/green2 weight 0",
+    ]);
+  });
+
+  it("divides weights over present servers only", () => {
+    const servers: Srv[] = [
+      { name: "blue1", weight: 256 },
+      { name: "blue2", weight: 256 },
+      { name: "blue3", weight: 256 },
+      { name: "green1", weight: 0 },
+      { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+    ];
+    const p = plan(servers, "blue", 10);
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    expect(p.present).toEqual({ blue: 3, green: 1 });
+    expect(p.serverWeights).toEqual({ blue: 256, green: 84 });
+    // the unresolved server gets the colour's weight too, ready for when it appears
+    expect(p.commands).toContain("set server app/green2 weight 84");
+  });
+
+  it("fails loudly when the backend has no colour servers", () => {
+    expect(() =>
+      planSwitch({ target: { active: "blue", canaryPercent: 0 }, servers: [] as ServerState[], stats: [] }),
+    ).toThrow(/no blue or green servers/);
+  });
+});
+
+describe("currentTraffic", () => {
+  it("reports the active colour and shares", () => {
+    const { state } = haproxyAnswers([
+      { name: "blue1", weight: 256 },
+      { name: "green1", weight: 28 },
+    ]);
+    const t = currentTraffic(parseServersState(state));
+    expect(t.active).toBe("blue");
+    expect(t.share.green).toBeCloseTo(9.86, 1);
+    const none = currentTraffic(parseServersState(haproxyAnswers([{ name: "blue1", weight: 0 }]).state));
+    expect(none.active).toBe("none");
+  });
+});
