@@ -4,7 +4,7 @@
  *   npm ci --prefix examples/backend && npm run build --prefix examples/backend
  */
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,7 +17,7 @@ import {
   type BackendApp,
   type BackendDeps,
 } from "../support/backend-app";
-import { freePort, removeDir, run, skipReason, tempDir, waitFor } from "../support/tools";
+import { freePort, removeDir, run, runOk, skipReason, tempDir, waitFor } from "../support/tools";
 
 interface Health {
   status: string;
@@ -39,6 +39,13 @@ async function postOrder(url: string, body: string, contentType = "application/j
     signal: AbortSignal.timeout(10_000),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The exec-form command of the Dockerfile's HEALTHCHECK instruction. */
+function healthcheckCommand(dockerfile: string): string[] {
+  const match = /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile);
+  if (!match) throw new Error("Dockerfile has no HEALTHCHECK ... CMD [exec form] instruction");
+  return JSON.parse(match[1]) as string[];
 }
 
 /** Polls /health until it answers `status`; returns that answer. */
@@ -307,6 +314,57 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       }
     });
 
+    it.skipIf(process.getuid?.() !== 0)(
+      "runs like the image's runtime stage: prod dependencies only, uid 1000, code it cannot write; HEALTHCHECK passes",
+      async () => {
+        // The Dockerfile's own steps, without a Docker engine: `npm ci --omit=dev` from the lockfile,
+        // copy dist, run `node dist/main.js` as USER node (uid 1000), probe with the HEALTHCHECK command.
+        const dockerfile = readFileSync(join(BACKEND_DIR, "Dockerfile"), "utf8");
+        const runtime = tempDir("backend-runtime");
+        chmodSync(runtime, 0o755);
+        try {
+          copyFileSync(join(BACKEND_DIR, "package.json"), join(runtime, "package.json"));
+          copyFileSync(join(BACKEND_DIR, "package-lock.json"), join(runtime, "package-lock.json"));
+          expect(dockerfile).toContain("RUN npm ci --omit=dev --no-audit --no-fund");
+          runOk("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: runtime });
+          expect(existsSync(join(runtime, "node_modules", "typescript"))).toBe(false);
+          cpSync(join(BACKEND_DIR, "dist"), join(runtime, "dist"), { recursive: true });
+
+          const replica = await startBackendApp({
+            databaseUrl: deps.databaseUrl,
+            redisUrl: deps.redisUrl,
+            colour: "green",
+            drainMs: 0,
+            appDir: runtime,
+            user: { uid: 1000, gid: 1000 },
+          });
+          try {
+            expect(runOk("ps", ["-o", "uid=", "-p", String(replica.process.pid)]).stdout.trim()).toBe("1000");
+            const write = run("setpriv", [
+              "--reuid=1000",
+              "--regid=1000",
+              "--clear-groups",
+              "touch",
+              join(runtime, "dist", "x"),
+            ]);
+            expect(write.status, "uid 1000 must not be able to change the app's code").not.toBe(0);
+            const healthcheck = healthcheckCommand(dockerfile);
+            const probe = (port: number) =>
+              run(healthcheck[0], healthcheck.slice(1), {
+                env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+                timeout: 10_000,
+              }).status;
+            expect(probe(replica.port)).toBe(0);
+            expect(probe(await freePort())).toBe(1);
+          } finally {
+            expect(await replica.stop()).toEqual({ code: 0, signal: null });
+          }
+        } finally {
+          removeDir(runtime);
+        }
+      },
+    );
+
     it("on SIGTERM: /health 503 (status error) during the drain, other requests still served, then exit 0", async () => {
       const started = Date.now();
       app.process.kill("SIGTERM");
@@ -371,3 +429,32 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
     });
   },
 );
+
+describe("examples/backend/Dockerfile", () => {
+  const dockerfile = readFileSync(join(BACKEND_DIR, "Dockerfile"), "utf8");
+  const instructions = dockerfile
+    .replace(/\\\n\s*/g, " ")
+    .split("\n")
+    .filter((line) => line.trim() && !line.startsWith("#"));
+
+  it("is multi-stage on a pinned node 20 slim image and runs as the non-root node user", () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.18\.0-bookworm-slim$/m);
+    expect(instructions.filter((line) => line.startsWith("FROM ")).length).toBeGreaterThanOrEqual(3);
+    expect(dockerfile).not.toMatch(/:latest\b/);
+    const runtime = instructions.slice(instructions.findIndex((line) => / AS runtime$/.test(line)));
+    expect(runtime).toContain("USER node");
+    expect(runtime).toContain("EXPOSE 4000");
+    expect(runtime).toContain("STOPSIGNAL SIGTERM");
+    expect(runtime.at(-1)).toBe('CMD ["node", "dist/main.js"]');
+    // Only production dependencies reach the runtime stage.
+    expect(runtime.join("\n")).toContain("COPY --from=prod-deps /app/node_modules ./node_modules");
+    expect(runtime.join("\n")).not.toMatch(/COPY --from=build \/app\/node_modules/);
+    expect(healthcheckCommand(dockerfile)[0]).toBe("node");
+  });
+
+  it("keeps node_modules and dist out of the build context", () => {
+    const ignore = readFileSync(join(BACKEND_DIR, ".dockerignore"), "utf8").split("\n");
+    expect(ignore).toContain("node_modules");
+    expect(ignore).toContain("dist");
+  });
+});

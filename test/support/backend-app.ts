@@ -46,6 +46,10 @@ export interface BackendAppOptions {
   waitFor?: "healthy" | "listening";
   /** How long to wait for that; default 30 s. */
   startTimeoutMs?: number;
+  /** Run `<appDir>/dist/main.js` instead of the build in examples/backend (e.g. a runtime-stage copy). */
+  appDir?: string;
+  /** Run as this uid/gid (the test must run as root), like the image's `USER node` (1000). */
+  user?: { uid: number; gid: number };
 }
 
 export interface ExitStatus {
@@ -71,7 +75,8 @@ const MAX_OUTPUT = 256 * 1024;
 
 /** Starts `node examples/backend/dist/main.js` on 127.0.0.1 and waits until it is ready. */
 export async function startBackendApp(options: BackendAppOptions): Promise<BackendApp> {
-  const main = ensureBackendBuilt();
+  const appDir = options.appDir ?? BACKEND_DIR;
+  const main = options.appDir ? join(appDir, "dist", "main.js") : ensureBackendBuilt();
   const port = options.port ?? (await freePort());
   const colour = options.colour ?? "blue";
   const env: NodeJS.ProcessEnv = {
@@ -90,7 +95,12 @@ export async function startBackendApp(options: BackendAppOptions): Promise<Backe
   };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
 
-  const child = spawn(process.execPath, [main], { cwd: BACKEND_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [main], {
+    cwd: appDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+  });
   let log = "";
   const append = (chunk: Buffer) => {
     log += chunk.toString();
