@@ -7,6 +7,7 @@ import { parseConfig, type InfraConfig } from "./schema";
 
 // `isConfigSecret` is internal to the SDK (not in its typings) but is the only way to know,
 // before any resource exists, whether a key was set with --secret.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 export function loadConfig(): InfraConfig {

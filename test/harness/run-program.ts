@@ -9,6 +9,39 @@ import { PROJECT } from "../../config/keys";
 import { createMocks } from "./mocks";
 import { readStackConfig, secretPlaceholder, REPO_ROOT } from "./stack-file";
 
+/** The parts of the gRPC messages and MockMonitor the harness touches. */
+interface Struct {
+  toJavaScript(): unknown;
+}
+interface GrpcRequest {
+  getParent(): string;
+  getType(): string;
+  getName(): string;
+  getCustom?(): boolean;
+  getObject?(): Struct | undefined;
+  getProperties?(): Struct | undefined;
+  getDependenciesList?(): string[];
+}
+interface GrpcResponse {
+  getObject?(): Struct | undefined;
+  getProperties?(): Struct | undefined;
+}
+type MonitorCall = (
+  req: GrpcRequest,
+  callback: (err: Error | null, res: GrpcResponse | undefined) => void,
+) => Promise<void>;
+interface MockMonitorInternals {
+  newUrn(parent: string, type: string, name: string): string;
+  resources: Map<string, unknown>;
+  registerResource: MonitorCall;
+  readResource: MonitorCall;
+}
+
+// `waitForRPCs` is internal to the SDK (not in its typings); it lets a run finish every
+// registration before the next run replaces the mocks.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
 // Wire-format marker of a secret value (see @pulumi/pulumi/runtime/rpc specialSigKey).
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -162,19 +195,18 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, OFFLINE_ORGANIZATION);
   // MockMonitor's URN function and resource map are private; the harness needs both to
   // record parents and to reject duplicate URNs (which the mocks would silently accept).
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    newUrn(parent: string, type: string, name: string): string;
-    resources: Map<string, unknown>;
-    registerResource(req: any, callback: (err: any, res: any) => void): Promise<void>;
-    readResource(req: any, callback: (err: any, res: any) => void): Promise<void>;
-  };
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   // Wraps one monitor call (register or read) to record the resource and reject duplicates.
   const record =
     (
-      original: (req: any, callback: (err: any, res: any) => void) => Promise<void>,
-      kind: { custom?: boolean; inputs: (req: any) => any; state: (res: any) => any },
-    ) =>
-    async (req: any, callback: (err: any, res: any) => void) => {
+      original: MonitorCall,
+      kind: {
+        custom?: boolean;
+        inputs: (req: GrpcRequest) => Struct | undefined;
+        state: (res: GrpcResponse) => Struct | undefined;
+      },
+    ): MonitorCall =>
+    async (req, callback) => {
       const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
       if (monitor.resources.has(urn)) {
         callback(
@@ -184,14 +216,14 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
         return;
       }
       const raw = (kind.inputs(req)?.toJavaScript() ?? {}) as Record<string, unknown>;
-      await original(req, (err: any, res: any) => {
-        if (!err) {
+      await original(req, (err, res) => {
+        if (!err && res) {
           resources.push({
             urn,
             type: req.getType(),
             name: req.getName(),
             parent: req.getParent() || undefined,
-            custom: kind.custom ?? req.getCustom(),
+            custom: kind.custom ?? req.getCustom?.() ?? true,
             inputs: unwrapSecrets(raw) as Record<string, unknown>,
             secretInputs: Object.keys(raw).filter((k) => containsSecret(raw[k])),
             outputs: unwrapSecrets(kind.state(res)?.toJavaScript() ?? {}) as Record<string, unknown>,
@@ -202,13 +234,13 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
       });
     };
   monitor.registerResource = record(monitor.registerResource.bind(monitor), {
-    inputs: (req) => req.getObject(),
-    state: (res) => res.getObject(),
+    inputs: (req) => req.getObject?.(),
+    state: (res) => res.getObject?.(),
   });
   monitor.readResource = record(monitor.readResource.bind(monitor), {
     custom: true,
-    inputs: (req) => req.getProperties(),
-    state: (res) => res.getProperties(),
+    inputs: (req) => req.getProperties?.(),
+    state: (res) => res.getProperties?.(),
   });
   pulumi.runtime.setAllConfig(values, [...secretKeys]);
 
@@ -218,8 +250,7 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   const exported = await program();
   const secretOutputs: string[] = [];
   const outputs = (await resolveDeep(exported, "", secretOutputs)) as Record<string, unknown>;
-  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-  await settings.waitForRPCs();
+  await runtimeSettings.waitForRPCs();
 
   return { stack, config, resources, outputs, secretOutputs, placeholderSecrets };
 }

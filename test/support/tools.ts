@@ -5,7 +5,13 @@
  * under CI (CI=true), where `.ci/run` installs every tool: a green CI must never hide a
  * missing install step.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import {
+  spawn,
+  spawnSync,
+  type ChildProcess,
+  type SpawnOptions,
+  type SpawnSyncOptions,
+} from "node:child_process";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -80,7 +86,7 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (no shell) and returns its exit status and output. */
-export function run(cmd: string, args: string[], options: SpawnOptions & { input?: string } = {}): RunResult {
+export function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): RunResult {
   const result = spawnSync(which(cmd) ?? cmd, args, { encoding: "utf8", ...options });
   if (result.error) throw result.error;
   return {

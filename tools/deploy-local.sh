@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Deploys the "local" env stack and its active slot on this machine's Docker engine, with
+# Pulumi state in ./.pulumi (file backend) and a passphrase secrets provider. Run through
+# `npm run deploy:local`, which builds dist/ first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { printf 'deploy:local: %s\n' "$*" >&2; exit 1; }
+
+command -v pulumi >/dev/null 2>&1 ||
+  die "the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/). Without it, 'npm run plan -- local' shows the offline plan."
+command -v docker >/dev/null 2>&1 || die "the docker CLI is not installed"
+docker info >/dev/null 2>&1 || die "no Docker engine answers (is the daemon running and may this user reach it?)"
+[ -f dist/index.js ] || die "dist/index.js is missing: run 'npm run build' (npm run deploy:local does)"
+
+mkdir -p .pulumi
+export PULUMI_BACKEND_URL="file://$PWD/.pulumi"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  # Only the local stack's generated secrets are protected by this; say so instead of prompting.
+  export PULUMI_CONFIG_PASSPHRASE="local-only-not-secret"
+  echo "deploy:local: PULUMI_CONFIG_PASSPHRASE is unset; using a fixed local-only passphrase"
+fi
+
+for stack in local "local-$(sed -n 's/^ *backend-infra:trafficActive: *//p' Pulumi.local.yaml | grep . || echo blue)"; do
+  echo "==> pulumi up -s $stack"
+  pulumi stack select --create --secrets-provider passphrase "$stack"
+  pulumi up --yes --skip-preview -s "$stack"
+done
+
+echo "==> outputs of the local env stack"
+pulumi stack output --json -s local
