@@ -130,6 +130,13 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       expect(status).toBe(200);
       expect(body).toEqual({ colour: "blue" });
       expect(headers.get("x-backend-colour")).toBe("blue");
+      const slow = await getJson<{ colour: string }>(`${app.url}/ping?delay_ms=300`);
+      expect(slow.body).toEqual({ colour: "blue" });
+      for (const bad of ["-1", "abc", "10001"]) {
+        const answer = await getJson<{ message: string }>(`${app.url}/ping?delay_ms=${bad}`);
+        expect(answer.status, bad).toBe(400);
+        expect(answer.body.message).toContain("delay_ms must be an integer from 0 to 10000");
+      }
     });
 
     it("GET /metrics exposes prom-client defaults and the HTTP histogram with a 0.2 s bucket and the colour", async () => {
@@ -366,6 +373,13 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
     );
 
     it("on SIGTERM: /health 503 (status error) during the drain, other requests still served, then exit 0", async () => {
+      // A request still in flight when the drain ends must be answered before the server closes.
+      const slowMs = drainMs + 700;
+      const slow = fetch(`${app.url}/ping?delay_ms=${slowMs}`).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as unknown,
+      }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const started = Date.now();
       app.process.kill("SIGTERM");
       const draining = await waitForHealth(app.url, 503, drainMs, 20);
@@ -384,7 +398,8 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       const exit = await app.exited;
       const elapsed = Date.now() - started;
       expect(exit).toEqual({ code: 0, signal: null });
-      expect(elapsed).toBeGreaterThanOrEqual(drainMs);
+      expect(elapsed).toBeGreaterThanOrEqual(slowMs - 100);
+      expect(await slow).toEqual({ status: 200, body: { colour: "blue" } });
       const output = app.output();
       expect(output).toContain("shutdown: draining");
       expect(output).toContain("postgres: pool closed");

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import type { Server } from "node:http";
 import { NestFactory } from "@nestjs/core";
 import { AppModule } from "./app.module";
 import { ConfigError, loadConfig } from "./config";
@@ -16,6 +17,11 @@ async function main(): Promise<void> {
   });
   // SIGTERM/SIGINT -> drain (health 503) -> close HTTP server -> close Postgres and Redis -> exit 0.
   app.enableShutdownHooks(["SIGTERM", "SIGINT"], { useProcessExit: true });
+  // Keep idle keep-alive connections open longer than the edge keeps its idle server
+  // connections, so the app never closes one just as HAProxy reuses it.
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await app.listen(config.port, config.host);
   logJson("info", "listening", { host: config.host, port: config.port, drain_ms: config.shutdownDrainMs });
 }

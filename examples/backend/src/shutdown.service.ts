@@ -1,4 +1,6 @@
+import type { Server } from "node:http";
 import { BeforeApplicationShutdown, Inject, Injectable } from "@nestjs/common";
+import { HttpAdapterHost } from "@nestjs/core";
 import { APP_CONFIG, type AppConfig } from "./config";
 import { logJson } from "./logger";
 
@@ -14,7 +16,10 @@ import { logJson } from "./logger";
 export class ShutdownService implements BeforeApplicationShutdown {
   private shuttingDownSince: number | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
 
   get isShuttingDown(): boolean {
     return this.shuttingDownSince !== undefined;
@@ -35,5 +40,19 @@ export class ShutdownService implements BeforeApplicationShutdown {
     }, hardLimitMs).unref();
     await new Promise((resolve) => setTimeout(resolve, drainMs));
     logJson("info", "shutdown: drain over, closing the HTTP server", { signal });
+    this.closeKeepAliveConnectionsAsTheyGoIdle();
+  }
+
+  /**
+   * Nest closes the HTTP server next; Node then closes the connections that are idle at that
+   * moment, but a keep-alive connection whose request is still running stays open after its
+   * response, until keepAliveTimeout. Close each one as soon as it has no request in flight.
+   */
+  private closeKeepAliveConnectionsAsTheyGoIdle(): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server || typeof server.closeIdleConnections !== "function") return;
+    const timer = setInterval(() => server.closeIdleConnections(), 50);
+    timer.unref();
+    server.once("close", () => clearInterval(timer));
   }
 }
