@@ -97,11 +97,7 @@ export function run(cmd: string, args: string[], options: SpawnSyncOptions = {})
 }
 
 /** Like `run`, but throws with the command's output when it exits non-zero. */
-export function runOk(
-  cmd: string,
-  args: string[],
-  options: SpawnOptions & { input?: string } = {},
-): RunResult {
+export function runOk(cmd: string, args: string[], options: SpawnSyncOptions = {}): RunResult {
   const result = run(cmd, args, options);
   if (result.status !== 0) {
     throw new Error(
