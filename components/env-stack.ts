@@ -4,8 +4,10 @@
  */
 import * as docker from "@pulumi/docker";
 import type { InfraConfig } from "../config/schema";
+import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
 import { Networks } from "./networks";
 import type { EnvStackOutputs } from "./outputs";
+import { TrafficSwitch } from "./traffic-switch";
 
 export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   const dockerProvider = new docker.Provider("docker", { host: config.dockerHost });
@@ -25,6 +27,51 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   // ---- backups: runner (issue 5) ----
 
   // ---- edge and traffic switch (issue 4) ----
+  const edge = new Edge(
+    "edge",
+    {
+      namePrefix: config.namePrefix,
+      image: config.edge.image,
+      memoryMb: config.edge.memoryMb,
+      cpus: config.edge.cpus,
+      httpPort: config.edge.httpPort,
+      httpsPort: config.edge.httpsPort,
+      publicHostname: config.publicHostname,
+      tls: config.edge.tls,
+      rateLimitPer10s: config.edge.rateLimitPer10s,
+      backendPort: config.backend.port,
+      slotsPerColour: EDGE_SLOTS_PER_COLOUR,
+      networks: {
+        edge: networks.names.edge,
+        app: networks.names.app,
+        monitoring: config.monitoring.enabled ? networks.names.monitoring : undefined,
+      },
+    },
+    opts,
+  );
+  const traffic = new TrafficSwitch(
+    "traffic",
+    {
+      active: config.traffic.active,
+      canaryPercent: config.traffic.canaryPercent,
+      edgeContainer: edge.containerName,
+      edgeContainerId: edge.containerId,
+      edgeConfigHash: edge.configHash,
+      adminTcp: edge.adminTcp,
+      stateFile: edge.stateFile,
+      dockerHost: config.dockerHost,
+    },
+    { ...opts, dependsOn: [edge] },
+  );
+  outputs.edge = {
+    container: edge.containerName,
+    url: edge.url,
+    adminSocket: edge.adminSocket,
+    adminTcp: edge.adminTcp,
+    stateFile: edge.stateFile,
+    metricsPort: edge.metricsPort,
+  };
+  outputs.traffic = { active: traffic.active, weights: traffic.weights, canaryPercent: traffic.canaryPercent };
 
   // ---- monitoring (issue 6) ----
 

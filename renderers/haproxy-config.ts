@@ -22,7 +22,7 @@ export const EDGE_CONTAINER_HTTP_PORT = 8080;
 export const EDGE_CONTAINER_HTTPS_PORT = 8443;
 /** Admin runtime API on the container's own loopback, for `docker exec` clients (bash /dev/tcp). */
 export const EDGE_ADMIN_TCP_PORT = 9999;
-export const EDGE_ADMIN_SOCKET = "/var/run/haproxy/admin.sock";
+export const EDGE_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 export const EDGE_STATE_DIR = "/var/lib/haproxy";
 export const EDGE_STATE_FILE = `${EDGE_STATE_DIR}/server-state`;
 export const EDGE_CONFIG_DIR = "/usr/local/etc/haproxy";

@@ -1,0 +1,234 @@
+/**
+ * One colour of backend containers (a slot stack `<env>-blue` / `<env>-green`).
+ *
+ * - N replicas of the backend image, each with the network alias `backend-<colour>` on the app
+ *   network, where the edge's `server-template` finds them through Docker DNS: deploying a slot
+ *   needs no change in the env stack.
+ * - Rolling replacement that keeps capacity: a replica's container name carries a hash of
+ *   everything that forces a new container, so a change creates the new container next to the
+ *   old one (create-before-delete, the default), waits until Docker reports it healthy, and only
+ *   then goes on to the next replica (dependsOn chain). Pulumi deletes the old containers after
+ *   their replacements are up; each old one gets SIGTERM, drains (/health 503, so the edge
+ *   stops sending it requests) and exits within `stopTimeoutSeconds`.
+ * - The image is `backend.image` (pinned) or, when unset, examples/backend built on the docker
+ *   host and tagged with a hash of its sources (never `latest`).
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Colour } from "../config/keys";
+import { slotAlias } from "./edge";
+import { ServiceContainer } from "./service-container";
+
+/** uid:gid of the `node` user in the official Node image the backend runs on. */
+export const BACKEND_USER = "1000:1000";
+
+export interface SlotDatabase {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  database: pulumi.Input<string>;
+  user: pulumi.Input<string>;
+  /** Secret. */
+  password: pulumi.Input<string>;
+}
+
+export interface SlotRedis {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  /** Secret. */
+  password: pulumi.Input<string>;
+}
+
+export interface BackendSlotArgs {
+  /** Prefix of container names, e.g. `backend-infra-prod`. */
+  namePrefix: string;
+  /** Slot colour. */
+  colour: Colour;
+  /** Number of backend containers. */
+  replicas: number;
+  /** Pinned image reference. Unset: build `buildContext`. */
+  image?: string;
+  /** Directory with the backend's Dockerfile, relative to the project. Default `examples/backend`. */
+  buildContext?: string;
+  /** Registry to push a built image to; unset: the image stays on the docker host. */
+  registry?: { server: string; username?: string; password?: pulumi.Input<string> };
+  /** Memory limit per container, MB. */
+  memoryMb: number;
+  /** CPU limit per container. */
+  cpus: number;
+  /** Seconds a container has after SIGTERM to drain and exit. */
+  stopTimeoutSeconds: number;
+  /** Port the backend listens on (4000). */
+  port: number;
+  /** Docker networks from the env stack: app (edge -> backend), data (Postgres, Redis), monitoring. */
+  networks: { app: pulumi.Input<string>; data: pulumi.Input<string>; monitoring?: pulumi.Input<string> };
+  postgres: SlotDatabase;
+  redis: SlotRedis;
+}
+
+/** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */
+export function contextHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (path: string) => {
+    for (const entry of readdirSync(path).sort()) {
+      if (entry === "node_modules" || entry === "dist" || entry.startsWith(".")) continue;
+      const full = join(path, entry);
+      if (statSync(full).isDirectory()) walk(full);
+      else hash.update(relative(dir, full)).update("\0").update(readFileSync(full)).update("\0");
+    }
+  };
+  walk(dir);
+  return hash.digest("hex");
+}
+
+export class BackendSlot extends pulumi.ComponentResource {
+  /** The image reference the containers run. */
+  readonly image: pulumi.Output<string>;
+  readonly containers: pulumi.Output<string[]>;
+  /** What the edge resolves: `backend-<colour>:<port>`. */
+  readonly upstream: string;
+
+  constructor(name: string, args: BackendSlotArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("backend-infra:app:BackendSlot", name, {}, opts);
+    if (!Number.isInteger(args.replicas) || args.replicas < 1) {
+      throw new Error(
+        `BackendSlot ${name}: backendReplicas must be a whole number >= 1, got ${args.replicas}`,
+      );
+    }
+
+    const image = args.image !== undefined ? this.pullImage(name, args.image) : this.buildImage(name, args);
+    const databaseUrl = pulumi
+      .all([
+        args.postgres.user,
+        args.postgres.password,
+        args.postgres.host,
+        args.postgres.port,
+        args.postgres.database,
+      ])
+      .apply(
+        ([user, password, host, port, database]) =>
+          `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
+      );
+    const redisUrl = pulumi
+      .all([args.redis.password, args.redis.host, args.redis.port])
+      .apply(([password, host, port]) => `redis://:${encodeURIComponent(password)}@${host}:${port}`);
+    const envs = [
+      pulumi.output("NODE_ENV=production"),
+      pulumi.output(`PORT=${args.port}`),
+      pulumi.output(`APP_COLOUR=${args.colour}`),
+      pulumi.output("LOG_REQUESTS=false"),
+      // The app drains for this long after SIGTERM (/health 503) before closing; the edge's health
+      // check (inter 2 s, fastinter 500 ms, fall 3) notices within ~3 s. Keep it below stopTimeout.
+      pulumi.output(
+        `SHUTDOWN_DRAIN_MS=${Math.min(5000, Math.max(0, args.stopTimeoutSeconds * 1000 - 5000))}`,
+      ),
+      pulumi.secret(databaseUrl.apply((u) => `DATABASE_URL=${u}`)),
+      pulumi.secret(redisUrl.apply((u) => `REDIS_URL=${u}`)),
+    ];
+
+    // Everything that makes Docker re-create a container goes into its name, so a replacement can
+    // be created before the old container is deleted. The hash of secrets reveals nothing useful
+    // (truncated sha256 of random passwords) and is unsecret-ed to keep names readable.
+    const spec = JSON.stringify({
+      memory: args.memoryMb,
+      cpus: args.cpus,
+      stop: args.stopTimeoutSeconds,
+      port: args.port,
+    });
+    const revision = pulumi.unsecret(
+      pulumi
+        .all([image, ...envs, pulumi.output(args.networks.app), pulumi.output(args.networks.data)])
+        .apply((parts) =>
+          createHash("sha256").update(spec).update(parts.join("\n")).digest("hex").slice(0, 8),
+        ),
+    );
+
+    const alias = slotAlias(args.colour);
+    const containers: ServiceContainer[] = [];
+    for (let i = 1; i <= args.replicas; i++) {
+      const previous = containers[containers.length - 1];
+      containers.push(
+        new ServiceContainer(
+          `${name}-${i}`,
+          {
+            containerName: pulumi.interpolate`${args.namePrefix}-backend-${args.colour}-${i}-${revision}`,
+            image,
+            user: BACKEND_USER,
+            memoryMb: args.memoryMb,
+            cpus: args.cpus,
+            envs,
+            networks: [
+              { name: args.networks.app, aliases: [alias] },
+              { name: args.networks.data },
+              ...(args.networks.monitoring ? [{ name: args.networks.monitoring, aliases: [alias] }] : []),
+            ],
+            healthcheck: {
+              test: [
+                "CMD",
+                "node",
+                "-e",
+                `fetch('http://127.0.0.1:${args.port}/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))`,
+              ],
+              intervalSeconds: 10,
+              timeoutSeconds: 3,
+              startPeriodSeconds: 30,
+              retries: 3,
+            },
+            stopSignal: "SIGTERM",
+            stopTimeoutSeconds: args.stopTimeoutSeconds,
+            labels: {
+              "backend-infra.role": "backend",
+              "backend-infra.slot": args.colour,
+              "backend-infra.replica": String(i),
+            },
+          },
+          // One replica at a time: the next starts only after this one is created and healthy.
+          { parent: this, dependsOn: previous ? [previous] : [] },
+        ),
+      );
+    }
+
+    this.image = image;
+    this.containers = pulumi.all(containers.map((c) => c.containerName));
+    this.upstream = `${alias}:${args.port}`;
+    this.registerOutputs({ image: this.image, containers: this.containers, upstream: this.upstream });
+  }
+
+  /** One pull for all replicas; they run the resolved digest, so a re-pushed tag changes nothing silently. */
+  private pullImage(name: string, reference: string): pulumi.Output<string> {
+    const remote = new docker.RemoteImage(
+      `${name}-image`,
+      { name: reference, keepLocally: true },
+      { parent: this },
+    );
+    return remote.repoDigest;
+  }
+
+  private buildImage(name: string, args: BackendSlotArgs): pulumi.Output<string> {
+    const context = args.buildContext ?? "examples/backend";
+    const tag = `src-${contextHash(context).slice(0, 12)}`;
+    const repository = args.registry
+      ? `${args.registry.server.replace(/\/$/, "")}/backend-infra-backend`
+      : `${args.namePrefix}-backend`;
+    const built = new docker.Image(
+      `${name}-image`,
+      {
+        imageName: `${repository}:${tag}`,
+        build: { context, dockerfile: `${context}/Dockerfile`, platform: "linux/amd64" },
+        skipPush: !args.registry,
+        registry: args.registry
+          ? {
+              server: args.registry.server,
+              username: args.registry.username,
+              password: args.registry.password,
+            }
+          : undefined,
+      },
+      { parent: this },
+    );
+    // Pushed: run by digest. Local build: the content-hash tag is the pin.
+    return args.registry ? built.repoDigest : built.imageName;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The traffic switch as a resource of the env stack. From `traffic.active` and
+ * `traffic.canaryPercent` it computes the colour weights (lib/traffic-weights.ts) and runs the
+ * switch CLI (tools/traffic-switch.ts) through @pulumi/command. The CLI talks to the edge's
+ * runtime API with `docker exec` (DOCKER_HOST = the stack's docker host), refuses when the
+ * target slot has no healthy server (the command fails, so `pulumi up` fails with the CLI's
+ * message and every weight stays as it was), sets the weights without a reload and persists them
+ * in the server-state file.
+ *
+ * When it runs: the target (active colour, canary percent, weights) is part of the command, so
+ * a change runs the update; the edge container id and config hash are triggers, so a re-created
+ * edge gets the weights again. Nothing runs on delete: removing the switch leaves traffic as is.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { Colour } from "../config/keys";
+import { colourWeights, type PerColour } from "../lib/traffic-weights";
+
+/** The CLI as run from the project directory (Pulumi runs the built program from there). */
+export const TRAFFIC_SWITCH_CLI = "node dist/tools/traffic-switch.js";
+
+export interface TrafficSwitchArgs {
+  /** Colour that serves production traffic (config `trafficActive`). */
+  active: Colour;
+  /** Percent (0-100) of requests for the other colour (config `trafficCanaryPercent`). */
+  canaryPercent: number;
+  /** Name of the edge container to `docker exec` into. */
+  edgeContainer: pulumi.Input<string>;
+  /** Id of the edge container: when it changes (re-created edge) the switch runs again. */
+  edgeContainerId: pulumi.Input<string>;
+  /** Hash of the edge's haproxy.cfg: a config change re-applies the weights too. */
+  edgeConfigHash: pulumi.Input<string>;
+  /** Admin API inside the edge container, `127.0.0.1:9999`. */
+  adminTcp: string;
+  /** Server-state file inside the edge container. */
+  stateFile: string;
+  /** Docker engine (`unix://`, `ssh://`, `tcp://`), passed to the CLI as DOCKER_HOST. */
+  dockerHost: string;
+  /** Seconds the switch waits for the target slot to pass its health check. Default 60. */
+  waitHealthySeconds?: number;
+  /** Command that runs the CLI. Default `node dist/tools/traffic-switch.js`. */
+  cli?: string;
+}
+
+/** The exact CLI invocation for a target; exported for tests and runbooks' dry runs. */
+export function switchCommand(args: {
+  cli?: string;
+  active: Colour;
+  canaryPercent: number;
+  edgeContainer: string;
+  adminTcp: string;
+  stateFile: string;
+  waitHealthySeconds?: number;
+}): string {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [
+    args.cli ?? TRAFFIC_SWITCH_CLI,
+    "apply",
+    `--active ${args.active}`,
+    `--canary-percent ${args.canaryPercent}`,
+    `--docker-container ${quote(args.edgeContainer)}`,
+    `--admin-tcp ${quote(args.adminTcp)}`,
+    `--state-file ${quote(args.stateFile)}`,
+    `--wait-healthy ${args.waitHealthySeconds ?? 60}`,
+  ].join(" ");
+}
+
+export class TrafficSwitch extends pulumi.ComponentResource {
+  readonly active: pulumi.Output<Colour>;
+  readonly canaryPercent: pulumi.Output<number>;
+  /** Colour weights (0-256); resolved only after the switch command succeeded. */
+  readonly weights: pulumi.Output<PerColour<number>>;
+  /** The CLI's JSON result (action, weights, shares, healthy servers). */
+  readonly result: pulumi.Output<string>;
+
+  constructor(name: string, args: TrafficSwitchArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("backend-infra:edge:TrafficSwitch", name, {}, opts);
+
+    // Validates the target too (throws naming traffic.active / traffic.canaryPercent).
+    const weights = colourWeights({ active: args.active, canaryPercent: args.canaryPercent });
+    const cmd = pulumi
+      .output(args.edgeContainer)
+      .apply((edgeContainer) => switchCommand({ ...args, edgeContainer }));
+
+    const run = new command.local.Command(
+      `${name}-apply`,
+      {
+        create: cmd,
+        update: cmd,
+        environment: { DOCKER_HOST: args.dockerHost },
+        triggers: [args.edgeContainerId, args.edgeConfigHash],
+        logging: "stdoutAndStderr",
+      },
+      { parent: this },
+    );
+
+    this.result = run.stdout;
+    this.active = run.stdout.apply(() => args.active);
+    this.canaryPercent = run.stdout.apply(() => args.canaryPercent);
+    this.weights = run.stdout.apply(() => weights);
+    this.registerOutputs({ active: this.active, weights: this.weights, result: this.result });
+  }
+}

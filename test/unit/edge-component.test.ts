@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { renderHaproxyConfig } from "../../renderers/haproxy-config";
+import { runProgram, type PlannedResource } from "../harness/run-program";
+
+const containers = (resources: PlannedResource[]) =>
+  resources.filter((r) => r.type === "docker:index/container:Container");
+
+describe("Edge component (env stack prod)", async () => {
+  const plan = await runProgram("prod");
+  const edge = containers(plan.resources).find((c) => c.inputs.name === "backend-infra-prod-edge");
+
+  it("runs the pinned official HAProxy image by digest as the haproxy user", () => {
+    expect(edge).toBeDefined();
+    const pull = plan.resources.find(
+      (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.name === "haproxy:2.6.18-bookworm",
+    );
+    expect(pull).toBeDefined();
+    expect(String(edge?.inputs.image)).toMatch(/^haproxy@sha256:[a-f0-9]{64}$/);
+    expect(edge?.inputs.user).toBe("99:99");
+    expect(edge?.inputs.stopSignal).toBe("SIGUSR1");
+  });
+
+  it("is the only container that publishes ports, 80 and 443 to unprivileged container ports", () => {
+    expect(edge?.inputs.ports).toEqual([
+      { internal: 8080, external: 80, protocol: "tcp" },
+      { internal: 8443, external: 443, protocol: "tcp" },
+    ]);
+    const others = containers(plan.resources).filter((c) => c !== edge);
+    for (const c of others) {
+      for (const p of (c.inputs.ports as { ip?: string }[] | undefined) ?? []) {
+        expect(p.ip, `${String(c.inputs.name)} publishes a public port`).toBe("127.0.0.1");
+      }
+    }
+  });
+
+  it("joins the edge, app and monitoring networks", () => {
+    const nets = (edge?.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+    expect(nets).toEqual([
+      "backend-infra-prod-edge",
+      "backend-infra-prod-app",
+      "backend-infra-prod-monitoring",
+    ]);
+  });
+
+  it("uploads exactly the rendered haproxy.cfg and a secret certificate bundle", () => {
+    const uploads = edge?.inputs.uploads as { file: string; content: string }[];
+    const cfg = uploads.find((u) => u.file === "/usr/local/etc/haproxy/haproxy.cfg");
+    expect(cfg?.content).toBe(
+      renderHaproxyConfig({
+        bindAddress: "0.0.0.0",
+        httpPort: 8080,
+        httpsPort: 8443,
+        publicHttpsPort: 443,
+        certificatePath: "/usr/local/etc/haproxy/certs/edge.pem",
+        adminSocketPath: "/run/haproxy/admin.sock",
+        adminTcpPort: 9999,
+        serverStateFile: "/var/lib/haproxy/server-state",
+        metrics: { bindAddress: "0.0.0.0", port: 8405 },
+        rateLimitPer10s: 200,
+        upstreams: {
+          kind: "dns",
+          nameserver: "127.0.0.11:53",
+          hosts: { blue: "backend-blue", green: "backend-green" },
+          port: 4000,
+          slotsPerColour: 40,
+        },
+        logging: "stdout",
+      }),
+    );
+    const cert = uploads.find((u) => u.file === "/usr/local/etc/haproxy/certs/edge.pem");
+    expect(cert?.content).toMatch(/BEGIN CERTIFICATE[\s\S]*PRIVATE KEY/);
+    expect(edge?.secretInputs).toContain("uploads");
+    // prod uses the provided certificate: no generated one
+    expect(plan.resources.some((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert")).toBe(false);
+  });
+
+  it("keeps the server-state file on a named volume and the admin socket on a tmpfs", () => {
+    expect(edge?.inputs.volumes).toEqual([
+      { volumeName: "backend-infra-prod-edge-state", containerPath: "/var/lib/haproxy" },
+    ]);
+    expect(edge?.inputs.tmpfs).toMatchObject({ "/run/haproxy": expect.stringContaining("mode=1777") });
+    expect(edge?.inputs.readOnly).toBe(true);
+    const healthcheck = edge?.inputs.healthcheck as { tests: string[] };
+    expect(healthcheck.tests.join(" ")).toContain("/dev/tcp/127.0.0.1/8405");
+  });
+
+  it("exports the edge and traffic outputs of the contract", () => {
+    expect(plan.outputs.edge).toMatchObject({
+      container: "backend-infra-prod-edge",
+      url: "https://api.example.com",
+      adminSocket: "/run/haproxy/admin.sock",
+      metricsPort: 8405,
+    });
+    expect(plan.outputs.traffic).toMatchObject({ active: "blue", weights: { blue: 256, green: 0 } });
+  });
+});
+
+describe("Edge component (env stack local)", async () => {
+  const plan = await runProgram("local");
+  const edge = containers(plan.resources).find((c) => c.inputs.name === "backend-infra-local-edge");
+
+  it("generates a self-signed certificate for the public host name", () => {
+    const cert = plan.resources.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert");
+    expect(cert?.inputs).toMatchObject({ dnsNames: ["localhost"], subject: { commonName: "localhost" } });
+    expect(cert?.parent).toBe(plan.resources.find((r) => r.type === "backend-infra:edge:Edge")?.urn);
+    expect(plan.resources.find((r) => r.type === "tls:index/privateKey:PrivateKey")?.inputs).toMatchObject({
+      algorithm: "ECDSA",
+    });
+  });
+
+  it("publishes the local ports and says so in the url; no monitoring network when monitoring is off", () => {
+    expect((edge?.inputs.ports as { external: number }[]).map((p) => p.external)).toEqual([8080, 8443]);
+    expect(plan.outputs.edge).toMatchObject({ url: "https://localhost:8443" });
+    const nets = (edge?.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+    expect(nets).toEqual(["backend-infra-local-edge", "backend-infra-local-app"]);
+    const cfg = (edge?.inputs.uploads as { file: string; content: string }[])[0].content;
+    expect(cfg).toContain(":8443%[capture.req.uri] code 301");
+  });
+});

@@ -1,0 +1,400 @@
+/**
+ * traffic-switch: sets the blue/green split of the edge through HAProxy's runtime API.
+ *
+ *   node dist/tools/traffic-switch.js apply --active green --canary-percent 0 <transport> [options]
+ *   node dist/tools/traffic-switch.js status <transport>
+ *   node dist/tools/traffic-switch.js save --state-file FILE <transport>
+ *
+ * Transport (how to reach the admin API), exactly one of:
+ *   --socket PATH              unix admin socket (a local HAProxy)
+ *   --tcp HOST:PORT            TCP admin socket (tests)
+ *   --docker-container NAME    `docker exec` into the edge container and talk to its admin API on
+ *                              the container's loopback (--admin-tcp, default 127.0.0.1:9999) with
+ *                              bash's /dev/tcp (the official HAProxy image has no socat). DOCKER_HOST
+ *                              (or --docker-host) selects the engine.
+ *
+ * apply: waits up to --wait-healthy seconds (default 30) for every colour that would receive
+ * traffic to have a server that is UP with a passing /health check; refuses otherwise (exit 3)
+ * and leaves all weights as they are. Then sets the weights (raising before lowering, so there is
+ * never a moment without capacity), reads them back, and dumps `show servers state` to the
+ * server-state file (atomic write) so a reload or restart keeps them. Re-running with the same
+ * target changes nothing (idempotent) but still refreshes the state file.
+ *
+ * Output: one JSON object on stdout; progress on stderr. Exit codes: 0 ok, 1 error, 2 usage, 3 refused.
+ */
+import { spawn } from "node:child_process";
+import { renameSync, writeFileSync } from "node:fs";
+import { connect, type NetConnectOpts } from "node:net";
+import { parseArgs } from "node:util";
+import {
+  APP_BACKEND,
+  currentTraffic,
+  parseServersState,
+  parseStat,
+  planSwitch,
+  type SwitchPlan,
+} from "../lib/haproxy-runtime";
+import { isColour, validateTarget, type TrafficTarget } from "../lib/traffic-weights";
+
+export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3 } as const;
+const DEFAULT_ADMIN_TCP = "127.0.0.1:9999";
+const DEFAULT_CONTAINER_STATE_FILE = "/var/lib/haproxy/server-state";
+
+export class UsageError extends Error {}
+export class RefusedError extends Error {}
+
+/** How the CLI reaches HAProxy's runtime API and the server-state file. */
+export interface RuntimeTransport {
+  readonly description: string;
+  /** Sends one command line (may hold several `;`-separated commands) and returns the answer. */
+  send(command: string): Promise<string>;
+  /** Writes a file atomically (temp file + rename) where HAProxy reads it. */
+  writeFile(path: string, content: string): Promise<void>;
+}
+
+function socketRequest(options: NetConnectOpts, command: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(options);
+    let answer = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`admin socket did not answer "${command}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("connect", () => socket.end(`${command}\n`));
+    socket.on("data", (chunk: string) => (answer += chunk));
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`admin socket: ${error.message}`));
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+  });
+}
+
+function writeLocalFile(path: string, content: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, content, { mode: 0o644 });
+  renameSync(temp, path);
+  return Promise.resolve();
+}
+
+export function unixTransport(path: string, timeoutMs = 10_000): RuntimeTransport {
+  return {
+    description: `unix socket ${path}`,
+    send: (command) => socketRequest({ path }, command, timeoutMs),
+    writeFile: writeLocalFile,
+  };
+}
+
+export function tcpTransport(hostPort: string, timeoutMs = 10_000): RuntimeTransport {
+  const { host, port } = splitHostPort(hostPort, "--tcp");
+  return {
+    description: `tcp ${host}:${port}`,
+    send: (command) => socketRequest({ host, port }, command, timeoutMs),
+    writeFile: writeLocalFile,
+  };
+}
+
+/** bash script run inside the edge container: one request over /dev/tcp, answer to stdout. */
+export const DOCKER_SEND_SCRIPT = 'exec 3<>"/dev/tcp/$1/$2" || exit 70; cat >&3; cat <&3';
+export const DOCKER_WRITE_SCRIPT = 'cat > "$1.tmp" && mv -f "$1.tmp" "$1"';
+
+export function dockerTransport(
+  container: string,
+  adminTcp = DEFAULT_ADMIN_TCP,
+  dockerHost?: string,
+  timeoutMs = 30_000,
+): RuntimeTransport {
+  const { host, port } = splitHostPort(adminTcp, "--admin-tcp");
+  const hostArgs = dockerHost ? ["-H", dockerHost] : [];
+  const exec = (args: string[], input: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn("docker", [...hostArgs, "exec", "-i", container, ...args], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`docker exec into ${container} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+      child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot run docker (is the docker CLI installed?): ${error.message}`));
+      });
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`docker exec into ${container} exited ${code}: ${err.trim() || out.trim()}`));
+      });
+      child.stdin.end(input);
+    });
+  return {
+    description: `docker exec ${container} (admin ${host}:${port})`,
+    send: (command) =>
+      exec(["bash", "-c", DOCKER_SEND_SCRIPT, "traffic-switch", host, String(port)], `${command}\n`),
+    writeFile: async (path, content) => {
+      await exec(["bash", "-c", DOCKER_WRITE_SCRIPT, "traffic-switch", path], content);
+    },
+  };
+}
+
+function splitHostPort(value: string, flag: string): { host: string; port: number } {
+  const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new UsageError(`${flag}: expected HOST:PORT like 127.0.0.1:9999, got ${JSON.stringify(value)}`);
+  }
+  return { host: match[1], port };
+}
+
+export interface ApplyOptions {
+  target: TrafficTarget;
+  backend?: string;
+  /** Where to persist `show servers state`; undefined = do not persist. */
+  stateFile?: string;
+  /** Seconds to wait for the receiving colours to become healthy before refusing. */
+  waitHealthySeconds?: number;
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface ApplyResult {
+  action: "applied" | "unchanged" | "refused" | "dry-run";
+  active: string;
+  canaryPercent: number;
+  colourWeights?: Record<string, number>;
+  serverWeights?: Record<string, number>;
+  share?: Record<string, number>;
+  healthy: Record<string, number>;
+  present?: Record<string, number>;
+  commands?: string[];
+  stateFile?: string;
+  reason?: string;
+}
+
+async function readPlan(transport: RuntimeTransport, options: ApplyOptions): Promise<SwitchPlan> {
+  const backend = options.backend ?? APP_BACKEND;
+  const servers = parseServersState(await transport.send(`show servers state ${backend}`));
+  const stats = parseStat(await transport.send("show stat"));
+  return planSwitch({ target: options.target, servers, stats, backend });
+}
+
+/** Persists the current server state to `path` (atomic). Returns the text written. */
+export async function saveState(transport: RuntimeTransport, path: string): Promise<string> {
+  const state = await transport.send("show servers state");
+  parseServersState(state); // refuse to write something HAProxy could not load
+  await transport.writeFile(path, state.endsWith("\n") ? state : `${state}\n`);
+  return state;
+}
+
+/** The switch itself; throws RefusedError when the health gate says no. */
+export async function applySwitch(transport: RuntimeTransport, options: ApplyOptions): Promise<ApplyResult> {
+  validateTarget(options.target);
+  const log = options.log ?? (() => undefined);
+  const backend = options.backend ?? APP_BACKEND;
+  const waitMs = Math.max(0, (options.waitHealthySeconds ?? 30) * 1000);
+  const deadline = Date.now() + waitMs;
+  const base = { active: options.target.active, canaryPercent: options.target.canaryPercent };
+
+  log(`reading server state of backend ${backend} over ${transport.description}`);
+  let plan = await readPlan(transport, options);
+  let waited = false;
+  while (!plan.ok && Date.now() < deadline) {
+    if (!waited) log(`waiting up to ${waitMs / 1000} s for a healthy server: ${plan.reason}`);
+    waited = true;
+    await new Promise((r) => setTimeout(r, 500));
+    plan = await readPlan(transport, options);
+  }
+  if (!plan.ok) throw new RefusedError(plan.reason);
+
+  const summary = {
+    ...base,
+    colourWeights: plan.colourWeights,
+    serverWeights: plan.serverWeights,
+    share: roundShare(plan.share),
+    healthy: plan.healthy,
+    present: plan.present,
+    commands: plan.commands,
+  };
+  if (options.dryRun) {
+    log(`dry run: would send ${plan.commands.length} command(s)`);
+    return { action: "dry-run", ...summary };
+  }
+  if (plan.changed) {
+    log(`setting weights: ${plan.commands.join("; ")}`);
+    const answer = await transport.send(plan.commands.join("; "));
+    if (answer.trim() !== "") {
+      throw new Error(
+        `HAProxy rejected a weight change: ${answer.trim()} (commands: ${plan.commands.join("; ")})`,
+      );
+    }
+    const after = parseServersState(await transport.send(`show servers state ${backend}`));
+    const wrong = after.filter((s) => s.colour && s.weight !== plan.serverWeights[s.colour]);
+    if (wrong.length > 0) {
+      throw new Error(
+        `weights did not take effect: ${wrong.map((s) => `${s.name}=${s.weight}`).join(", ")} ` +
+          `(wanted blue=${plan.serverWeights.blue} green=${plan.serverWeights.green})`,
+      );
+    }
+  } else {
+    log("weights already as requested; nothing to change");
+  }
+  if (options.stateFile) {
+    await saveState(transport, options.stateFile);
+    log(`saved server state to ${options.stateFile}`);
+  }
+  return { action: plan.changed ? "applied" : "unchanged", ...summary, stateFile: options.stateFile };
+}
+
+export async function status(transport: RuntimeTransport, backend = APP_BACKEND) {
+  const servers = parseServersState(await transport.send(`show servers state ${backend}`));
+  const stats = parseStat(await transport.send("show stat")).filter((s) => s.backend === backend);
+  const traffic = currentTraffic(servers, backend);
+  return {
+    backend,
+    active: traffic.active,
+    colourTotals: traffic.totals,
+    share: roundShare(traffic.share),
+    servers: stats
+      .filter((s) => s.colour)
+      .map((s) => ({
+        name: s.name,
+        status: s.status,
+        check: s.checkStatus,
+        weight: s.weight,
+        requests: s.sessionsTotal,
+      })),
+  };
+}
+
+function roundShare(share: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(share).map(([k, v]) => [k, Math.round(v * 100) / 100]));
+}
+
+const USAGE = `usage:
+  traffic-switch apply --active blue|green [--canary-percent N] [--state-file FILE | --no-persist]
+                       [--wait-healthy SECONDS] [--backend app] [--dry-run] TRANSPORT
+  traffic-switch status TRANSPORT
+  traffic-switch save --state-file FILE TRANSPORT
+TRANSPORT: --socket PATH | --tcp HOST:PORT | --docker-container NAME [--admin-tcp HOST:PORT] [--docker-host URL]`;
+
+export function parseCli(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      active: { type: "string" },
+      "canary-percent": { type: "string", default: "0" },
+      "state-file": { type: "string" },
+      "no-persist": { type: "boolean", default: false },
+      "wait-healthy": { type: "string", default: "30" },
+      backend: { type: "string", default: APP_BACKEND },
+      "dry-run": { type: "boolean", default: false },
+      socket: { type: "string" },
+      tcp: { type: "string" },
+      "docker-container": { type: "string" },
+      "admin-tcp": { type: "string", default: DEFAULT_ADMIN_TCP },
+      "docker-host": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help) return { command: "help" as const };
+  if (positionals.length !== 1 || !["apply", "status", "save"].includes(command)) {
+    throw new UsageError(`expected one command (apply, status or save), got ${JSON.stringify(positionals)}`);
+  }
+  const transports = [values.socket, values.tcp, values["docker-container"]].filter((v) => v !== undefined);
+  if (transports.length !== 1) {
+    throw new UsageError("give exactly one of --socket, --tcp or --docker-container");
+  }
+  const transport = values.socket
+    ? unixTransport(values.socket)
+    : values.tcp
+      ? tcpTransport(values.tcp)
+      : dockerTransport(values["docker-container"] as string, values["admin-tcp"], values["docker-host"]);
+  const inContainer = values["docker-container"] !== undefined;
+  const stateFile = values["no-persist"]
+    ? undefined
+    : (values["state-file"] ?? (inContainer ? DEFAULT_CONTAINER_STATE_FILE : undefined));
+
+  if (command === "apply") {
+    if (!isColour(values.active)) {
+      throw new UsageError(`--active: expected blue or green, got ${JSON.stringify(values.active ?? "")}`);
+    }
+    const canary = values["canary-percent"];
+    if (!/^\d{1,3}$/.test(canary) || Number(canary) > 100) {
+      throw new UsageError(
+        `--canary-percent: expected a whole number from 0 to 100, got ${JSON.stringify(canary)}`,
+      );
+    }
+    const wait = values["wait-healthy"];
+    if (!/^\d+(\.\d+)?$/.test(wait)) {
+      throw new UsageError(`--wait-healthy: expected seconds like 30, got ${JSON.stringify(wait)}`);
+    }
+    if (!stateFile && !values["no-persist"]) {
+      throw new UsageError("--state-file FILE is required (or --no-persist): weights must survive a restart");
+    }
+    return {
+      command: "apply" as const,
+      transport,
+      options: {
+        target: { active: values.active, canaryPercent: Number(canary) },
+        backend: values.backend,
+        stateFile,
+        waitHealthySeconds: Number(wait),
+        dryRun: values["dry-run"],
+      } satisfies ApplyOptions,
+    };
+  }
+  if (command === "save") {
+    if (!stateFile) throw new UsageError("save: --state-file FILE is required");
+    return { command: "save" as const, transport, stateFile };
+  }
+  return { command: "status" as const, transport, backend: values.backend };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const log = (line: string) => process.stderr.write(`traffic-switch: ${line}\n`);
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(argv);
+  } catch (error) {
+    process.stderr.write(`traffic-switch: ${(error as Error).message}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  try {
+    if (parsed.command === "help") {
+      process.stdout.write(`${USAGE}\n`);
+    } else if (parsed.command === "apply") {
+      const result = await applySwitch(parsed.transport, { ...parsed.options, log });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (parsed.command === "save") {
+      await saveState(parsed.transport, parsed.stateFile);
+      process.stdout.write(`${JSON.stringify({ action: "saved", stateFile: parsed.stateFile })}\n`);
+    } else {
+      process.stdout.write(`${JSON.stringify(await status(parsed.transport, parsed.backend))}\n`);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof RefusedError) {
+      process.stderr.write(`traffic-switch: REFUSED: ${error.message}\n`);
+      process.stdout.write(`${JSON.stringify({ action: "refused", reason: error.message })}\n`);
+      return EXIT.refused;
+    }
+    process.stderr.write(`traffic-switch: FAILED: ${(error as Error).message}\n`);
+    return EXIT.error;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
