@@ -1,0 +1,256 @@
+# shellcheck shell=bash
+# Shared functions of the backup runner commands (images/backup/bin/*). Sourced, never run.
+# Contract: images/backup/README.md.
+
+BACKUP_CMD="$(basename "$0")"
+export PGBACKREST_CONFIG="${PGBACKREST_CONFIG:-/etc/pgbackrest/pgbackrest.conf}"
+export PGBACKREST_STANZA="${PGBACKREST_STANZA:-main}"
+BACKUP_DIR="${BACKUP_DIR:-/backups}"
+TEXTFILE_DIR="${TEXTFILE_DIR:-/var/lib/node_exporter/textfile}"
+RETENTION_DAYS="${RETENTION_DAYS:-30}"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+log() { printf '%s: %s %s\n' "$BACKUP_CMD" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+usage_error() {
+  log "usage error: $*"
+  [[ -n ${USAGE:-} ]] && printf 'usage: %s\n' "$USAGE" >&2
+  exit 2
+}
+require_cmd() {
+  local cmd
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || die "required command '$cmd' is not installed (not on PATH)"
+  done
+}
+require_int() { # name value
+  [[ $2 =~ ^[0-9]+$ ]] || usage_error "$1 must be a whole number, got '$2'"
+}
+utc_stamp() { date -u +%Y%m%dT%H%M%SZ; }
+file_size() { stat -c %s -- "$1"; }
+
+# ---------- metrics (node_exporter textfile collector) ----------
+
+# metric_write KIND ok|fail DURATION_SECONDS [SIZE_BYTES]
+# Writes $TEXTFILE_DIR/backup_KIND.prom through a temp file + rename. On failure the previous
+# success timestamp and size are kept (read from the old file) so freshness alerts stay right.
+metric_write() {
+  local kind=$1 result=$2 duration=$3 size=${4:-}
+  [[ $kind =~ ^[a-z][a-z0-9_]*$ ]] || usage_error "metric kind must match [a-z][a-z0-9_]*, got '$kind'"
+  [[ $result == ok || $result == fail ]] || usage_error "metric result must be ok or fail, got '$result'"
+  local file="$TEXTFILE_DIR/backup_${kind}.prom"
+  local prev_ts=0 prev_size=0 prev_drill=0 now status success_ts last_size
+  if [[ -r $file ]]; then
+    prev_ts=$(sed -n 's/^backup_last_success_timestamp_seconds{[^}]*} \([0-9.e+]*\)$/\1/p' "$file" | head -1)
+    prev_size=$(sed -n 's/^backup_last_size_bytes{[^}]*} \([0-9.e+]*\)$/\1/p' "$file" | head -1)
+    prev_drill=$(sed -n 's/^restore_drill_last_success_timestamp_seconds \([0-9.e+]*\)$/\1/p' "$file" | head -1)
+  fi
+  now=$(date +%s)
+  if [[ $result == ok ]]; then
+    status=1 success_ts=$now last_size=${size:-${prev_size:-0}}
+  else
+    status=0 success_ts=${prev_ts:-0} last_size=${prev_size:-0}
+  fi
+  mkdir -p -- "$TEXTFILE_DIR" || { log "ERROR: cannot create TEXTFILE_DIR $TEXTFILE_DIR"; return 1; }
+  local tmp
+  tmp=$(mktemp "$TEXTFILE_DIR/.backup_${kind}.prom.XXXXXX") || {
+    log "ERROR: cannot create a temp file in TEXTFILE_DIR $TEXTFILE_DIR"
+    return 1
+  }
+  if ! {
+    printf '# HELP backup_last_status 1 if the last run of this backup job succeeded, 0 if it failed.\n'
+    printf '# TYPE backup_last_status gauge\n'
+    printf 'backup_last_status{kind="%s"} %s\n' "$kind" "$status"
+    printf '# HELP backup_last_success_timestamp_seconds Unix time of the last successful run.\n'
+    printf '# TYPE backup_last_success_timestamp_seconds gauge\n'
+    printf 'backup_last_success_timestamp_seconds{kind="%s"} %s\n' "$kind" "${success_ts:-0}"
+    printf '# HELP backup_last_duration_seconds Duration of the last run in seconds.\n'
+    printf '# TYPE backup_last_duration_seconds gauge\n'
+    printf 'backup_last_duration_seconds{kind="%s"} %s\n' "$kind" "$duration"
+    printf '# HELP backup_last_size_bytes Size of the last successful backup in bytes.\n'
+    printf '# TYPE backup_last_size_bytes gauge\n'
+    printf 'backup_last_size_bytes{kind="%s"} %s\n' "$kind" "${last_size:-0}"
+    if [[ $kind == restore_drill ]]; then
+      local drill_ts=${prev_drill:-0}
+      [[ $result == ok ]] && drill_ts=$now
+      printf '# HELP restore_drill_last_success_timestamp_seconds Unix time of the last successful restore drill.\n'
+      printf '# TYPE restore_drill_last_success_timestamp_seconds gauge\n'
+      printf 'restore_drill_last_success_timestamp_seconds %s\n' "$drill_ts"
+    fi
+  } >"$tmp"; then
+    rm -f -- "$tmp"
+    log "ERROR: cannot write metrics to $tmp"
+    return 1
+  fi
+  chmod 0644 -- "$tmp"
+  mv -f -- "$tmp" "$file" || {
+    rm -f -- "$tmp"
+    log "ERROR: cannot rename metrics file into $file"
+    return 1
+  }
+}
+
+# ---------- job lifecycle: lock, timing, metrics, cleanup ----------
+
+JOB_KIND=""
+JOB_START_NS=0
+JOB_SIZE=""
+JOB_CLEANUP=()
+
+# job_start KIND: takes the job lock and arranges for metrics to be written however the job ends.
+job_start() {
+  JOB_KIND=$1
+  JOB_START_NS=$(date +%s%N)
+  local lock_dir="${BACKUP_LOCK_DIR:-$BACKUP_DIR}"
+  mkdir -p -- "$lock_dir" 2>/dev/null || true
+  trap 'job_finish $?' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  exec 9>>"$lock_dir/.lock-$JOB_KIND" || die "cannot create lock file $lock_dir/.lock-$JOB_KIND"
+  flock -n 9 || die "another $JOB_KIND job is still running (lock $lock_dir/.lock-$JOB_KIND)"
+}
+
+# Registers a path removed when the job ends (on success and failure).
+job_cleanup_path() { JOB_CLEANUP+=("$1"); }
+
+job_finish() {
+  local rc=$1 path duration
+  trap - EXIT
+  set +e
+  # A command may define job_on_exit (e.g. to stop a scratch server) before paths are removed.
+  if declare -F job_on_exit >/dev/null; then job_on_exit; fi
+  for path in "${JOB_CLEANUP[@]}"; do
+    [[ -n $path && -e $path ]] && rm -rf -- "$path"
+  done
+  duration=$(awk -v s="$JOB_START_NS" -v e="$(date +%s%N)" 'BEGIN { printf "%.3f", (e - s) / 1e9 }')
+  if [[ $rc -eq 0 ]]; then
+    if ! metric_write "$JOB_KIND" ok "$duration" "$JOB_SIZE"; then
+      log "ERROR: $JOB_KIND succeeded but its metrics could not be written: reporting failure"
+      exit 1
+    fi
+    log "$JOB_KIND succeeded in ${duration}s${JOB_SIZE:+ (size $JOB_SIZE bytes)}"
+  else
+    metric_write "$JOB_KIND" fail "$duration" || log "ERROR: could not write failure metrics either"
+    log "FAILED: $JOB_KIND exited $rc after ${duration}s; previous backups are untouched"
+  fi
+  exit "$rc"
+}
+
+# ---------- pgBackRest ----------
+
+# Repositories configured in the pgBackRest config (1 and, when an S3 repo exists, 2).
+pgbr_repos() {
+  [[ -r $PGBACKREST_CONFIG ]] || die "PGBACKREST_CONFIG $PGBACKREST_CONFIG is not readable"
+  local repos=(1)
+  if grep -Eq '^repo2-' "$PGBACKREST_CONFIG" || [[ -n ${PGBACKREST_REPO2_TYPE:-} ]]; then repos+=(2); fi
+  printf '%s\n' "${repos[@]}"
+}
+
+# repo number for --from local|s3
+repo_for() {
+  case $1 in
+    local | 1) echo 1 ;;
+    s3 | 2) echo 2 ;;
+    *) usage_error "--from expects local or s3, got '$1'" ;;
+  esac
+}
+
+# ---------- S3 (logical dumps, RDB files) ----------
+
+s3_enabled() { [[ -n ${S3_BUCKET:-} ]]; }
+
+aws_s3() {
+  require_cmd aws
+  local args=(--region "${S3_REGION:-us-east-1}")
+  if [[ -n ${S3_ENDPOINT:-} ]]; then
+    args+=(--endpoint-url "$S3_ENDPOINT")
+    # Newer AWS SDKs add checksum trailers that S3-compatible servers (MinIO, test endpoints)
+    # may not accept; only send them when required.
+    export AWS_REQUEST_CHECKSUM_CALCULATION="${AWS_REQUEST_CHECKSUM_CALCULATION:-when_required}"
+    export AWS_RESPONSE_CHECKSUM_VALIDATION="${AWS_RESPONSE_CHECKSUM_VALIDATION:-when_required}"
+  fi
+  [[ -n ${S3_CA_BUNDLE:-} ]] && args+=(--ca-bundle "$S3_CA_BUNDLE")
+  if [[ ${S3_VERIFY_TLS:-true} == false ]]; then
+    args+=(--no-verify-ssl)
+    export PYTHONWARNINGS=ignore
+  fi
+  aws "${args[@]}" "$@"
+}
+
+# s3_upload FILE KEY: uploads and proves the object exists with the same size.
+s3_upload() {
+  local file=$1 key=$2 sse=${S3_SSE:-} size remote
+  [[ -z $sse && -n ${S3_KMS_KEY_ID:-} ]] && sse=aws:kms
+  local extra=()
+  case ${sse:-none} in
+    none) ;;
+    aws:kms)
+      extra+=(--sse aws:kms)
+      [[ -n ${S3_KMS_KEY_ID:-} ]] && extra+=(--sse-kms-key-id "$S3_KMS_KEY_ID")
+      ;;
+    AES256) extra+=(--sse AES256) ;;
+    *) usage_error "S3_SSE must be aws:kms, AES256 or none, got '$sse'" ;;
+  esac
+  size=$(file_size "$file")
+  log "uploading $file ($size bytes) to s3://$S3_BUCKET/$key"
+  aws_s3 s3 cp --only-show-errors "${extra[@]}" -- "$file" "s3://$S3_BUCKET/$key" ||
+    die "upload of $file to s3://$S3_BUCKET/$key failed"
+  remote=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "$key" --query ContentLength --output text) ||
+    die "uploaded object s3://$S3_BUCKET/$key cannot be read back"
+  [[ $remote == "$size" ]] || die "uploaded object s3://$S3_BUCKET/$key has $remote bytes, expected $size"
+}
+
+# s3_download s3://BUCKET/KEY DEST
+s3_download() {
+  local url=$1 dest=$2
+  [[ $url =~ ^s3://[^/]+/.+ ]] || usage_error "expected s3://BUCKET/KEY, got '$url'"
+  log "downloading $url"
+  aws_s3 s3 cp --only-show-errors -- "$url" "$dest" || die "download of $url failed"
+  [[ -s $dest ]] || die "downloaded $url is empty"
+}
+
+# ---------- local files ----------
+
+# newest_file DIR GLOB: the newest regular file matching GLOB in DIR (empty when none).
+newest_file() {
+  local dir=$1 glob=$2
+  [[ -d $dir ]] || return 0
+  find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-
+}
+
+# prune_local DIR DAYS GLOB: deletes matching files older than DAYS, never the newest one.
+prune_local() {
+  local dir=$1 days=$2 glob=${3:-*} newest count=0 file
+  require_int "retention days" "$days"
+  [[ -d $dir ]] || die "cannot prune $dir: not a directory"
+  newest=$(newest_file "$dir" "$glob")
+  while IFS= read -r -d '' file; do
+    [[ $file == "$newest" ]] && continue
+    rm -f -- "$file" || die "cannot delete $file"
+    count=$((count + 1))
+  done < <(find "$dir" -maxdepth 1 -type f -name "$glob" -mtime "+$((days - 1))" -print0)
+  # Leftovers of interrupted runs.
+  find "$dir" -maxdepth 1 -type f -name '*.partial' -mmin +1440 -delete
+  log "pruned $count file(s) older than $days days from $dir"
+}
+
+# Resolves FILE | s3://... | --latest to a readable local file (downloads into DEST_DIR).
+resolve_source() {
+  local source=$1 dir=$2 glob=$3 dest_dir=$4
+  if [[ $source == --latest ]]; then
+    source=$(newest_file "$dir" "$glob")
+    [[ -n $source ]] || die "no file matching $glob in $dir"
+    log "newest file: $source"
+  elif [[ $source == s3://* ]]; then
+    local dest
+    dest="$dest_dir/$(basename "$source")"
+    s3_download "$source" "$dest"
+    source=$dest
+  fi
+  [[ -r $source ]] || die "$source is not a readable file"
+  [[ -s $source ]] || die "$source is empty"
+  printf '%s\n' "$source"
+}
