@@ -1,5 +1,5 @@
 /**
- * `npm run plan -- <stack> [--json]`: the offline plan. Runs the real program under Pulumi's
+ * `npm run plan -- <stack> [--json] [--dir DIR]`: the offline plan. Runs the real program under Pulumi's
  * mock runtime (no cloud credentials, Docker or Pulumi CLI), prints the resource tree, the
  * stack outputs with secrets masked and a count per resource type. Exit codes: 0 ok,
  * 2 invalid configuration, 1 any other failure.
@@ -122,15 +122,20 @@ export function renderPlan(plan: PlanResult): string {
   return lines.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the CLI; returns the exit code. `--dir` reads stack files from another directory. */
+export async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
-  const stack = argv.find((arg) => !arg.startsWith("--"));
-  if (!stack) {
-    console.error(`usage: npm run plan -- <stack> [--json]\nstacks: ${listStacks().join(", ")}`);
+  const dirIndex = argv.indexOf("--dir");
+  const dir = dirIndex >= 0 ? argv[dirIndex + 1] : undefined;
+  const stack = argv.find((arg, i) => !arg.startsWith("--") && (dirIndex < 0 || i !== dirIndex + 1));
+  if (!stack || (dirIndex >= 0 && !dir)) {
+    console.error(
+      `usage: npm run plan -- <stack> [--json] [--dir DIR]\nstacks: ${listStacks(dir).join(", ")}`,
+    );
     return 2;
   }
   try {
-    const plan = await runProgram(stack);
+    const plan = await runProgram(stack, { dir });
     if (json) {
       const { config: _config, ...rest } = plan;
       console.log(

@@ -32,7 +32,6 @@ type MonitorCall = (
 ) => Promise<void>;
 interface MockMonitorInternals {
   newUrn(parent: string, type: string, name: string): string;
-  resources: Map<string, unknown>;
   registerResource: MonitorCall;
   readResource: MonitorCall;
 }
@@ -191,10 +190,13 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   }
 
   const resources: PlannedResource[] = [];
+  // A failed registration only rejects that resource's outputs; collect them to fail the run.
+  const failures: string[] = [];
+  const claimed = new Set<string>();
   const mocks = createMocks({ stackOutputs: (name) => envOutputs.get(name), region: config.backups.region });
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, OFFLINE_ORGANIZATION);
-  // MockMonitor's URN function and resource map are private; the harness needs both to
-  // record parents and to reject duplicate URNs (which the mocks would silently accept).
+  // MockMonitor's URN function is private; the harness needs it to record parents and to
+  // reject duplicate URNs (which the mocks would silently accept).
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   // Wraps one monitor call (register or read) to record the resource and reject duplicates.
   const record =
@@ -208,15 +210,19 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
     ): MonitorCall =>
     async (req, callback) => {
       const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
-      if (monitor.resources.has(urn)) {
-        callback(
-          new Error(`duplicate URN ${urn}: two resources of type ${req.getType()} named "${req.getName()}"`),
-          undefined,
+      // Claimed synchronously: registrations run concurrently and the monitor's own map is
+      // filled only after the mock answers, so it cannot see a duplicate in flight.
+      // The duplicate is recorded and the run fails once it settles; rejecting the
+      // registration here would only surface as an unhandled rejection inside the SDK.
+      if (claimed.has(urn)) {
+        failures.push(
+          `duplicate URN ${urn}: two resources of type ${req.getType()} named "${req.getName()}"`,
         );
-        return;
       }
+      claimed.add(urn);
       const raw = (kind.inputs(req)?.toJavaScript() ?? {}) as Record<string, unknown>;
       await original(req, (err, res) => {
+        if (err) failures.push(`${req.getType()} "${req.getName()}": ${err.message}`);
         if (!err && res) {
           resources.push({
             urn,
@@ -251,6 +257,7 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   const secretOutputs: string[] = [];
   const outputs = (await resolveDeep(exported, "", secretOutputs)) as Record<string, unknown>;
   await runtimeSettings.waitForRPCs();
+  if (failures.length > 0) throw new Error(`offline run of "${stack}" failed:\n  ${failures.join("\n  ")}`);
 
   return { stack, config, resources, outputs, secretOutputs, placeholderSecrets };
 }
