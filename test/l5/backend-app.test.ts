@@ -404,6 +404,12 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       expect(output).toContain("shutdown: draining");
       expect(output).toContain("postgres: pool closed");
       expect(output).toContain("redis: connection closed");
+      // Still one JSON object per line after failed health checks, reconnects and the stop.
+      const lines = output.trim().split("\n");
+      expect(lines.filter((line) => !line.startsWith("{"))).toEqual([]);
+      expect(
+        lines.some((line) => line.includes('"level":"error"') && line.includes("Health Check has failed")),
+      ).toBe(true);
       expect(deps.pg.sql("SELECT count(*) FROM orders WHERE item = 'during-drain'", "app")).toBe("1");
     });
 
