@@ -7,6 +7,8 @@ import type { InfraConfig } from "../config/schema";
 import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
 import { Networks } from "./networks";
 import type { EnvStackOutputs } from "./outputs";
+import { Postgres } from "./postgres";
+import { Redis } from "./redis";
 import { TrafficSwitch } from "./traffic-switch";
 
 export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
@@ -23,6 +25,49 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   // ---- backups: storage (issue 5) ----
 
   // ---- data tier: postgres, redis (issue 3) ----
+  // pgBackRest (config, PGBACKREST_* secrets, repo1 + spool volumes) comes from the backup tier:
+  // pass it as `pgbackrest: { config, stanza, env, repoVolume, spoolVolume }`.
+  const postgres = new Postgres(
+    "postgres",
+    {
+      namePrefix: config.namePrefix,
+      environment: config.environment,
+      config: config.postgres,
+      registry: config.registry,
+      networks: { data: networks.names.data, backup: networks.names.backup },
+    },
+    opts,
+  );
+  const redis = new Redis(
+    "redis",
+    { namePrefix: config.namePrefix, config: config.redis, networks: { data: networks.names.data } },
+    opts,
+  );
+  outputs.postgres = {
+    container: postgres.container,
+    host: postgres.host,
+    port: postgres.port,
+    database: postgres.database,
+    user: postgres.user,
+    password: postgres.password,
+    superuserPassword: postgres.superuserPassword,
+    url: postgres.url,
+    stanza: postgres.stanza,
+    dataVolume: postgres.dataVolume,
+    socketVolume: postgres.socketVolume,
+    image: postgres.image,
+  };
+  outputs.redis = {
+    container: redis.container,
+    host: redis.host,
+    port: redis.port,
+    password: redis.password,
+    appUser: redis.appUser,
+    appPassword: redis.appPassword,
+    url: redis.url,
+    dataVolume: redis.dataVolume,
+  };
+
 
   // ---- backups: runner (issue 5) ----
 

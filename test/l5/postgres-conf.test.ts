@@ -13,6 +13,7 @@ import {
   postgresSettings,
   renderPostgresqlConf,
 } from "../../renderers/postgresql-conf";
+import { APP_ROLE_SQL } from "../../components/postgres";
 import { asPostgres, createPgServer, postgresOwnedDir, PG_BIN, type PgServer } from "../support/postgres";
 import { skipReason, waitFor } from "../support/tools";
 
@@ -156,5 +157,58 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
       }
     }
     expect(differences).toEqual([]);
+  });
+
+  it("the app-role init SQL (run once by the official entrypoint) creates a scram LOGIN role owning the database", () => {
+    pg.sql("CREATE DATABASE appdb");
+    const file = join(pg.root, "10-app-role.sql");
+    writeFileSync(file, APP_ROLE_SQL, { mode: 0o644 });
+    const password = "Zq3-_generated-password-0123456789abcdef";
+    // As the entrypoint does: psql -v ON_ERROR_STOP=1 --username postgres --dbname $POSTGRES_DB -f FILE
+    const result = asPostgres("env", [
+      "APP_DB_USER=app",
+      `APP_DB_PASSWORD=${password}`,
+      "POSTGRES_DB=appdb",
+      join(PG_BIN, "psql"),
+      "-v",
+      "ON_ERROR_STOP=1",
+      "--no-psqlrc",
+      "-h",
+      pg.socketDir,
+      "-p",
+      String(pg.port),
+      "--username",
+      "postgres",
+      "--dbname",
+      "appdb",
+      "-f",
+      file,
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain(password);
+    expect(
+      pg.sql(
+        "SELECT rolcanlogin, rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'app'",
+      ),
+    ).toBe("t|f|t");
+    expect(pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'appdb'")).toBe("app");
+    // As the database owner, app may create tables in public (PostgreSQL 15 gives that only to the owner).
+    const create = asPostgres(join(PG_BIN, "psql"), [
+      "-h",
+      pg.socketDir,
+      "-p",
+      String(pg.port),
+      "-U",
+      "app",
+      "-d",
+      "appdb",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-qAtX",
+      "-c",
+      "CREATE TABLE sessions(id text primary key); SELECT current_user",
+    ]);
+    expect(create.status, create.stderr).toBe(0);
+    expect(create.stdout.trim()).toBe("app");
   });
 });

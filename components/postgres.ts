@@ -1,0 +1,339 @@
+/**
+ * PostgreSQL 15 with pgBackRest: the image built from `images/postgres` (official postgres
+ * image + pgBackRest), its data volume, generated passwords, settings tuned from the container
+ * limits (renderers/postgresql-conf.ts) and WAL archiving through pgBackRest.
+ *
+ * How the official image's entrypoint (docker-library/postgres 15/bookworm docker-entrypoint.sh)
+ * is used, read from its source:
+ * - It runs as the container user. Started as root it chowns PGDATA and re-execs itself via
+ *   gosu; started as `999:999` (the image's `postgres` user) it skips the chown and runs initdb
+ *   directly. That works because a new named volume is populated from the image, whose
+ *   /var/lib/postgresql/data is owned by postgres (mode 1777, chmod 700 by the entrypoint), and
+ *   /var/run/postgresql likewise. A bind mount (`dataPath`) must be owned by 999:999 on the host
+ *   before the first start (`install -d -o 999 -g 999 -m 700 /opt/data/postgres`).
+ * - initdb creates the superuser POSTGRES_USER with POSTGRES_PASSWORD and the database
+ *   POSTGRES_DB, runs `/docker-entrypoint-initdb.d/*.sql` once, and appends
+ *   `host all all all <password_encryption>` (scram-sha-256 here) to pg_hba.conf.
+ *   Arguments after `postgres` reach both the temporary init server and the real one.
+ *
+ * Choices:
+ * - Superuser `postgres` (pgBackRest's default pg1-user; local socket connections use `peer`,
+ *   so only OS uid 999 (this container, the backup runner) gets in as postgres over the socket).
+ *   The application role (config `postgresUser`) is a plain LOGIN role that owns the
+ *   application database, created on first initialisation by APP_ROLE_SQL.
+ * - Settings are `-c` arguments, not a mounted postgresql.conf: the root filesystem is
+ *   read-only and Docker refuses uploads into such a container ("container rootfs is marked
+ *   read-only"; the provider uploads to `/`). For the same reason pgbackrest.conf and the init
+ *   SQL are written at start by POSTGRES_START_SCRIPT into tmpfs mounts, from environment values.
+ * - Secrets (passwords, PGBACKREST_* keys) are environment values from secret Outputs: they are
+ *   secret in the Pulumi state; `docker inspect` shows them to whoever can reach the Docker API
+ *   (already root on the host).
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { Environment, InfraConfig } from "../config/schema";
+import { parseImageRef } from "../lib/image-ref";
+import { pgbackrestArchiveCommand, postgresServerArgs, tunePostgres } from "../renderers/postgresql-conf";
+import { ServiceContainer } from "./service-container";
+
+/** Paths inside the container (the official image's, shared with the backup runner). */
+export const POSTGRES_PATHS = {
+  data: "/var/lib/postgresql/data",
+  socket: "/var/run/postgresql",
+  pgbackrestConfig: "/etc/pgbackrest/pgbackrest.conf",
+  repo: "/var/lib/pgbackrest",
+  spool: "/var/spool/pgbackrest",
+  initdb: "/docker-entrypoint-initdb.d",
+} as const;
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_UID = 999;
+export const POSTGRES_SUPERUSER = "postgres";
+export const DEFAULT_STANZA = "main";
+
+/**
+ * Creates the application role and hands it the application database. Run once by the official
+ * entrypoint (as the superuser, on the new database); psql 15's \getenv reads the values from the
+ * container environment, so no secret is written into the file.
+ */
+export const APP_ROLE_SQL = [
+  "-- backend-infra: application role (runs once, on first initialisation)",
+  "\\getenv app_user APP_DB_USER",
+  "\\getenv app_password APP_DB_PASSWORD",
+  "\\getenv app_db POSTGRES_DB",
+  "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';",
+  'ALTER DATABASE :"app_db" OWNER TO :"app_user";',
+  "",
+].join("\n");
+
+/**
+ * Entrypoint wrapper: writes pgbackrest.conf (from PGBACKREST_CONF_B64) and the init SQL into
+ * their tmpfs directories, then hands over to the official entrypoint with the same arguments.
+ */
+export const POSTGRES_START_SCRIPT = `set -euo pipefail
+umask 077
+conf="\${PGBACKREST_CONFIG:-${POSTGRES_PATHS.pgbackrestConfig}}"
+if [ -n "\${PGBACKREST_CONF_B64:-}" ]; then
+  mkdir -p "$(dirname "$conf")"
+  printf '%s' "$PGBACKREST_CONF_B64" | base64 -d > "$conf.tmp"
+  mv "$conf.tmp" "$conf"
+  echo "postgres-start: wrote $conf" >&2
+fi
+unset PGBACKREST_CONF_B64
+if [ -n "\${APP_DB_USER:-}" ]; then
+  initdb_dir="\${INITDB_DIR:-${POSTGRES_PATHS.initdb}}"
+  cat > "$initdb_dir/10-app-role.sql" <<'SQL'
+${APP_ROLE_SQL}SQL
+fi
+exec docker-entrypoint.sh "$@"
+`;
+
+export interface PostgresPgBackRest {
+  /** Rendered pgbackrest.conf (renderers/pgbackrest-conf.ts); written to /etc/pgbackrest/pgbackrest.conf. */
+  config: pulumi.Input<string>;
+  /** Stanza name; must match the config. */
+  stanza: string;
+  /** `PGBACKREST_*=value` secrets (S3 keys, cipher passphrases) that archive-push needs. */
+  env?: pulumi.Input<string>[];
+  /** Volume of the local posix repository (repo1), mounted at /var/lib/pgbackrest. */
+  repoVolume: pulumi.Input<string>;
+  /** Volume of the archive-async spool directory, mounted at /var/spool/pgbackrest. */
+  spoolVolume: pulumi.Input<string>;
+}
+
+export interface PostgresArgs {
+  /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
+  namePrefix: string;
+  environment: Environment;
+  /** The typed `postgres` config (limits, database, user, data path, archive timeout). */
+  config: InfraConfig["postgres"];
+  /** Registry to push the built image to. Unset: build on the Docker host only (not allowed in prod). */
+  registry?: InfraConfig["registry"];
+  /** Docker network names: `data` (internal) for clients, `backup` (egress) for WAL pushes to S3. */
+  networks: { data: pulumi.Input<string>; backup: pulumi.Input<string> };
+  /** pgBackRest wiring from the backup tier. Unset: archive_command still calls pgBackRest (and fails visibly). */
+  pgbackrest?: PostgresPgBackRest;
+  /** Build context of the image. Default `images/postgres` (relative to the project directory). */
+  imageContext?: string;
+}
+
+export class Postgres extends pulumi.ComponentResource {
+  readonly container: pulumi.Output<string>;
+  /** Host name on the data network (the container name). */
+  readonly host: pulumi.Output<string>;
+  readonly port: pulumi.Output<number>;
+  readonly database: pulumi.Output<string>;
+  /** Application role. */
+  readonly user: pulumi.Output<string>;
+  /** Application role's password (secret). */
+  readonly password: pulumi.Output<string>;
+  /** Superuser (`postgres`) password (secret); for operators and restores over the network. */
+  readonly superuserPassword: pulumi.Output<string>;
+  /** `postgresql://user:password@host:5432/database` for the backend slots (secret). */
+  readonly url: pulumi.Output<string>;
+  readonly stanza: pulumi.Output<string>;
+  readonly dataVolume: pulumi.Output<string>;
+  readonly socketVolume: pulumi.Output<string>;
+  /** The image the container runs (a digest when pushed to a registry). */
+  readonly image: pulumi.Output<string>;
+  readonly service: ServiceContainer;
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("backend-infra:data:Postgres", name, {}, opts);
+    const cfg = args.config;
+    const prefix = args.namePrefix;
+    const stanza = args.pgbackrest?.stanza ?? DEFAULT_STANZA;
+    if (args.environment === "prod" && !args.registry) {
+      throw new Error(
+        "Postgres: prod needs registryServer so the built postgres image is pushed and run by digest",
+      );
+    }
+
+    // ---- image: official postgres + pgBackRest (images/postgres, owned by the backup tier)
+    const base = parseImageRef(cfg.baseImage);
+    if (!base?.tag) throw new Error(`Postgres: postgresBaseImage needs a tag, got "${cfg.baseImage}"`);
+    const repository = args.registry
+      ? `${args.registry.server}/postgres-pgbackrest`
+      : `${prefix}/postgres-pgbackrest`;
+    const context = args.imageContext ?? "images/postgres";
+    const image = new docker.Image(
+      `${name}-image`,
+      {
+        imageName: `${repository}:${base.tag}`,
+        build: {
+          context,
+          dockerfile: `${context}/Dockerfile`,
+          platform: "linux/amd64",
+          args: { POSTGRES_BASE_IMAGE: cfg.baseImage },
+        },
+        skipPush: !args.registry,
+        registry: args.registry
+          ? {
+              server: args.registry.server,
+              username: args.registry.username,
+              password: args.registry.password,
+            }
+          : undefined,
+      },
+      { parent: this },
+    );
+    // Pushed: the registry digest. Local build: the tag just built on this Docker host.
+    this.image = args.registry ? image.repoDigest : image.imageName;
+
+    // ---- secrets
+    const passwordArgs = {
+      length: 40,
+      special: true,
+      overrideSpecial: "-_",
+      minUpper: 2,
+      minLower: 2,
+      minNumeric: 2,
+    };
+    const appIsSuperuser = cfg.user === POSTGRES_SUPERUSER;
+    const superuser = new random.RandomPassword(`${name}-superuser-password`, passwordArgs, { parent: this });
+    this.superuserPassword = pulumi.secret(superuser.result);
+    this.password = appIsSuperuser
+      ? this.superuserPassword
+      : pulumi.secret(
+          new random.RandomPassword(`${name}-app-password`, passwordArgs, { parent: this }).result,
+        );
+
+    // ---- volumes (kept when the resource is deleted: data outlives the stack's resources)
+    const dataVolumeName = `${prefix}-postgres-data`;
+    const data = new docker.Volume(
+      `${name}-data`,
+      {
+        name: dataVolumeName,
+        driver: "local",
+        driverOpts: cfg.dataPath ? { type: "none", o: "bind", device: cfg.dataPath } : undefined,
+        labels: [{ label: "backend-infra.volume", value: "postgres-data" }],
+      },
+      { parent: this, retainOnDelete: true },
+    );
+    const socket = new docker.Volume(
+      `${name}-socket`,
+      {
+        name: `${prefix}-postgres-socket`,
+        driver: "local",
+        labels: [{ label: "backend-infra.volume", value: "postgres-socket" }],
+      },
+      { parent: this },
+    );
+    this.dataVolume = data.name;
+    this.socketVolume = socket.name;
+
+    // ---- settings
+    const limits = { memoryMb: cfg.memoryMb, cpus: cfg.cpus };
+    const tuning = tunePostgres(limits, cfg.maxConnections);
+    const serverArgs = postgresServerArgs(limits, {
+      maxConnections: cfg.maxConnections,
+      archiveCommand: pgbackrestArchiveCommand(stanza, POSTGRES_PATHS.pgbackrestConfig),
+      archiveTimeoutSeconds: cfg.archiveTimeoutSeconds,
+      port: POSTGRES_PORT,
+    });
+
+    const envs: pulumi.Input<string>[] = [
+      `POSTGRES_USER=${POSTGRES_SUPERUSER}`,
+      pulumi.interpolate`POSTGRES_PASSWORD=${this.superuserPassword}`,
+      `POSTGRES_DB=${cfg.database}`,
+      "POSTGRES_INITDB_ARGS=--auth-local=peer --auth-host=scram-sha-256",
+      `PGDATA=${POSTGRES_PATHS.data}`,
+      `PGBACKREST_CONFIG=${POSTGRES_PATHS.pgbackrestConfig}`,
+      `PGBACKREST_STANZA=${stanza}`,
+    ];
+    if (!appIsSuperuser) {
+      envs.push(`APP_DB_USER=${cfg.user}`, pulumi.interpolate`APP_DB_PASSWORD=${this.password}`);
+    }
+    const volumes: docker.types.input.ContainerVolume[] = [
+      { volumeName: data.name, containerPath: POSTGRES_PATHS.data },
+      { volumeName: socket.name, containerPath: POSTGRES_PATHS.socket },
+    ];
+    if (args.pgbackrest) {
+      const conf = pulumi.output(args.pgbackrest.config);
+      envs.push(
+        pulumi.secret(conf.apply((text) => `PGBACKREST_CONF_B64=${Buffer.from(text).toString("base64")}`)),
+      );
+      envs.push(...(args.pgbackrest.env ?? []));
+      volumes.push(
+        { volumeName: args.pgbackrest.repoVolume, containerPath: POSTGRES_PATHS.repo },
+        { volumeName: args.pgbackrest.spoolVolume, containerPath: POSTGRES_PATHS.spool },
+      );
+    }
+
+    const containerName = `${prefix}-postgres`;
+    this.service = new ServiceContainer(
+      `${name}-container`,
+      {
+        containerName,
+        image: this.image,
+        user: `${POSTGRES_UID}:${POSTGRES_UID}`,
+        memoryMb: cfg.memoryMb,
+        cpus: cfg.cpus,
+        // backends + background workers + autovacuum/walwriter/archiver + pgBackRest async workers
+        pidsLimit: Math.max(512, tuning.maxConnections + tuning.maxWorkerProcesses + 100),
+        entrypoint: ["bash", "-c", POSTGRES_START_SCRIPT, "postgres-start"],
+        command: ["postgres", ...serverArgs],
+        envs,
+        volumes,
+        tmpfs: {
+          "/tmp": "rw,noexec,nosuid,nodev,size=64m",
+          "/etc/pgbackrest": "rw,noexec,nosuid,nodev,size=1m",
+          [POSTGRES_PATHS.initdb]: "rw,noexec,nosuid,nodev,size=1m",
+          // Parallel query uses POSIX shared memory; Docker's default /dev/shm is only 64 MB.
+          "/dev/shm": `rw,noexec,nosuid,nodev,size=${Math.max(64, Math.floor(cfg.memoryMb / 4))}m`,
+        },
+        healthcheck: {
+          // Over TCP, so the entrypoint's socket-only init server does not count as ready.
+          test: [
+            "CMD",
+            "pg_isready",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            String(POSTGRES_PORT),
+            "-U",
+            cfg.user,
+            "-d",
+            cfg.database,
+          ],
+          intervalSeconds: 10,
+          timeoutSeconds: 5,
+          startPeriodSeconds: 120,
+          retries: 3,
+        },
+        networks: [{ name: args.networks.data, aliases: ["postgres"] }, { name: args.networks.backup }],
+        ports: [],
+        // SIGINT = fast shutdown (the official image's STOPSIGNAL); give the checkpoint time.
+        stopSignal: "SIGINT",
+        stopTimeoutSeconds: 120,
+        labels: { "backend-infra.tier": "data" },
+      },
+      { parent: this },
+    );
+
+    this.container = this.service.containerName;
+    this.host = this.service.containerName;
+    this.port = pulumi.output(POSTGRES_PORT);
+    this.database = pulumi.output(cfg.database);
+    this.user = pulumi.output(cfg.user);
+    this.stanza = pulumi.output(stanza);
+    this.url = pulumi.secret(
+      pulumi.interpolate`postgresql://${cfg.user}:${this.password}@${this.host}:${POSTGRES_PORT}/${cfg.database}`,
+    );
+
+    this.registerOutputs({
+      container: this.container,
+      host: this.host,
+      port: this.port,
+      database: this.database,
+      user: this.user,
+      password: this.password,
+      url: this.url,
+      stanza: this.stanza,
+      dataVolume: this.dataVolume,
+      socketVolume: this.socketVolume,
+      image: this.image,
+    });
+  }
+}

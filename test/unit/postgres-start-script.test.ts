@@ -1,0 +1,94 @@
+/**
+ * The Postgres container's entrypoint wrapper (components/postgres.ts POSTGRES_START_SCRIPT):
+ * shellcheck-clean, and run for real with bash against a temp directory and a stand-in
+ * docker-entrypoint.sh: it writes pgbackrest.conf (0600) and the init SQL, removes the base64
+ * variable from the environment and passes every argument through unchanged.
+ */
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { APP_ROLE_SQL, POSTGRES_START_SCRIPT } from "../../components/postgres";
+import { removeDir, run, skipReason, tempDir } from "../support/tools";
+
+describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start script", () => {
+  const dir = tempDir("pgstart");
+  afterAll(() => removeDir(dir));
+
+  it("is shellcheck-clean", () => {
+    const file = join(dir, "postgres-start.sh");
+    writeFileSync(file, `#!/usr/bin/env bash\n${POSTGRES_START_SCRIPT}`);
+    const result = run("shellcheck", ["-s", "bash", file]);
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("writes pgbackrest.conf and the init SQL, then execs the official entrypoint with the same arguments", () => {
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    mkdirSync(join(dir, "initdb"));
+    // Stand-in for the image's docker-entrypoint.sh: prints its arguments and what it can see.
+    writeFileSync(
+      join(bin, "docker-entrypoint.sh"),
+      '#!/usr/bin/env bash\nprintf "arg:%s\\n" "$@"\necho "b64:${PGBACKREST_CONF_B64:-unset}"\n',
+    );
+    chmodSync(join(bin, "docker-entrypoint.sh"), 0o755);
+    const conf = "[global]\nrepo1-path=/var/lib/pgbackrest\n\n[main]\npg1-path=/var/lib/postgresql/data\n";
+    const confPath = join(dir, "etc", "pgbackrest.conf");
+    const result = run(
+      "bash",
+      [
+        "--norc",
+        "--noprofile",
+        "-c",
+        POSTGRES_START_SCRIPT,
+        "postgres-start",
+        "postgres",
+        "-c",
+        "archive_command=pgbackrest --stanza=main archive-push %p",
+        "-c",
+        "log_line_prefix=%m [%p] ",
+      ],
+      {
+        env: {
+          HOME: dir,
+          PATH: `${bin}:${process.env.PATH}`,
+          PGBACKREST_CONF_B64: Buffer.from(conf).toString("base64"),
+          PGBACKREST_CONFIG: confPath,
+          INITDB_DIR: join(dir, "initdb"),
+          APP_DB_USER: "app",
+        },
+      },
+    );
+    expect(result.stderr).toContain(`postgres-start: wrote ${confPath}`);
+    expect(result.status).toBe(0);
+    expect(result.stdout.split("\n")).toEqual([
+      "arg:postgres",
+      "arg:-c",
+      "arg:archive_command=pgbackrest --stanza=main archive-push %p",
+      "arg:-c",
+      "arg:log_line_prefix=%m [%p] ",
+      "b64:unset",
+      "",
+    ]);
+    expect(readFileSync(confPath, "utf8")).toBe(conf);
+    expect(statSync(confPath).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "initdb", "10-app-role.sql"), "utf8")).toBe(APP_ROLE_SQL);
+  });
+
+  it("without pgBackRest config or app user it only execs the entrypoint", () => {
+    const result = run(
+      "bash",
+      ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
+      {
+        env: {
+          HOME: dir,
+          PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+          PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+        },
+      },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe("arg:postgres\nb64:unset\n");
+    expect(result.stderr).toBe("");
+  });
+});
