@@ -29,6 +29,11 @@ export interface LifecycleInput {
   /** Days before an incomplete multipart upload is aborted. Default 7. */
   abortIncompleteUploadDays?: number;
   prefixes?: BackupPrefixes;
+  /**
+   * Include the abort-incomplete-multipart-uploads rule. Default true. MinIO rejects a rule
+   * with only that action (it cleans stale uploads itself), so the MinIO bucket turns it off.
+   */
+  includeAbortIncompleteUploads?: boolean;
 }
 
 function positiveInt(name: string, value: number): number {
@@ -51,13 +56,14 @@ export function backupLifecycleRules(input: LifecycleInput): LifecycleRule[] {
       );
     }
   }
+  const abortRule: LifecycleRule = {
+    id: "abort-incomplete-multipart-uploads",
+    status: "Enabled",
+    filter: { prefix: "" },
+    abortIncompleteMultipartUpload: { daysAfterInitiation: abort },
+  };
   return [
-    {
-      id: "abort-incomplete-multipart-uploads",
-      status: "Enabled",
-      filter: { prefix: "" },
-      abortIncompleteMultipartUpload: { daysAfterInitiation: abort },
-    },
+    ...(input.includeAbortIncompleteUploads === false ? [] : [abortRule]),
     {
       // Old versions (overwritten or deleted by pgBackRest/the runner) and the delete
       // markers left once they are gone. Never a current version.

@@ -325,6 +325,14 @@ describe("lifecycle rules", () => {
     expect(rules.some((r) => (r.transitions ?? []).length > 0)).toBe(false);
   });
 
+  it("can leave out the abort-only rule (MinIO rejects it) without changing the others", () => {
+    const minio = backupLifecycleRules({ cloudRetentionDays: 90, includeAbortIncompleteUploads: false });
+    expect(minio.map((r) => r.id)).toEqual(
+      rules.map((r) => r.id).filter((id) => id !== "abort-incomplete-multipart-uploads"),
+    );
+    expect(minio).toEqual(rules.filter((r) => r.id !== "abort-incomplete-multipart-uploads"));
+  });
+
   it("the checker catches rules that would (so the test above can fail)", () => {
     const bad: LifecycleRule[] = [
       { id: "everything", status: "Enabled", filter: { prefix: "" }, expiration: { days: 90 } },
