@@ -4,6 +4,7 @@
  */
 import * as docker from "@pulumi/docker";
 import type { InfraConfig } from "../config/schema";
+import { BackupStorage } from "./backup-storage";
 import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
 import { Networks } from "./networks";
 import type { EnvStackOutputs } from "./outputs";
@@ -23,6 +24,31 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   };
 
   // ---- backups: storage (issue 5) ----
+  const backupStorage = new BackupStorage(
+    "backup-storage",
+    {
+      namePrefix: config.namePrefix,
+      environment: config.environment,
+      backups: config.backups,
+      backupNetwork: networks.names.backup,
+    },
+    opts,
+  );
+  /** Storage half of the `backups` outputs; the runner adds `localVolume` (its repo1 volume). */
+  const backupOutputs: Omit<NonNullable<EnvStackOutputs["backups"]>, "localVolume"> = {
+    bucket: backupStorage.bucket,
+    region: backupStorage.region,
+    replicaBucket: backupStorage.replicaBucket,
+    replicaRegion: backupStorage.replicaRegion,
+    endpoint: backupStorage.endpoint,
+    uriStyle: backupStorage.uriStyle,
+    kmsKeyArn: backupStorage.kmsKeyArn,
+    restoreAccessKeyId: backupStorage.restoreAccessKeyId,
+    restoreSecretAccessKey: backupStorage.restoreSecretAccessKey,
+    schedule: { ...config.backups.schedules },
+  };
+  // Completed by the runner section: `outputs.backups = { ...backupOutputs, localVolume: ... }`.
+  outputs.backups = backupOutputs as NonNullable<EnvStackOutputs["backups"]>;
 
   // ---- data tier: postgres, redis (issue 3) ----
   // pgBackRest (config, PGBACKREST_* secrets, repo1 + spool volumes) comes from the backup tier:
@@ -67,7 +93,6 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     url: redis.url,
     dataVolume: redis.dataVolume,
   };
-
 
   // ---- backups: runner (issue 5) ----
 
@@ -116,7 +141,11 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     stateFile: edge.stateFile,
     metricsPort: edge.metricsPort,
   };
-  outputs.traffic = { active: traffic.active, weights: traffic.weights, canaryPercent: traffic.canaryPercent };
+  outputs.traffic = {
+    active: traffic.active,
+    weights: traffic.weights,
+    canaryPercent: traffic.canaryPercent,
+  };
 
   // ---- monitoring (issue 6) ----
 
