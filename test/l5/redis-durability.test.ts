@@ -9,7 +9,7 @@
  * split (the app user cannot FLUSHALL or CONFIG; the admin can) and maxmemory.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -228,6 +228,49 @@ describe.skipIf(skipReason("redis-server", "redis-cli"))(
       );
       expect(old.length).toBeGreaterThan(0);
       expect(lostOld.map((a) => a.key)).toEqual([]);
+    });
+
+    it("the same rendered text as a redis.conf file gives the same configuration as the arguments", async () => {
+      const fileDir = tempDir("redis-file");
+      const filePort = await freePort();
+      const conf = renderRedisConf(
+        { memoryMb: 256 },
+        { adminPassword, appPassword, dir: fileDir, port: filePort, bind: ["127.0.0.1"] },
+      );
+      writeFileSync(join(fileDir, "redis.conf"), conf, { mode: 0o600 });
+      const fromFile = startDaemon("redis-server", [join(fileDir, "redis.conf")], { cwd: fileDir });
+      try {
+        await waitFor(
+          "file-configured redis to answer",
+          () =>
+            run("redis-cli", ["-p", String(filePort), "ping"], {
+              env: { ...process.env, REDISCLI_AUTH: adminPassword },
+            }).stdout.trim() === "PONG",
+        );
+        const configOf = async (p: number) => {
+          const c = await Resp.open(p);
+          await c.send("AUTH", "default", adminPassword);
+          const all = (await c.send("CONFIG", "GET", "*")) as string[];
+          const acl = (await c.send("ACL", "LIST")) as string[];
+          c.close();
+          const map = new Map<string, string>();
+          for (let k = 0; k < all.length; k += 2) map.set(all[k], all[k + 1]);
+          // port and dir differ by construction
+          map.delete("port");
+          map.delete("dir");
+          return { config: Object.fromEntries(map), acl };
+        };
+        const a = await configOf(port);
+        const b = await configOf(filePort);
+        // ACL LIST orders command rules by the command table's (per-process) hash order: compare rule sets.
+        const rules = (acl: string[]) => acl.map((line) => line.split(" ").sort().join(" ")).sort();
+        expect(rules(b.acl)).toEqual(rules(a.acl));
+        expect(a.acl).toHaveLength(2);
+        expect(b.config).toEqual(a.config);
+      } finally {
+        await fromFile.stop("SIGKILL");
+        removeDir(fileDir);
+      }
     });
   },
 );
