@@ -1,0 +1,557 @@
+/**
+ * L5: the real edge. HAProxy 2.6 runs the config from renderers/haproxy-config.ts (static loopback
+ * servers instead of Docker DNS, TLS with an openssl test certificate) in front of two real
+ * example backends (examples/backend, on real PostgreSQL + Redis) standing for blue and green.
+ * The traffic switch (tools/traffic-switch.ts) drives it over the admin socket while wrk keeps
+ * load on it.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { request as httpRequest } from "node:http";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseServersState, parseStat } from "../../lib/haproxy-runtime";
+import { renderHaproxyConfig, type HaproxyConfigInput } from "../../renderers/haproxy-config";
+import { applySwitch, unixTransport, type RuntimeTransport } from "../../tools/traffic-switch";
+import { startBackendApp, startBackendDeps, type BackendApp, type BackendDeps } from "../support/backend-app";
+import {
+  freePort,
+  removeDir,
+  run,
+  runOk,
+  skipReason,
+  startDaemon,
+  tempDir,
+  waitFor,
+  type Daemon,
+} from "../support/tools";
+import { runWrk, type WrkResult } from "../support/wrk";
+
+const REPO = resolve(__dirname, "..", "..");
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function get(url: string, ca?: string): Promise<Response> {
+  return new Promise((done, fail) => {
+    const isHttps = url.startsWith("https:");
+    const req = (isHttps ? httpsRequest : httpRequest)(
+      url,
+      { method: "GET", ...(isHttps ? { ca, servername: "localhost", agent: false } : { agent: false }) },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => done({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.setTimeout(5000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+function expectClean(result: WrkResult, what: string): void {
+  const detail = `${what}:\n${result.raw}`;
+  expect(result.requests, detail).toBeGreaterThan(200);
+  expect(result.socketErrors, detail).toEqual({ connect: 0, read: 0, write: 0, timeout: 0 });
+  expect(result.non2xx3xx, detail).toBe(0);
+  expect(result.counts?.non2xx, detail).toBe(0);
+  expect(result.counts?.other, detail).toBe(0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"))(
+  "edge: HAProxy 2.6 + traffic switch in front of real blue and green backends",
+  () => {
+    let dir: string;
+    let deps: BackendDeps;
+    let blue: BackendApp;
+    let green: BackendApp;
+    let haproxy: Daemon | undefined;
+    let cfgFile: string;
+    let stateFile: string;
+    let ca: string;
+    let ports: { http: number; https: number; metrics: number; admin: number };
+    let admin: RuntimeTransport;
+    let cliDir: string;
+    let input: HaproxyConfigInput;
+    const switches: string[] = [];
+
+    const startHaproxy = async () => {
+      const daemon = startDaemon("haproxy", ["-db", "-f", cfgFile]);
+      await waitFor("haproxy admin socket", async () => {
+        if (daemon.process.exitCode !== null) throw new Error(`haproxy exited: ${daemon.output()}`);
+        return (await admin.send("show info")).includes("Name: HAProxy");
+      });
+      haproxy = daemon;
+    };
+
+    const stats = async () => parseStat(await admin.send("show stat")).filter((s) => s.backend === "app");
+    const weights = async () =>
+      Object.fromEntries(
+        parseServersState(await admin.send("show servers state app")).map((s) => [s.name, s.weight]),
+      );
+    const waitHealthy = (name: string, healthy = true) =>
+      waitFor(
+        `${name} ${healthy ? "UP" : "DOWN"} in HAProxy`,
+        async () => {
+          const row = (await stats()).find((s) => s.name === name);
+          return healthy
+            ? row?.status === "UP" && row.checkStatus === "L7OK"
+            : row?.status.startsWith("DOWN");
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+    const doSwitch = async (active: "blue" | "green", canaryPercent = 0) => {
+      const result = await applySwitch(admin, {
+        target: { active, canaryPercent },
+        stateFile,
+        waitHealthySeconds: 5,
+      });
+      switches.push(`${active}/${canaryPercent}:${result.action}`);
+      return result;
+    };
+    const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+      spawnSync(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args], {
+        encoding: "utf8",
+        env,
+        timeout: 60_000,
+      });
+
+    beforeAll(async () => {
+      dir = tempDir("edge-l5");
+      // The switch CLI as the deployed edge runs it: compiled JavaScript, run by node.
+      cliDir = join(dir, "cli");
+      runOk(
+        "npx",
+        [
+          "tsc",
+          "--outDir",
+          cliDir,
+          "--rootDir",
+          REPO,
+          "--module",
+          "node16",
+          "--target",
+          "es2022",
+          "--strict",
+          "--skipLibCheck",
+          "--esModuleInterop",
+          join(REPO, "tools", "traffic-switch.ts"),
+        ],
+        { cwd: REPO },
+      );
+
+      runOk("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ]);
+      ca = readFileSync(join(dir, "cert.pem"), "utf8");
+      writeFileSync(join(dir, "edge.pem"), ca + readFileSync(join(dir, "key.pem"), "utf8"));
+
+      deps = await startBackendDeps();
+      [blue, green] = await Promise.all([
+        startBackendApp({ colour: "blue", databaseUrl: deps.databaseUrl, redisUrl: deps.redisUrl }),
+        startBackendApp({ colour: "green", databaseUrl: deps.databaseUrl, redisUrl: deps.redisUrl }),
+      ]);
+
+      ports = {
+        http: await freePort(),
+        https: await freePort(),
+        metrics: await freePort(),
+        admin: await freePort(),
+      };
+      stateFile = join(dir, "server-state");
+      input = {
+        bindAddress: "127.0.0.1",
+        httpPort: ports.http,
+        httpsPort: ports.https,
+        certificatePath: join(dir, "edge.pem"),
+        adminSocketPath: join(dir, "admin.sock"),
+        adminTcpPort: ports.admin,
+        serverStateFile: stateFile,
+        metrics: { bindAddress: "127.0.0.1", port: ports.metrics },
+        rateLimitPer10s: 1_000_000,
+        maxConnections: 2000,
+        logging: "none",
+        healthCheck: { intervalMs: 500, fall: 2, rise: 2 },
+        upstreams: {
+          kind: "static",
+          servers: {
+            blue: [{ address: "127.0.0.1", port: blue.port }],
+            green: [{ address: "127.0.0.1", port: green.port }],
+          },
+        },
+      };
+      cfgFile = join(dir, "haproxy.cfg");
+      writeFileSync(cfgFile, renderHaproxyConfig(input));
+      admin = unixTransport(join(dir, "admin.sock"));
+      await startHaproxy();
+      await waitHealthy("blue1");
+      await waitHealthy("green1");
+    });
+
+    afterAll(async () => {
+      await haproxy?.stop("SIGTERM");
+      await Promise.all([blue?.stop(), green?.stop()]);
+      await deps?.destroy();
+      if (dir) removeDir(dir);
+      console.log(`edge L5: ${switches.length} switches applied: ${switches.join(" ")}`);
+    });
+
+    it("serves the backends over TLS with the security headers, redirects HTTP, exports metrics", async () => {
+      await doSwitch("blue");
+      const res = await get(`https://127.0.0.1:${ports.https}/ping`, ca);
+      expect(res.status).toBe(200);
+      expect(res.headers["x-backend-colour"]).toBe("blue");
+      expect(res.headers["strict-transport-security"]).toBe("max-age=63072000; includeSubDomains");
+      expect(res.headers["x-content-type-options"]).toBe("nosniff");
+      expect(res.headers["x-frame-options"]).toBe("DENY");
+      expect(res.headers["x-powered-by"]).toBeUndefined();
+      expect(res.headers["x-request-id"]).toBeUndefined(); // set towards the backend, not the client
+
+      const redirect = await get(`http://127.0.0.1:${ports.http}/ping?x=1`);
+      expect(redirect.status).toBe(301);
+      expect(redirect.headers.location).toBe(`https://127.0.0.1:${ports.https}/ping?x=1`);
+
+      const tls = (version: string) =>
+        run(
+          "openssl",
+          [
+            "s_client",
+            "-connect",
+            `127.0.0.1:${ports.https}`,
+            "-servername",
+            "localhost",
+            version,
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+            "-brief",
+          ],
+          { input: "" },
+        );
+      expect(tls("-tls1_1").status, "TLS 1.1 must be refused").not.toBe(0);
+      expect(tls("-tls1_2").status).toBe(0);
+      expect(tls("-tls1_3").status).toBe(0);
+      const alpn = run(
+        "openssl",
+        ["s_client", "-connect", `127.0.0.1:${ports.https}`, "-servername", "localhost", "-alpn", "h2"],
+        { input: "" },
+      );
+      expect(alpn.stdout + alpn.stderr).toMatch(/ALPN protocol: h2/);
+
+      const metrics = await get(`http://127.0.0.1:${ports.metrics}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toMatch(/haproxy_server_status\{proxy="app",server="blue1".*\} 1/);
+      expect(metrics.body).toMatch(/haproxy_server_weight\{proxy="app",server="green1"\} 0/);
+    });
+
+    it("switches blue <-> green 12 times under keep-alive load without a failed request", async () => {
+      const load = runWrk({
+        url: `https://127.0.0.1:${ports.https}/ping`,
+        durationSeconds: 8,
+        connections: 8,
+        countIn: dir,
+      });
+      await sleep(700);
+      for (let i = 0; i < 12; i++) {
+        const result = await doSwitch(i % 2 === 0 ? "green" : "blue");
+        expect(result.action).toBe("applied");
+        await sleep(400);
+      }
+      const result = await load;
+      expectClean(result, "keep-alive");
+      expect(result.counts?.blue).toBeGreaterThan(50);
+      expect(result.counts?.green).toBeGreaterThan(50);
+      console.log(
+        `keep-alive: ${result.requests} requests (${Math.round(result.requestsPerSecond)}/s), ` +
+          `blue ${result.counts?.blue} green ${result.counts?.green}, 12 switches, 0 errors`,
+      );
+    });
+
+    it("switches 12 times under load with a new connection (and TLS handshake) per request", async () => {
+      const load = runWrk({
+        url: `https://127.0.0.1:${ports.https}/ping`,
+        durationSeconds: 8,
+        connections: 8,
+        close: true,
+        countIn: dir,
+      });
+      await sleep(700);
+      for (let i = 0; i < 12; i++) {
+        await doSwitch(i % 2 === 0 ? "green" : "blue");
+        await sleep(400);
+      }
+      const result = await load;
+      expectClean(result, "Connection: close");
+      expect(result.counts?.blue).toBeGreaterThan(20);
+      expect(result.counts?.green).toBeGreaterThan(20);
+      console.log(
+        `connection-close: ${result.requests} requests (${Math.round(result.requestsPerSecond)}/s), ` +
+          `blue ${result.counts?.blue} green ${result.counts?.green}, 12 switches, 0 errors`,
+      );
+    });
+
+    it("sends 10% +/- 3% to the canary (per-server counters of show stat and wrk agree)", async () => {
+      const applied = await doSwitch("blue", 10);
+      expect(applied.colourWeights).toEqual({ blue: 256, green: 28 });
+      const before = await stats();
+      const result = await runWrk({
+        url: `https://127.0.0.1:${ports.https}/ping`,
+        durationSeconds: 6,
+        connections: 8,
+        countIn: dir,
+      });
+      const after = await stats();
+      expectClean(result, "canary");
+      const delta = (name: string) =>
+        (after.find((s) => s.name === name)?.responses["2xx"] ?? 0) -
+        (before.find((s) => s.name === name)?.responses["2xx"] ?? 0);
+      const canary = (100 * delta("green1")) / (delta("green1") + delta("blue1"));
+      const seenByClient = (100 * (result.counts?.green ?? 0)) / result.requests;
+      console.log(
+        `canary 10%: HAProxy counted ${canary.toFixed(2)}% to green (${delta("green1")}/${delta("green1") + delta("blue1")}), ` +
+          `wrk saw ${seenByClient.toFixed(2)}%`,
+      );
+      expect(canary).toBeGreaterThanOrEqual(7);
+      expect(canary).toBeLessThanOrEqual(13);
+      expect(Math.abs(seenByClient - canary)).toBeLessThan(1);
+    });
+
+    it("reaches the admin API through `docker exec` + bash /dev/tcp (docker replaced by a local shim)", () => {
+      // The deployed switch runs `docker exec -i <edge> bash -c ...`; this shim runs the same bash
+      // locally, so the /dev/tcp client and the atomic state-file write are exercised for real.
+      const bin = join(dir, "bin");
+      mkdirSync(bin, { recursive: true });
+      const log = join(dir, "docker-calls.log");
+      writeFileSync(
+        join(bin, "docker"),
+        [
+          "#!/usr/bin/env bash",
+          "set -euo pipefail",
+          'if [[ "${1:-}" == "-H" ]]; then shift 2; fi',
+          'if [[ "${1:-}" != "exec" || "${2:-}" != "-i" ]]; then echo "unexpected docker call: $*" >&2; exit 64; fi',
+          'echo "$3 ${*:4:1}" >> "$DOCKER_SHIM_LOG"',
+          "shift 3",
+          'exec "$@"',
+          "",
+        ].join("\n"),
+      );
+      chmodSync(join(bin, "docker"), 0o755);
+      const shimState = join(dir, "server-state-via-docker");
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_SHIM_LOG: log };
+      const res = cli(
+        [
+          "apply",
+          "--active",
+          "green",
+          "--canary-percent",
+          "0",
+          "--docker-container",
+          "edge-under-test",
+          "--admin-tcp",
+          `127.0.0.1:${ports.admin}`,
+          "--state-file",
+          shimState,
+          "--wait-healthy",
+          "5",
+        ],
+        env,
+      );
+      expect(res.status, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({
+        action: "applied",
+        active: "green",
+        colourWeights: { blue: 0, green: 256 },
+      });
+      expect(readFileSync(log, "utf8")).toMatch(/^edge-under-test bash$/m);
+      const saved = parseServersState(readFileSync(shimState, "utf8"));
+      expect(saved.map((s) => [s.name, s.weight])).toEqual([
+        ["blue1", 0],
+        ["green1", 256],
+      ]);
+      switches.push("green/0:applied(cli+docker)");
+
+      const again = cli(
+        [
+          "apply",
+          "--active",
+          "green",
+          "--docker-container",
+          "edge-under-test",
+          "--admin-tcp",
+          `127.0.0.1:${ports.admin}`,
+          "--state-file",
+          shimState,
+        ],
+        env,
+      );
+      expect(again.status, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout).action).toBe("unchanged");
+
+      const status = cli(["status", "--tcp", `127.0.0.1:${ports.admin}`]);
+      expect(status.status, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ active: "green", share: { blue: 0, green: 100 } });
+    });
+
+    it("keeps the weights when HAProxy restarts (server-state file)", async () => {
+      await doSwitch("green", 10);
+      expect(await weights()).toEqual({ blue1: 28, green1: 256 });
+      await haproxy?.stop("SIGTERM");
+      haproxy = undefined;
+      await startHaproxy();
+      // The configured weight is 1: anything else was restored from the state file.
+      expect(await weights()).toEqual({ blue1: 28, green1: 256 });
+      await waitHealthy("green1");
+      const res = await get(`https://127.0.0.1:${ports.https}/ping`, ca);
+      expect(res.status).toBe(200);
+    });
+
+    it("refuses to switch to an unhealthy slot and leaves weights, state file and traffic unchanged", async () => {
+      await doSwitch("blue", 0);
+      await green.stop();
+      await waitHealthy("green1", false);
+      const weightsBefore = await weights();
+      const stateBefore = readFileSync(stateFile, "utf8");
+
+      const load = runWrk({
+        url: `https://127.0.0.1:${ports.https}/ping`,
+        durationSeconds: 4,
+        connections: 4,
+        countIn: dir,
+      });
+      await sleep(500);
+      const refused = cli([
+        "apply",
+        "--active",
+        "green",
+        "--socket",
+        join(dir, "admin.sock"),
+        "--state-file",
+        stateFile,
+        "--wait-healthy",
+        "1",
+      ]);
+      const result = await load;
+
+      expect(refused.status, refused.stderr).toBe(3);
+      expect(refused.stderr).toMatch(
+        /REFUSED: refusing to send traffic to green: no server passes its \/health check \(green: green1 DOWN L4CON\)/,
+      );
+      expect(JSON.parse(refused.stdout)).toMatchObject({ action: "refused" });
+      expect(await weights()).toEqual(weightsBefore);
+      expect(readFileSync(stateFile, "utf8")).toBe(stateBefore);
+      expectClean(result, "during a refused switch");
+      expect(result.counts?.green).toBe(0);
+      expect(result.counts?.blue).toBe(result.requests);
+
+      // The in-process API refuses the same way (and a canary to the dead slot too).
+      await expect(
+        applySwitch(admin, {
+          target: { active: "blue", canaryPercent: 10 },
+          stateFile,
+          waitHealthySeconds: 0,
+        }),
+      ).rejects.toThrow(/refusing to send traffic to green/);
+      expect(await weights()).toEqual(weightsBefore);
+    });
+
+    it("rejects bad CLI arguments with exit 2 and a message naming the argument", () => {
+      const bad = cli(["apply", "--active", "purple", "--tcp", `127.0.0.1:${ports.admin}`, "--no-persist"]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--active: expected blue or green, got "purple"/);
+      const pct = cli([
+        "apply",
+        "--active",
+        "blue",
+        "--canary-percent",
+        "101",
+        "--tcp",
+        "127.0.0.1:1",
+        "--no-persist",
+      ]);
+      expect(pct.status).toBe(2);
+      expect(pct.stderr).toMatch(/--canary-percent/);
+      const noTransport = cli(["status"]);
+      expect(noTransport.status).toBe(2);
+      expect(noTransport.stderr).toMatch(/exactly one of --socket, --tcp or --docker-container/);
+      const noState = cli(["apply", "--active", "blue", "--tcp", "127.0.0.1:1"]);
+      expect(noState.stderr).toMatch(/--state-file FILE is required/);
+      const unreachable = cli(["status", "--tcp", "127.0.0.1:1"]);
+      expect(unreachable.status).toBe(1);
+      expect(unreachable.stderr).toMatch(/FAILED: admin socket: connect ECONNREFUSED/);
+      expect(existsSync(join(cliDir, "tools", "traffic-switch.js"))).toBe(true);
+    });
+
+    it("answers 429 with Retry-After once a client exceeds the per-IP rate limit", async () => {
+      const limitedPorts = { https: await freePort(), http: await freePort(), metrics: await freePort() };
+      const file = join(dir, "limited.cfg");
+      const limitedAdmin = join(dir, "limited.sock");
+      writeFileSync(
+        file,
+        renderHaproxyConfig({
+          ...input,
+          rateLimitPer10s: 20,
+          httpPort: limitedPorts.http,
+          httpsPort: limitedPorts.https,
+          metrics: { bindAddress: "127.0.0.1", port: limitedPorts.metrics },
+          adminSocketPath: limitedAdmin,
+          adminTcpPort: undefined,
+          serverStateFile: join(dir, "limited-state"),
+        }),
+      );
+      const limited = startDaemon("haproxy", ["-db", "-f", file]);
+      try {
+        await waitFor("the rate-limited haproxy", async () => {
+          if (limited.process.exitCode !== null) throw new Error(limited.output());
+          return (await unixTransport(limitedAdmin).send("show info")).includes("Name: HAProxy");
+        });
+        // green is stopped by now: wait until this instance has seen that, so every request gets blue.
+        await waitFor("green1 DOWN in the rate-limited haproxy", async () =>
+          parseStat(await unixTransport(limitedAdmin).send("show stat")).some(
+            (r) => r.name === "green1" && r.status.startsWith("DOWN"),
+          ),
+        );
+        const statuses: number[] = [];
+        let retryAfter: unknown;
+        let hsts: unknown;
+        for (let i = 0; i < 30; i++) {
+          const res = await get(`https://127.0.0.1:${limitedPorts.https}/ping`, ca);
+          statuses.push(res.status);
+          if (res.status === 429) {
+            retryAfter = res.headers["retry-after"];
+            hsts = res.headers["strict-transport-security"];
+          }
+        }
+        expect(statuses.filter((s) => s === 429).length).toBe(10);
+        expect(
+          statuses.slice(0, 20).every((s) => s === 200),
+          statuses.join(","),
+        ).toBe(true);
+        expect(retryAfter).toBe("10");
+        expect(hsts).toBe("max-age=63072000; includeSubDomains");
+      } finally {
+        await limited.stop("SIGTERM");
+      }
+    });
+  },
+);
