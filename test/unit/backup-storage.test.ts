@@ -442,7 +442,12 @@ describe("local: MinIO stands in for S3", () => {
       "MINIO_ROOT_USER",
     ]);
     const kmsKey = envs.find((e) => e.startsWith("MINIO_KMS_SECRET_KEY="))?.split(":")[1] ?? "";
-    expect(Buffer.from(kmsKey, "base64")).toHaveLength(32);
+    const keyBytes = Buffer.from(kmsKey, "base64");
+    expect(keyBytes).toHaveLength(32);
+    expect(keyBytes.toString("base64")).toBe(kmsKey); // canonical base64, nothing dropped
+    const password = one(plan, "random:index/randomPassword:RandomPassword", "backup-storage-minio-kms-key");
+    expect(password.inputs).toMatchObject({ length: 42, overrideSpecial: "+/" });
+    expect(kmsKey).toBe(`${str(password.outputs.result)}A=`);
     expect(container.secretInputs).toEqual(expect.arrayContaining(["envs", "uploads"]));
   });
 
