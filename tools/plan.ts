@@ -1,10 +1,12 @@
 /**
  * `npm run plan -- <stack> [--json] [--dir DIR]`: the offline plan. Runs the real program under Pulumi's
  * mock runtime (no cloud credentials, Docker or Pulumi CLI), prints the resource tree, the
- * stack outputs with secrets masked and a count per resource type. Exit codes: 0 ok,
- * 2 invalid configuration, 1 any other failure.
+ * stack outputs with secrets masked and a count per resource type, then runs the policy pack
+ * (policies/, config policies/config/<environment>.json) over the plan. Exit codes: 0 ok,
+ * 2 invalid configuration, 3 a mandatory policy violation, 1 any other failure.
  */
 import { ConfigError } from "../config/schema";
+import { formatViolations, loadPolicyConfig, mandatory, runPolicies } from "../lib/policy-runner";
 import { runProgram, type PlanResult, type PlannedResource } from "../test/harness/run-program";
 import { listStacks } from "../test/harness/stack-file";
 
@@ -136,15 +138,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const plan = await runProgram(stack, { dir });
+    const environment = plan.config.environment;
+    const policy = loadPolicyConfig(environment);
+    const violations = await runPolicies(plan, { environment, config: policy.config });
     if (json) {
       const { config: _config, ...rest } = plan;
+      const outputs = maskSecrets(plan.outputs, plan.secretOutputs);
       console.log(
-        JSON.stringify({ ...rest, outputs: maskSecrets(plan.outputs, plan.secretOutputs) }, null, 2),
+        JSON.stringify({ ...rest, outputs, policy: { configFile: policy.file, violations } }, null, 2),
       );
     } else {
       console.log(renderPlan(plan));
+      console.log(`\nPolicy pack (config: ${policy.file ?? "defaults, every rule mandatory"}):`);
+      console.log(formatViolations(violations));
     }
-    return 0;
+    return mandatory(violations).length > 0 ? 3 : 0;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -74,7 +74,8 @@ export function nameWords(name: string): string[] {
 export function isSensitiveName(name: string): boolean {
   const words = nameWords(name);
   if (words.length === 0 || NOT_A_VALUE.has(words[words.length - 1])) return false;
-  return words.some((w) => SENSITIVE_WORDS.has(w)) || words[words.length - 1] === "key";
+  const last = words[words.length - 1];
+  return words.some((w) => SENSITIVE_WORDS.has(w)) || last === "key" || last === "auth";
 }
 
 function stringLeaves(value: unknown, out: string[] = []): string[] {
@@ -104,7 +105,10 @@ function stackReferenceSecrets(props: Record<string, unknown>): string[] {
   return found;
 }
 
-/** Every secret value the stack generates or reads; values shorter than 8 characters are ignored. */
+/**
+ * Every secret value the stack generates or reads, also base64- and hex-encoded (keys are often
+ * passed encoded, e.g. MinIO's KMS key); values shorter than 8 characters are ignored.
+ */
 export function managedSecrets(resources: PolicyResource[]): string[] {
   const values: string[] = [];
   for (const r of resources) {
@@ -114,7 +118,11 @@ export function managedSecrets(resources: PolicyResource[]): string[] {
     if (r.type === STACK_REFERENCE) values.push(...stackReferenceSecrets(props));
     else for (const f of fields) values.push(...stringLeaves(props[f]));
   }
-  return [...new Set(values.filter((v) => v.length >= 8))];
+  const encoded = values.flatMap((v) => {
+    const bytes = Buffer.from(v, "utf8");
+    return [v, bytes.toString("base64"), bytes.toString("base64url"), bytes.toString("hex")];
+  });
+  return [...new Set(encoded.filter((v) => v.length >= 8))];
 }
 
 export const randomPasswordLength = resourcePolicy(

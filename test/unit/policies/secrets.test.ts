@@ -31,6 +31,8 @@ describe("isSensitiveName", () => {
     ["NODE_ENV", false],
     ["PORT", false],
     ["passwordLength", false],
+    ["REDISCLI_AUTH", true],
+    ["GF_AUTH_ANONYMOUS_ENABLED", false],
   ])("%s -> %s", (name, expected) => {
     expect(secrets.isSensitiveName(name)).toBe(expected);
   });
@@ -77,6 +79,8 @@ describe("container-env-no-plaintext-secrets", () => {
         "REDIS_PASSWORD_FILE=/run/secrets/redis",
         "SMTP_PASSWORD=",
         "NODE_ENV=production",
+        `MINIO_KMS_SECRET_KEY=backups:${Buffer.from(GENERATED).toString("base64")}`,
+        `SESSION_SECRET=${Buffer.from(GENERATED).toString("hex")}`,
         new SecretValue("API_TOKEN=whatever"),
       ]),
     ]);

@@ -1,0 +1,156 @@
+/**
+ * The whole offline plan of every stack through the policy pack (architecture L3): zero
+ * mandatory violations, and deliberately insecure plans fail with the right rule names.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { formatViolations, loadPolicyConfig, mandatory, runPolicies } from "../../../lib/policy-runner";
+import { main } from "../../../tools/plan";
+import { runProgram, type PlanResult } from "../../harness/run-program";
+import { REPO_ROOT, listStacks } from "../../harness/stack-file";
+
+const plans = new Map<string, Promise<PlanResult>>();
+const planOf = (stack: string) => {
+  if (!plans.has(stack)) plans.set(stack, runProgram(stack));
+  return plans.get(stack) as Promise<PlanResult>;
+};
+
+describe("offline plan through the policy pack", () => {
+  const stacks = listStacks();
+  it("covers prod, staging, local and their slot stacks", () => {
+    for (const s of [
+      "prod",
+      "staging",
+      "local",
+      "prod-blue",
+      "prod-green",
+      "staging-blue",
+      "staging-green",
+    ]) {
+      expect(stacks).toContain(s);
+    }
+  });
+
+  for (const stack of stacks) {
+    it(`${stack}: zero mandatory violations`, async () => {
+      const plan = await planOf(stack);
+      const { config } = loadPolicyConfig(plan.config.environment);
+      const violations = await runPolicies(plan, { environment: plan.config.environment, config });
+      const blocking = mandatory(violations);
+      expect(blocking, formatViolations(blocking)).toEqual([]);
+    });
+  }
+});
+
+describe("deliberately insecure plans fail with the right rule names", () => {
+  it("a real prod plan with the edge as root and a public backup bucket", async () => {
+    const original = await planOf("prod");
+    const plan = {
+      ...original,
+      resources: JSON.parse(JSON.stringify(original.resources)) as PlanResult["resources"],
+    };
+    const edge = plan.resources.find(
+      (r) => r.type === "docker:index/container:Container" && r.name === "edge",
+    );
+    expect(edge, "the prod plan has an edge container").toBeDefined();
+    if (!edge) return;
+    edge.inputs = { ...edge.inputs, user: "root" };
+    // "Public bucket": drop its public access block and allow everyone in its policy.
+    const bucket = plan.resources.find((r) => r.type === "aws:s3/bucket:Bucket");
+    expect(bucket, "the prod plan has a backup bucket").toBeDefined();
+    if (!bucket) return;
+    plan.resources = plan.resources.filter(
+      (r) =>
+        !(
+          r.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock" &&
+          r.dependencies.includes(bucket.urn)
+        ),
+    );
+    const policyResource = plan.resources.find(
+      (r) => r.type === "aws:s3/bucketPolicy:BucketPolicy" && r.dependencies.includes(bucket.urn),
+    );
+    expect(policyResource, "the bucket has a bucket policy").toBeDefined();
+    if (!policyResource) return;
+    const publicRead = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: "*",
+          Action: "s3:GetObject",
+          Resource: `${String(bucket.outputs.arn)}/*`,
+        },
+      ],
+    });
+    policyResource.inputs = { ...policyResource.inputs, policy: publicRead };
+    policyResource.outputs = { ...policyResource.outputs, policy: publicRead };
+
+    const violations = mandatory(await runPolicies(plan, { environment: "prod" }));
+    const byRule = (rule: string) => violations.filter((v) => v.policy === rule);
+    expect(byRule("container-non-root-user")).toEqual([
+      expect.objectContaining({ name: "edge", message: expect.stringMatching(/runs as root/) }),
+    ]);
+    expect(byRule("s3-bucket-public-access-block")).toEqual([
+      expect.objectContaining({
+        name: bucket.name,
+        message: expect.stringMatching(/no public access block/),
+      }),
+    ]);
+    expect(byRule("s3-bucket-policy-no-public-principal")).toHaveLength(1);
+    expect(byRule("s3-bucket-tls-only")).toHaveLength(1); // the TLS deny went with the replaced policy
+    expect(new Set(violations.map((v) => v.policy))).toEqual(
+      new Set([
+        "container-non-root-user",
+        "s3-bucket-public-access-block",
+        "s3-bucket-policy-no-public-principal",
+        "s3-bucket-tls-only",
+      ]),
+    );
+  });
+
+  it("an insecure prod config: no replica region and the edge's HTTPS on a non-public port", async () => {
+    const plan = await runProgram("prod", {
+      overrides: { backupReplicaRegion: undefined, edgeHttpsPort: "8443" },
+    });
+    const violations = mandatory(await runPolicies(plan, { environment: "prod" }));
+    expect(violations.map((v) => v.policy).sort()).toEqual([
+      "container-published-ports",
+      "s3-bucket-replication",
+    ]);
+    expect(violations.find((v) => v.policy === "container-published-ports")?.message).toMatch(
+      /0\.0\.0\.0:8443->8443; only ports 80, 443/,
+    );
+  });
+
+  it("`npm run plan` exits 3 and prints resource, rule and remediation for a mandatory violation", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bi-policy-plan-"));
+    try {
+      copyFileSync(join(REPO_ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+      const prod = readFileSync(join(REPO_ROOT, "Pulumi.prod.yaml"), "utf8");
+      expect(prod).toMatch(/backupReplicaRegion/);
+      writeFileSync(join(dir, "Pulumi.prod.yaml"), prod.replace(/^.*backupReplicaRegion.*$/m, ""));
+      const out: string[] = [];
+      const log = vi
+        .spyOn(console, "log")
+        .mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+      const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+      let code: number;
+      try {
+        code = await main(["prod", "--dir", dir]);
+      } finally {
+        log.mockRestore();
+        err.mockRestore();
+      }
+      const text = out.join("\n");
+      expect(code).toBe(3);
+      expect(text).toMatch(/\[mandatory\] s3-bucket-replication \(medium\): aws:s3\/bucket:Bucket /);
+      expect(text).toMatch(/has no replication configuration in prod/);
+      expect(text).toMatch(/remediation: Add a BucketReplicationConfig/);
+      expect(text).toMatch(/policy pack: 1 mandatory/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
