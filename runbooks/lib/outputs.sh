@@ -113,18 +113,22 @@ outputs_load() {
 # Prints one field of a JSON document. $1 = json, $2 = source (for errors), $3 = jq path, $4 = default
 # (used only when $5 = optional).
 _outputs_field() {
-  local json=$1 source=$2 path=$3 default=${4:-} mode=${5:-required} value
+  local json=$1 source=$2 path=$3 default=${4:-} mode=${5:-required} value status=0
   [[ "$path" == .* ]] || outputs_die "output path '$path' must start with '.', e.g. '.postgres.container'"
-  jq -n "null | ($path)" >/dev/null 2>&1 || outputs_die "output path '$path' is not a valid jq path"
-  if value=$(jq -er "($path) | select(. != null) | if type == \"string\" then . else tojson end" \
-    <<<"$json" 2>/dev/null); then
+  # One jq run: exit 0 = found, 4 = no output (missing or null), 3 = the path does not compile,
+  # 5 = a runtime error (e.g. indexing into a string: the parent field has the wrong type).
+  value=$(jq -er "($path) | select(. != null) | if type == \"string\" then . else tojson end" \
+    <<<"$json" 2>/dev/null) || status=$?
+  if [[ $status -eq 0 ]]; then
     printf '%s\n' "$value"
     return 0
   fi
+  [[ $status -ne 3 ]] || outputs_die "output path '$path' is not a valid jq path"
   if [[ "$mode" == optional ]]; then
     printf '%s\n' "$default"
     return 0
   fi
+  [[ $status -ne 5 ]] || outputs_die "stack output field '$path' cannot be read in $source (a parent field has another type)"
   outputs_die "stack output field '$path' is missing (or null) in $source; the runbooks need it (stack outputs contract: architecture section 4, docs/RUNBOOK.md)"
 }
 
