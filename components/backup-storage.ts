@@ -299,16 +299,27 @@ export class BackupStorage extends pulumi.ComponentResource {
       { name: `${args.namePrefix}-backup-writer`, path: "/backend-infra/", tags },
       { parent: this, provider: primary.provider },
     );
-    new iam.UserPolicy(
+    // Customer-managed policies, not inline ones: IAM allows 2,048 characters of inline policy
+    // per user, which the writer's document nearly fills with generated names (limits in
+    // lib/iam-policies.ts, checked by the unit tests); a managed policy allows 6,144.
+    const writerPolicyResource = new iam.Policy(
       `${name}-writer`,
       {
-        user: writer.name,
+        name: `${args.namePrefix}-backup-writer`,
+        path: "/backend-infra/",
+        description: `Backup writer of ${args.namePrefix}: current objects in its prefixes, no version deletes or bucket changes`,
+        tags,
         policy: pulumi
           .all([primary.bucket.arn, primary.key.arn])
           .apply(([bucketArn, kmsKeyArn]) =>
             JSON.stringify(writerPolicy({ bucketArn, kmsKeyArn, region: b.region })),
           ),
       },
+      { parent: this, provider: primary.provider },
+    );
+    new iam.UserPolicyAttachment(
+      `${name}-writer`,
+      { user: writer.name, policyArn: writerPolicyResource.arn },
       { parent: this, provider: primary.provider },
     );
     const writerKey = new iam.AccessKey(
@@ -322,10 +333,13 @@ export class BackupStorage extends pulumi.ComponentResource {
       { name: `${args.namePrefix}-backup-restore`, path: "/backend-infra/", tags },
       { parent: this, provider: primary.provider },
     );
-    new iam.UserPolicy(
+    const restorePolicyResource = new iam.Policy(
       `${name}-restore`,
       {
-        user: restorer.name,
+        name: `${args.namePrefix}-backup-restore`,
+        path: "/backend-infra/",
+        description: `Read-only restore access to the ${args.namePrefix} backups (primary and replica)`,
+        tags,
         policy: pulumi
           .all([primary.bucket.arn, primary.key.arn, replica?.bucket.arn, replica?.key.arn])
           .apply(([bucketArn, kmsKeyArn, replicaBucketArn, replicaKeyArn]) =>
@@ -339,6 +353,11 @@ export class BackupStorage extends pulumi.ComponentResource {
             ),
           ),
       },
+      { parent: this, provider: primary.provider },
+    );
+    new iam.UserPolicyAttachment(
+      `${name}-restore`,
+      { user: restorer.name, policyArn: restorePolicyResource.arn },
       { parent: this, provider: primary.provider },
     );
     const restoreKey = new iam.AccessKey(

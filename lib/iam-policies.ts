@@ -421,6 +421,23 @@ export function replicationPolicy(input: ReplicationPolicyInput): PolicyDocument
 
 // ---------- checking documents ----------
 
+/**
+ * IAM size quotas, counted in characters without whitespace (AWS IAM and STS quotas): a
+ * customer-managed policy 6,144; all inline policies of a user 2,048, of a role 10,240.
+ * S3 bucket policies may be 20 KB.
+ */
+export const POLICY_SIZE_LIMITS = {
+  managedPolicy: 6144,
+  userInlineTotal: 2048,
+  roleInlineTotal: 10240,
+  bucketPolicy: 20 * 1024,
+} as const;
+
+/** Size of a document as IAM counts it: its JSON without whitespace outside strings. */
+export function policySize(doc: PolicyDocument): number {
+  return JSON.stringify(doc).length;
+}
+
 /** IAM wildcard match (`*` any run, `?` one character); actions are case-insensitive. */
 export function wildcardMatch(pattern: string, value: string, caseInsensitive = false): boolean {
   const escaped = pattern

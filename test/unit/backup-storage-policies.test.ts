@@ -9,9 +9,11 @@ import {
   BACKUP_PREFIXES,
   FORBIDDEN_KMS_ACTIONS,
   FORBIDDEN_S3_ACTIONS,
+  POLICY_SIZE_LIMITS,
   allowedPatternsMatching,
   bucketPolicy,
   evaluate,
+  policySize,
   replicationAssumeRolePolicy,
   replicationPolicy,
   restorePolicy,
@@ -284,6 +286,36 @@ describe("replication role", () => {
     expect(() =>
       replicationPolicy({ ...input, destination: { ...input.destination, region: "eu-west-1" } }),
     ).toThrow(/both in eu-west-1/);
+  });
+});
+
+describe("document sizes stay within IAM and S3 quotas at the longest names", () => {
+  // Longest bucket names the config allows (63 characters) and real-length key ARNs.
+  const longBucket = `arn:aws:s3:::${"b".repeat(63)}`;
+  const longReplica = `arn:aws:s3:::${"r".repeat(63)}`;
+  const key = "arn:aws:kms:ap-southeast-2:123456789012:key/0f80fded-1228-0532-f4a4-a30943d63315";
+  const replicaKey = "arn:aws:kms:ap-northeast-3:123456789012:key/0f80fded-1228-0532-f4a4-a30943d63316";
+  const primary = { bucketArn: longBucket, kmsKeyArn: key, region: "ap-southeast-2" };
+  const replica = { bucketArn: longReplica, kmsKeyArn: replicaKey, region: "ap-northeast-3" };
+
+  it("writer and restore documents fit a managed policy (and would not fit inline on a user)", () => {
+    const writer = policySize(writerPolicy(primary));
+    const restore = policySize(restorePolicy(primary, replica));
+    expect(writer).toBeLessThan(POLICY_SIZE_LIMITS.managedPolicy);
+    expect(restore).toBeLessThan(POLICY_SIZE_LIMITS.managedPolicy);
+    // Why the component attaches managed policies: both together exceed the inline quota.
+    expect(writer + restore).toBeGreaterThan(POLICY_SIZE_LIMITS.userInlineTotal);
+    expect(writer).toBeGreaterThan(POLICY_SIZE_LIMITS.userInlineTotal);
+  });
+
+  it("the replication role's inline policy and the bucket policy fit their quotas", () => {
+    const replication = replicationPolicy({ source: primary, destination: replica, objectLock: true });
+    expect(policySize(replication) + policySize(replicationAssumeRolePolicy())).toBeLessThan(
+      POLICY_SIZE_LIMITS.roleInlineTotal,
+    );
+    expect(policySize(bucketPolicy({ bucketArn: longBucket, kmsKeyArn: key }))).toBeLessThan(
+      POLICY_SIZE_LIMITS.bucketPolicy,
+    );
   });
 });
 

@@ -31,6 +31,8 @@ const T = {
   alias: "aws:kms/alias:Alias",
   user: "aws:iam/user:User",
   userPolicy: "aws:iam/userPolicy:UserPolicy",
+  iamPolicy: "aws:iam/policy:Policy",
+  attachment: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
   accessKey: "aws:iam/accessKey:AccessKey",
   role: "aws:iam/role:Role",
   rolePolicy: "aws:iam/rolePolicy:RolePolicy",
@@ -144,12 +146,21 @@ function checkHardenedBucket(set: ReturnType<typeof bucketSet>, retentionDays: n
   expect(set.lifecycle.dependencies).toContain(set.versioning.urn);
 }
 
+/** The managed policy attached to the user `name` (and nothing inline). */
+function attachedPolicy(plan: PlanResult, name: string): PolicyDocument {
+  const user = one(plan, T.user, name);
+  const policy = one(plan, T.iamPolicy, name);
+  const attachment = one(plan, T.attachment, name);
+  expect(attachment.inputs).toEqual({ user: user.outputs.name, policyArn: policy.outputs.arn });
+  expect(policy.inputs.path).toBe("/backend-infra/");
+  expect(ofType(plan, T.userPolicy).filter((p) => p.inputs.user === user.outputs.name)).toEqual([]);
+  return doc(policy, "policy");
+}
+
 function checkWriterPolicy(plan: PlanResult, bucketArn: string, keyArn: string, otherBucketArns: string[]) {
   const writer = one(plan, T.user, "backup-storage-writer");
   expect(writer.inputs.name).toMatch(/-backup-writer$/);
-  const policyResource = one(plan, T.userPolicy, "backup-storage-writer");
-  expect(policyResource.inputs.user).toBe(writer.outputs.name);
-  const policy = doc(policyResource, "policy");
+  const policy = attachedPolicy(plan, "backup-storage-writer");
   expect(allowedPatternsMatching(policy, FORBIDDEN_S3_ACTIONS)).toEqual([]);
   for (const action of FORBIDDEN_S3_ACTIONS) {
     expect(evaluate(policy, action, bucketArn), action).toBe("explicit-deny");
@@ -265,7 +276,7 @@ describe("prod: primary + replica in another region, Object Lock", () => {
   it("restore identity: read-only on both regions", () => {
     const primary = bucketSet(plan, "backup-storage-primary");
     const replica = bucketSet(plan, "backup-storage-replica");
-    const policy = doc(one(plan, T.userPolicy, "backup-storage-restore"), "policy");
+    const policy = attachedPolicy(plan, "backup-storage-restore");
     for (const b of [primary, replica]) {
       expect(evaluate(policy, "s3:GetObjectVersion", `${b.arn}/pgbackrest/backup.info`)).toBe("allow");
       expect(evaluate(policy, "kms:Decrypt", str(b.key.outputs.arn))).toBe("allow");
@@ -322,7 +333,7 @@ describe("staging: one bucket, no replica", () => {
   it("writer and restore policies cover the one bucket", () => {
     const primary = bucketSet(plan, "backup-storage-primary");
     checkWriterPolicy(plan, primary.arn, str(primary.key.outputs.arn), []);
-    const restore = doc(one(plan, T.userPolicy, "backup-storage-restore"), "policy");
+    const restore = attachedPolicy(plan, "backup-storage-restore");
     expect(
       restore.Statement.flatMap((s) => s.Resource ?? []).filter((r) => r.startsWith("arn:aws:s3")),
     ).toEqual(expect.not.arrayContaining([expect.stringContaining("replica")]));
@@ -384,6 +395,8 @@ describe("local: MinIO stands in for S3", () => {
       T.alias,
       T.user,
       T.userPolicy,
+      T.iamPolicy,
+      T.attachment,
       T.accessKey,
       T.role,
       T.policy,
