@@ -237,6 +237,25 @@ prune_local() {
   log "pruned $count file(s) older than $days days from $dir"
 }
 
+# check_dump FILE: the table of contents is readable (pg_restore --list) AND every data block
+# decompresses (a full pg_restore to /dev/null): --list alone only reads the header, so a
+# truncated dump would pass it.
+check_dump() {
+  local dump=$1 err
+  err=$(pg_restore --list -- "$dump" 2>&1 >/dev/null) || {
+    log "pg_restore --list failed for $dump: $(tail -2 <<<"$err")"
+    return 1
+  }
+  err=$(pg_restore --file=/dev/null -- "$dump" 2>&1) || {
+    log "pg_restore cannot read all of $dump: $(tail -2 <<<"$err")"
+    return 1
+  }
+  [[ -z $err ]] || {
+    log "pg_restore reported problems reading $dump: $(tail -2 <<<"$err")"
+    return 1
+  }
+}
+
 # Resolves FILE | s3://... | --latest to a readable local file (downloads into DEST_DIR).
 resolve_source() {
   local source=$1 dir=$2 glob=$3 dest_dir=$4

@@ -1,0 +1,333 @@
+/**
+ * L5: the backup runner's scripts against real PostgreSQL 15 + pgBackRest 2.45, s3rver (TLS)
+ * and Redis 7 on loopback. Full + diff backups to both repositories, logical dump, RDB
+ * snapshot, verification, restores (latest from each repo, point in time, logical, Redis with
+ * AOF) and the restore drill.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createPgServer } from "../support/postgres";
+import { run, skipReason, startDaemon, waitFor, freePort } from "../support/tools";
+import {
+  APP_DB,
+  backupLabels,
+  createBackupEnv,
+  runAsPostgres,
+  tableFingerprints,
+  startRestored,
+  type BackupEnv,
+} from "./backup-setup";
+
+const TOOLS = [
+  "pgbackrest",
+  "postgres",
+  "pg_dump",
+  "pgbench",
+  "redis-server",
+  "redis-cli",
+  "redis-check-rdb",
+  "aws",
+  "openssl",
+];
+
+function ok(result: { status: number; stdout: string; stderr: string }, what: string): string {
+  if (result.status !== 0)
+    throw new Error(`${what} exited ${result.status}\n${result.stderr}\n${result.stdout}`);
+  return result.stdout;
+}
+
+describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemons", () => {
+  let env: BackupEnv;
+
+  beforeAll(async () => {
+    env = await createBackupEnv();
+    env.pg.sql(
+      `CREATE TABLE items (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload text);
+       INSERT INTO items (payload) SELECT 'seed-' || g FROM generate_series(1, 5000) g;`,
+      APP_DB,
+    );
+    ok(
+      runAsPostgres(
+        "pgbench",
+        ["-i", "-s", "1", "-q", "-h", env.pg.socketDir, "-p", String(env.pg.port), APP_DB],
+        {},
+      ),
+      "pgbench -i",
+    );
+  });
+
+  afterAll(async () => {
+    await env?.destroy();
+  });
+
+  it("backup-init creates the stanza in both repositories and WAL archiving works", () => {
+    ok(env.script("backup-init"), "backup-init");
+    ok(env.pgbackrest(["check"]), "pgbackrest check");
+    expect(env.confText).toContain("repo2-type=s3");
+    expect(env.confText).not.toContain("cipher-pass"); // secrets come from the environment
+    expect(env.confText).not.toContain("s3-key=");
+  });
+
+  it("backup-pg full writes a full backup to repo1 and repo2 and metrics", () => {
+    const before = Math.floor(Date.now() / 1000);
+    ok(env.script("backup-pg", ["full"]), "backup-pg full");
+    expect(backupLabels(env, 1).map((b) => b.type)).toEqual(["full"]);
+    expect(backupLabels(env, 2).map((b) => b.type)).toEqual(["full"]);
+    const m = env.metrics("pg_full");
+    expect(m.backup_last_status).toBe(1);
+    expect(m.backup_last_success_timestamp_seconds).toBeGreaterThanOrEqual(before);
+    expect(m.backup_last_size_bytes).toBeGreaterThan(100_000);
+    expect(m.backup_last_duration_seconds).toBeGreaterThan(0);
+    // S3 holds pgBackRest's files under /pgbackrest, encrypted (no plain "PGDATA" names).
+    expect(env.s3!.keys("pgbackrest/backup/main/").length).toBeGreaterThan(0);
+  });
+
+  it("backup-pg diff adds a differential backup in both repositories", () => {
+    env.pg.sql(
+      `INSERT INTO items (payload) SELECT 'after-full-' || g FROM generate_series(1, 1000) g`,
+      APP_DB,
+    );
+    ok(env.script("backup-pg", ["diff"]), "backup-pg diff");
+    expect(backupLabels(env, 1).map((b) => b.type)).toEqual(["full", "diff"]);
+    expect(backupLabels(env, 2).map((b) => b.type)).toEqual(["full", "diff"]);
+    expect(env.metrics("pg_diff").backup_last_status).toBe(1);
+  });
+
+  it("backup-logical writes a checked custom-format dump locally and to S3", () => {
+    ok(env.script("backup-logical"), "backup-logical");
+    const dumps = readdirSync(join(env.backupDir, "logical")).filter((f) => f.endsWith(".dump"));
+    expect(dumps).toHaveLength(1);
+    expect(dumps[0]).toMatch(/^app-\d{8}T\d{6}Z\.dump$/);
+    const file = join(env.backupDir, "logical", dumps[0]);
+    const list = ok(run("pg_restore", ["--list", file]), "pg_restore --list");
+    expect(list).toContain("TABLE DATA public items");
+    expect(env.s3!.keys("logical/")).toEqual([`logical/${dumps[0]}`]);
+    const m = env.metrics("logical");
+    expect(m.backup_last_status).toBe(1);
+    expect(m.backup_last_size_bytes).toBe(statSync(file).size);
+  });
+
+  it("backup-redis pulls a checked RDB through a password-protected connection and uploads it", () => {
+    env.redis!.cli("MSET", "session:1", "alice", "session:2", "bob", "counter", "42");
+    env.redis!.cli("HSET", "user:7", "name", "carol", "plan", "pro");
+    ok(env.script("backup-redis"), "backup-redis");
+    const rdbs = readdirSync(join(env.backupDir, "redis")).filter((f) => f.endsWith(".rdb"));
+    expect(rdbs).toHaveLength(1);
+    expect(env.s3!.keys("redis/")).toEqual([`redis/${rdbs[0]}`]);
+    expect(env.metrics("redis").backup_last_status).toBe(1);
+  });
+
+  it("backup-verify checks archiving, both repositories, the dump and the RDB", () => {
+    const out = env.script("backup-verify");
+    ok(out, "backup-verify");
+    expect(out.stderr).toMatch(/newest logical dump is readable/);
+    expect(out.stderr).toMatch(/newest RDB file is valid/);
+    expect(env.metrics("verify").backup_last_status).toBe(1);
+  });
+
+  for (const from of ["local", "s3"] as const) {
+    it(`restore-postgres --latest --from ${from} gives a copy with identical tables`, async () => {
+      env.pg.sql(
+        `INSERT INTO items (payload) SELECT 'after-diff-' || g FROM generate_series(1, 500) g`,
+        APP_DB,
+      );
+      ok(env.pgbackrest(["check"]), "pgbackrest check (archive the last WAL)");
+      const expected = tableFingerprints(env.pg);
+      expect(Object.keys(expected)).toEqual(
+        expect.arrayContaining(["public.items", "public.pgbench_accounts", "public.pgbench_branches"]),
+      );
+
+      const copy = await createPgServer({ skipInit: true, root: env.dir(`restore-${from}`) });
+      try {
+        const out = env.script("restore-postgres", [
+          "--target-dir",
+          copy.dataDir,
+          "--latest",
+          "--from",
+          from,
+          "--archive-mode",
+          "off",
+        ]);
+        ok(out, "restore-postgres");
+        expect(out.stdout).toContain(`restored into ${copy.dataDir} from repo${from === "local" ? 1 : 2}`);
+        await startRestored(copy);
+        expect(tableFingerprints(copy)).toEqual(expected);
+      } finally {
+        copy.destroy();
+      }
+    });
+  }
+
+  it("restore-postgres refuses a non-empty target directory", () => {
+    const target = env.dir("not-empty");
+    run("runuser", ["-u", "postgres", "--", "touch", join(target, "PG_VERSION")]);
+    const out = env.script("restore-postgres", ["--target-dir", target, "--latest"]);
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("is not empty");
+  });
+
+  it("point-in-time restore: exactly the rows committed up to the target time exist", async () => {
+    env.pg.sql(
+      `CREATE TABLE events (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), batch text)`,
+      APP_DB,
+    );
+    ok(env.script("backup-pg", ["diff", "--repo", "1"]), "backup-pg diff --repo 1");
+    for (let i = 0; i < 5; i++) env.pg.sql(`INSERT INTO events (batch) VALUES ('before')`, APP_DB);
+    const target = env.pg.sql(
+      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`,
+      APP_DB,
+    );
+    const before = env.pg.sql(`SELECT count(*) FROM events`, APP_DB);
+    await new Promise((r) => setTimeout(r, 1200));
+    for (let i = 0; i < 7; i++) env.pg.sql(`INSERT INTO events (batch) VALUES ('after')`, APP_DB);
+    ok(env.pgbackrest(["check"]), "pgbackrest check (archive the WAL past the target)");
+    expect(before).toBe("5");
+
+    for (const from of ["local", "s3"] as const) {
+      const copy = await createPgServer({ skipInit: true, root: env.dir(`pitr-${from}`) });
+      try {
+        ok(
+          env.script("restore-postgres", [
+            "--target-dir",
+            copy.dataDir,
+            "--to",
+            target,
+            "--from",
+            from,
+            "--archive-mode",
+            "off",
+          ]),
+          `restore-postgres --to (${from})`,
+        );
+        await startRestored(copy);
+        expect(
+          copy.sql(`SELECT batch || ':' || count(*) FROM events GROUP BY batch ORDER BY 1`, APP_DB),
+        ).toBe("before:5");
+        expect(copy.sql(`SELECT bool_and(at <= '${target}'::timestamptz) FROM events`, APP_DB)).toBe("t");
+      } finally {
+        copy.destroy();
+      }
+    }
+  });
+
+  it("restore-drill --exact restores from S3 and compares every table", () => {
+    const out = env.script("restore-drill", ["--from", "s3", "--exact"]);
+    ok(out, "restore-drill");
+    expect(out.stdout).toMatch(/restore drill passed: \d+ tables/);
+    expect(out.stderr).toMatch(/0 differ, 0 missing/);
+    const m = env.metrics("restore_drill");
+    expect(m.backup_last_status).toBe(1);
+    expect(m.restore_drill_last_success_timestamp_seconds).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(readdirSync(env.scratchDir)).toEqual([]); // the scratch copy is removed
+  });
+
+  it("restore-logical restores the latest dump into a fresh database", () => {
+    env.pg.sql(`CREATE DATABASE logical_copy`);
+    const dumped = tableFingerprints(env.pg);
+    // The dump was taken before later inserts: compare with what the dump holds.
+    const out = env.script("restore-logical", [
+      "--latest",
+      "--dbname",
+      `postgresql://postgres@/logical_copy?host=${env.pg.socketDir}&port=${env.pg.port}`,
+    ]);
+    ok(out, "restore-logical");
+    const restored = tableFingerprints(env.pg, "logical_copy");
+    expect(Object.keys(restored)).toEqual(
+      expect.arrayContaining(["public.items", "public.pgbench_accounts"]),
+    );
+    expect(restored["public.pgbench_accounts"]).toBe(dumped["public.pgbench_accounts"]);
+    expect(restored["public.items"].split(":")[0]).toBe("6000"); // 5000 seed + 1000 before the dump
+  });
+
+  it("restore-logical from S3 fails on a target that already has the tables, leaving it unchanged", () => {
+    const key = env.s3!.keys("logical/")[0];
+    const before = tableFingerprints(env.pg, "logical_copy");
+    const out = env.script("restore-logical", [
+      `s3://${env.s3!.bucket}/${key}`,
+      "--dbname",
+      `postgresql://postgres@/logical_copy?host=${env.pg.socketDir}&port=${env.pg.port}`,
+    ]);
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("rolled back");
+    expect(tableFingerprints(env.pg, "logical_copy")).toEqual(before);
+  });
+
+  it("restore-redis --rebuild-aof: a Redis with appendonly yes starts with the snapshot's keys", async () => {
+    const dataDir = env.dir("redis-restore");
+    // An old AOF that would win over the RDB if it were left in place.
+    run("runuser", ["-u", "postgres", "--", "mkdir", join(dataDir, "appendonlydir")]);
+    const out = env.script("restore-redis", ["--latest", "--data-dir", dataDir, "--rebuild-aof"]);
+    ok(out, "restore-redis");
+    expect(existsSync(join(dataDir, "dump.rdb"))).toBe(true);
+    expect(readdirSync(dataDir).some((f) => f.startsWith("appendonlydir.before-restore-"))).toBe(true);
+    expect(readdirSync(join(dataDir, "appendonlydir")).some((f) => f.endsWith(".manifest"))).toBe(true);
+
+    const port = await freePort();
+    const redis = startDaemon("runuser", [
+      "-u",
+      "postgres",
+      "--",
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dataDir,
+      "--appendonly",
+      "yes",
+      "--save",
+      "",
+    ]);
+    try {
+      const cli = (...args: string[]) => run("redis-cli", ["-p", String(port), ...args]).stdout.trim();
+      await waitFor(
+        "restored redis",
+        () => cli("ping") === "PONG" && !cli("info", "persistence").includes("loading:1"),
+      );
+      expect(cli("get", "session:1")).toBe("alice");
+      expect(cli("hget", "user:7", "plan")).toBe("pro");
+      expect(cli("dbsize")).toBe("4");
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it("prune-local deletes dumps older than the retention but never the newest", () => {
+    const dir = env.dir("prune");
+    const mk = (name: string, daysAgo: number) => {
+      const path = join(dir, name);
+      runAsPostgres("touch", ["-d", `${daysAgo} days ago`, path], {});
+      return path;
+    };
+    mk("a.dump", 40);
+    mk("b.dump", 31);
+    mk("c.dump", 5);
+    mk("keep.txt", 90);
+    ok(env.script("prune-local", [dir, "30", "*.dump"]), "prune-local");
+    expect(readdirSync(dir).sort()).toEqual(["c.dump", "keep.txt"]);
+    // Only old files left: the newest survives.
+    const only = env.dir("prune-old");
+    runAsPostgres("touch", ["-d", "50 days ago", join(only, "x.dump")], {});
+    runAsPostgres("touch", ["-d", "60 days ago", join(only, "y.dump")], {});
+    ok(env.script("prune-local", [only, "30", "*.dump"]), "prune-local");
+    expect(readdirSync(only)).toEqual(["x.dump"]);
+  });
+
+  it("commands reject bad arguments with a usage error (exit 2) naming the problem", () => {
+    const cases: [string, string[], RegExp][] = [
+      ["backup-pg", ["weekly"], /full, diff or incr/],
+      ["restore-postgres", ["--target-dir", "/tmp/x", "--to", "yesterday"], /YYYY-MM-DD HH:MM:SS\+00/],
+      ["restore-postgres", ["--latest"], /--target-dir is required/],
+      ["restore-postgres", ["--target-dir", "/tmp/x", "--latest", "--from", "tape"], /local or s3/],
+      ["restore-logical", ["--latest"], /--dbname is required/],
+      ["write-metric", ["Bad-Kind", "ok"], /metric kind/],
+    ];
+    for (const [cmd, args, message] of cases) {
+      const out = env.script(cmd, args);
+      expect(out.status, `${cmd} ${args.join(" ")}`).toBe(2);
+      expect(out.stderr).toMatch(message);
+    }
+  });
+});

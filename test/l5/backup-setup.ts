@@ -1,0 +1,362 @@
+/**
+ * A complete backup environment on loopback for the L5 backup tests and the benchmark:
+ * PostgreSQL 15 archiving through pgBackRest (config from `renderers/pgbackrest-conf.ts`),
+ * s3rver over TLS as repo2 and dump bucket, Redis 7 with a password, and the runner's
+ * directories. `script()` runs the SAME commands the backup image runs (images/backup/bin)
+ * as the postgres user, with the environment the container would have.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  renderPgBackRestConf,
+  type BackupCompression,
+  type PgBackRestConfInput,
+} from "../../renderers/pgbackrest-conf";
+import { createPgServer, postgresOwnedDir, type PgServer } from "../support/postgres";
+import { createS3Server, type S3Server } from "../support/s3";
+import {
+  freePort,
+  removeDir,
+  run,
+  runOk,
+  startDaemon,
+  tempDir,
+  waitFor,
+  type Daemon,
+  type RunResult,
+} from "../support/tools";
+
+export const BACKUP_BIN = resolve(__dirname, "../../images/backup/bin");
+export const STANZA = "main";
+export const APP_DB = "app";
+const PATH = "/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+const CIPHER_PASS = "test-only-cipher-passphrase-0123456789";
+
+export interface BackupEnvOptions {
+  /** Configure repo2 on s3rver and upload dumps there. Default true. */
+  s3?: boolean;
+  /** Start Redis with a password. Default true. */
+  redis?: boolean;
+  /** Encrypt both repositories (passphrase through PGBACKREST_REPO<N>_CIPHER_PASS). Default true. */
+  cipher?: boolean;
+  compression?: BackupCompression;
+  processMax?: number;
+  /** archive_timeout in seconds. Default 60 (the production default). */
+  archiveTimeoutSeconds?: number;
+  /** Extra postgresql.conf settings. */
+  postgresConfig?: string;
+}
+
+export interface RedisServer {
+  port: number;
+  password: string;
+  passwordFile: string;
+  dataDir: string;
+  cli(...args: string[]): string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface BackupEnv {
+  root: string;
+  pg: PgServer;
+  s3?: S3Server;
+  redis?: RedisServer;
+  confFile: string;
+  confText: string;
+  confInput: PgBackRestConfInput;
+  repo1: string;
+  spool: string;
+  backupDir: string;
+  textfileDir: string;
+  scratchDir: string;
+  /** Environment of the runner container (as KEY=value pairs). */
+  env: Record<string, string>;
+  /** Runs images/backup/bin/NAME as the postgres user with the runner environment. */
+  script(name: string, args?: string[], extraEnv?: Record<string, string>): RunResult;
+  /** pgbackrest with the rendered config, as the postgres user. */
+  pgbackrest(args: string[]): RunResult;
+  /** Parsed metrics of backup_<kind>.prom: metric name -> value. */
+  metrics(kind: string): Record<string, number>;
+  /** A new directory owned by postgres under the env root. */
+  dir(name: string): string;
+  destroy(): Promise<void>;
+}
+
+/** Runs a command as the postgres user with exactly the given environment (plus PATH). */
+export function runAsPostgres(cmd: string, args: string[], env: Record<string, string>): RunResult {
+  const vars = Object.entries({ PATH, HOME: "/var/lib/postgresql", PGTZ: "UTC", ...env }).map(
+    ([k, v]) => `${k}=${v}`,
+  );
+  return run("runuser", ["-u", "postgres", "--", "env", "-i", ...vars, cmd, ...args], {
+    cwd: "/tmp",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+async function startRedis(root: string): Promise<RedisServer> {
+  const dataDir = postgresOwnedDir(join(root, "redis-data"));
+  const port = await freePort();
+  const password = "redis-test-password-" + port;
+  const passwordFile = join(root, "redis-password");
+  writeFileSync(passwordFile, password);
+  const uid = Number(runOk("id", ["-u", "postgres"]).stdout.trim());
+  chownSync(passwordFile, uid, 0);
+  chmodSync(passwordFile, 0o400);
+  let daemon: Daemon | undefined;
+  const cli = (...args: string[]) =>
+    runOk("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", ...args], {
+      env: { ...process.env, REDISCLI_AUTH: password },
+    }).stdout.trim();
+  const server: RedisServer = {
+    port,
+    password,
+    passwordFile,
+    dataDir,
+    cli,
+    async start() {
+      daemon = startDaemon("runuser", [
+        "-u",
+        "postgres",
+        "--",
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--requirepass",
+        password,
+        "--dir",
+        dataDir,
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+      ]);
+      const started = daemon;
+      await waitFor("redis to answer PING", () => {
+        if (started.process.exitCode !== null) throw new Error(`redis-server exited: ${started.output()}`);
+        return run("redis-cli", [
+          "-p",
+          String(port),
+          "--no-auth-warning",
+          "-a",
+          password,
+          "ping",
+        ]).stdout.includes("PONG");
+      });
+    },
+    async stop() {
+      await daemon?.stop();
+      daemon = undefined;
+    },
+  };
+  await server.start();
+  return server;
+}
+
+export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<BackupEnv> {
+  const root = tempDir("backup");
+  chmodSync(root, 0o755);
+  const dir = (name: string) => postgresOwnedDir(join(root, name));
+  const repo1 = dir("repo1");
+  const spool = dir("spool");
+  const lock = dir("lock");
+  const backupDir = dir("backups");
+  const textfileDir = dir("textfile");
+  const scratchDir = dir("scratch");
+
+  const s3 = options.s3 === false ? undefined : await createS3Server("backups");
+  const pg = await createPgServer({ root: join(root, "pg") });
+  chmodSync(pg.root, 0o755);
+
+  const confInput: PgBackRestConfInput = {
+    stanza: STANZA,
+    pg: { path: pg.dataDir, port: pg.port, socketPath: pg.socketDir },
+    repo1: { path: repo1, retentionDays: 30 },
+    repo2: s3
+      ? {
+          bucket: s3.bucket,
+          endpoint: s3.host,
+          port: s3.port,
+          region: "us-east-1",
+          uriStyle: "path",
+          retentionDays: 90,
+          credentials: { type: "env" },
+          verifyTls: false,
+        }
+      : undefined,
+    compression: options.compression ?? "lz4",
+    processMax: options.processMax ?? 2,
+    cipher: options.cipher === false ? undefined : {},
+    spoolPath: spool,
+    logLevel: "info",
+    lockPath: lock,
+  };
+  const confText = renderPgBackRestConf(confInput);
+  const confFile = join(root, "pgbackrest.conf");
+  writeFileSync(confFile, confText, { mode: 0o644 });
+
+  // Secrets reach pgBackRest through the environment, as in the containers. archive_command runs
+  // in the postmaster, which inherits the environment of the test process (createPgServer.start).
+  const secretEnv: Record<string, string> = {};
+  if (options.cipher !== false) {
+    secretEnv.PGBACKREST_REPO1_CIPHER_PASS = CIPHER_PASS;
+    if (s3) secretEnv.PGBACKREST_REPO2_CIPHER_PASS = CIPHER_PASS;
+  }
+  if (s3) {
+    secretEnv.PGBACKREST_REPO2_S3_KEY = s3.accessKey;
+    secretEnv.PGBACKREST_REPO2_S3_KEY_SECRET = s3.secretKey;
+  }
+  Object.assign(process.env, secretEnv);
+
+  pg.appendConfig(
+    [
+      "wal_level = replica",
+      "archive_mode = on",
+      `archive_command = 'pgbackrest --config=${confFile} --stanza=${STANZA} archive-push %p'`,
+      `archive_timeout = ${options.archiveTimeoutSeconds ?? 60}`,
+      "max_wal_senders = 3",
+      "log_timezone = 'UTC'",
+      "timezone = 'UTC'",
+      options.postgresConfig ?? "",
+    ].join("\n"),
+  );
+  await pg.start();
+  pg.sql(`CREATE DATABASE ${APP_DB}`);
+
+  const redis = options.redis === false ? undefined : await startRedis(root);
+
+  const env: Record<string, string> = {
+    ...secretEnv,
+    PGHOST: pg.socketDir,
+    PGPORT: String(pg.port),
+    PGUSER: "postgres",
+    PGDATABASE: APP_DB,
+    PGBACKREST_CONFIG: confFile,
+    PGBACKREST_STANZA: STANZA,
+    BACKUP_DIR: backupDir,
+    TEXTFILE_DIR: textfileDir,
+    SCRATCH_DIR: scratchDir,
+    RETENTION_DAYS: "30",
+    DRILL_TIMEOUT: "300",
+  };
+  if (s3) {
+    Object.assign(env, {
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.url,
+      S3_REGION: "us-east-1",
+      S3_CA_BUNDLE: s3.certFile,
+      S3_SSE: "none",
+      AWS_ACCESS_KEY_ID: s3.accessKey,
+      AWS_SECRET_ACCESS_KEY: s3.secretKey,
+    });
+  }
+  if (redis) {
+    Object.assign(env, {
+      REDIS_HOST: "127.0.0.1",
+      REDIS_PORT: String(redis.port),
+      REDIS_PASSWORD_FILE: redis.passwordFile,
+    });
+  }
+
+  const backupEnv: BackupEnv = {
+    root,
+    pg,
+    s3,
+    redis,
+    confFile,
+    confText,
+    confInput,
+    repo1,
+    spool,
+    backupDir,
+    textfileDir,
+    scratchDir,
+    env,
+    script(name, args = [], extraEnv = {}) {
+      return runAsPostgres(join(BACKUP_BIN, name), args, { ...env, ...extraEnv });
+    },
+    pgbackrest(args) {
+      return runAsPostgres("pgbackrest", [`--config=${confFile}`, `--stanza=${STANZA}`, ...args], secretEnv);
+    },
+    metrics(kind) {
+      const file = join(textfileDir, `backup_${kind}.prom`);
+      if (!existsSync(file)) return {};
+      const values: Record<string, number> = {};
+      for (const line of readFileSync(file, "utf8").split("\n")) {
+        const match = /^([a-z_]+)(?:\{[^}]*\})? (\S+)$/.exec(line);
+        if (match) values[match[1]] = Number(match[2]);
+      }
+      return values;
+    },
+    dir(name) {
+      const path = join(root, name);
+      mkdirSync(path, { recursive: true });
+      return postgresOwnedDir(path);
+    },
+    async destroy() {
+      await redis?.stop();
+      pg.destroy();
+      await s3?.destroy();
+      removeDir(root);
+    },
+  };
+  return backupEnv;
+}
+
+/** Row count and an order-independent checksum of every user table of a database. */
+export function tableFingerprints(pg: PgServer, database = APP_DB): Record<string, string> {
+  const tables = pg
+    .sql(
+      `SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+       WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+      database,
+    )
+    .split("\n")
+    .filter(Boolean);
+  const result: Record<string, string> = {};
+  for (const table of tables) {
+    result[table] = pg.sql(
+      `SELECT count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '-') FROM ${table} t`,
+      database,
+    );
+  }
+  return result;
+}
+
+/** Starts a restored server and waits until it has finished recovery (promoted). */
+export async function startRestored(pg: PgServer, timeoutMs = 120_000): Promise<void> {
+  try {
+    await pg.start();
+  } catch (error) {
+    const log = existsSync(pg.logFile)
+      ? readFileSync(pg.logFile, "utf8").split("\n").slice(-15).join("\n")
+      : "(no log)";
+    throw new Error(`${String(error)}\n--- ${pg.logFile}:\n${log}`);
+  }
+  await waitPromoted(pg, timeoutMs);
+}
+
+/** Waits until a restored server has finished recovery (promoted). */
+export async function waitPromoted(pg: PgServer, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    "the restored server to finish recovery",
+    () => pg.sql("SELECT pg_is_in_recovery()") === "f",
+    {
+      timeoutMs,
+      intervalMs: 250,
+    },
+  );
+}
+
+/** JSON of `pgbackrest info` for one repo. */
+export function backupLabels(env: BackupEnv, repo: 1 | 2): { label: string; type: string }[] {
+  const result = env.pgbackrest(["info", "--output=json", `--repo=${repo}`]);
+  if (result.status !== 0)
+    throw new Error(`pgbackrest info --repo=${repo} failed: ${result.stderr}${result.stdout}`);
+  const info = JSON.parse(result.stdout) as { backup: { label: string; type: string }[] }[];
+  return info[0].backup.map((b) => ({ label: b.label, type: b.type }));
+}
