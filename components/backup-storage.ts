@@ -555,15 +555,14 @@ export class BackupStorage extends pulumi.ComponentResource {
         networks: [{ name: network, aliases: [MINIO_ALIAS] }],
         ports: [{ internal: MINIO_PORT, external: hostPort, ip: "127.0.0.1" }],
         healthcheck: {
+          // `mc` ships in the MinIO image (curl was dropped in late 2023, minio/minio#18389).
+          // The alias comes from the container's own env; --insecure only for this loopback probe.
           test: [
-            "CMD",
-            "curl",
-            "-fsS",
-            "--cacert",
-            "/certs/public.crt",
-            `https://localhost:${MINIO_PORT}/minio/health/live`,
+            "CMD-SHELL",
+            `MC_HOST_health="https://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@localhost:${MINIO_PORT}" mc ready --insecure health`,
           ],
           intervalSeconds: 10,
+          timeoutSeconds: 5,
           startPeriodSeconds: 20,
         },
         stopTimeoutSeconds: 30,

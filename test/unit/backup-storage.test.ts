@@ -423,13 +423,16 @@ describe("local: MinIO stands in for S3", () => {
     expect(inputs.networksAdvanced).toEqual([{ name: "backend-infra-local-backup", aliases: ["minio"] }]);
     expect(inputs.ports).toEqual([{ internal: 9000, external: 9000, ip: "127.0.0.1" }]);
     expect(inputs.healthcheck.tests).toEqual([
-      "CMD",
-      "curl",
-      "-fsS",
-      "--cacert",
-      "/certs/public.crt",
-      "https://localhost:9000/minio/health/live",
+      "CMD-SHELL",
+      'MC_HOST_health="https://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@localhost:9000" mc ready --insecure health',
     ]);
+    // The probe reads the credentials from the container env; no secret is written into it.
+    expect(JSON.stringify(inputs.healthcheck)).not.toContain(
+      str(
+        one(plan, "random:index/randomPassword:RandomPassword", "backup-storage-minio-password").outputs
+          .result,
+      ),
+    );
     expect(inputs.command).toEqual([
       "server",
       "/var/tmp/minio",
