@@ -50,12 +50,20 @@ export interface ServiceContainerArgs {
   /** `KEY=value` strings; pass secrets as Outputs so they stay secret in state. */
   envs?: pulumi.Input<string>[];
   volumes?: docker.types.input.ContainerVolume[];
-  /** Files written into the container before it starts (rendered configs). */
+  /**
+   * Files written into the container before it starts (rendered configs). The provider copies
+   * them to "/", which Docker refuses for a read-only root filesystem, so uploads require
+   * `writableRootfsReason`.
+   */
   uploads?: docker.types.input.ContainerUpload[];
   /** Published ports. Only the edge publishes public ports; admin UIs bind 127.0.0.1. */
   ports?: docker.types.input.ContainerPort[];
-  /** Read-only root filesystem. Default true; writable paths come from volumes and `tmpfs`. */
-  readOnlyRootfs?: boolean;
+  /**
+   * Why this container needs a writable root filesystem (CIS 5.13 exception), e.g. "uploads
+   * rendered haproxy.cfg". Unset: the root filesystem is read-only and writable paths come from
+   * volumes and `tmpfs`. Recorded in the label `backend-infra.writable-rootfs`.
+   */
+  writableRootfsReason?: string;
   /** tmpfs mounts: path -> mount options. Default `/tmp` and `/run` when read-only. */
   tmpfs?: Record<string, string>;
   /** Capabilities to add back after dropping ALL. Default none. */
@@ -92,16 +100,28 @@ export class ServiceContainer extends pulumi.ComponentResource {
 
     let imageRef: pulumi.Input<string> = args.image;
     if (typeof args.image === "string") {
-      if (!parseImageRef(args.image)) throw new Error(`ServiceContainer ${name}: invalid image "${args.image}"`);
-      const remote = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+      if (!parseImageRef(args.image))
+        throw new Error(`ServiceContainer ${name}: invalid image "${args.image}"`);
+      const remote = new docker.RemoteImage(
+        `${name}-image`,
+        { name: args.image, keepLocally: true },
+        { parent: this },
+      );
       imageRef = remote.repoDigest;
     }
 
-    const readOnly = args.readOnlyRootfs ?? true;
+    const readOnly = args.writableRootfsReason === undefined;
+    if (readOnly && (args.uploads?.length ?? 0) > 0) {
+      throw new Error(
+        `ServiceContainer ${name}: uploads need a writable root filesystem (the Docker provider copies them to "/", ` +
+          `which Docker refuses on a read-only one); set writableRootfsReason or pass the files another way`,
+      );
+    }
     const health = args.healthcheck;
     const pids = args.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     const labels: Record<string, pulumi.Input<string>> = {
       "backend-infra.component": name,
+      ...(readOnly ? {} : { "backend-infra.writable-rootfs": args.writableRootfsReason as string }),
       ...(args.labels ?? {}),
     };
 
@@ -134,7 +154,11 @@ export class ServiceContainer extends pulumi.ComponentResource {
         uploads: args.uploads,
         ports: args.ports ?? [],
         readOnly,
-        tmpfs: args.tmpfs ?? (readOnly ? { "/tmp": "rw,noexec,nosuid,size=64m", "/run": "rw,noexec,nosuid,size=16m" } : undefined),
+        tmpfs:
+          args.tmpfs ??
+          (readOnly
+            ? { "/tmp": "rw,noexec,nosuid,size=64m", "/run": "rw,noexec,nosuid,size=16m" }
+            : undefined),
         capabilities: { drops: ["ALL"], adds: args.capAdds ?? [] },
         securityOpts: ["no-new-privileges:true"],
         privileged: false,

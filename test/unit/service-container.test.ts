@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceContainer } from "../../components/service-container";
+
+const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+
+async function build(args: Partial<ConstructorParameters<typeof ServiceContainer>[1]> = {}) {
+  registered.length = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (a) => {
+        registered.push({ type: a.type, name: a.name, inputs: a.inputs });
+        const state =
+          a.type === "docker:index/remoteImage:RemoteImage"
+            ? { ...a.inputs, repoDigest: `redis@sha256:${"b".repeat(64)}` }
+            : a.inputs;
+        return { id: `${a.name}-id`, state };
+      },
+      call: () => ({}),
+    },
+    "backend-infra",
+    "test",
+    false,
+    "organization",
+  );
+  const service = new ServiceContainer("cache", {
+    containerName: "bi-test-cache",
+    image: "redis:7.2.6-bookworm",
+    user: "999:999",
+    memoryMb: 256,
+    cpus: 0.5,
+    healthcheck: { test: ["CMD", "redis-cli", "ping"] },
+    networks: [{ name: "bi-test-data", aliases: ["redis"] }],
+    ...args,
+  });
+  await new Promise<void>((resolve) => service.container.id.apply(() => resolve()));
+  const container = registered.find((r) => r.type === "docker:index/container:Container");
+  if (!container) throw new Error("no container registered");
+  return container.inputs;
+}
+
+describe("ServiceContainer hardening defaults", () => {
+  it("applies limits, non-root user, dropped capabilities, no-new-privileges, log rotation, healthcheck", async () => {
+    const inputs = await build();
+    expect(inputs).toMatchObject({
+      name: "bi-test-cache",
+      user: "999:999",
+      memory: 256,
+      memorySwap: 256,
+      cpus: "0.5",
+      restart: "unless-stopped",
+      readOnly: true,
+      privileged: false,
+      capabilities: { drops: ["ALL"], adds: [] },
+      securityOpts: ["no-new-privileges:true"],
+      logDriver: "json-file",
+      logOpts: { "max-size": "10m", "max-file": "5" },
+      healthcheck: { tests: ["CMD", "redis-cli", "ping"], interval: "10s", timeout: "5s", retries: 3 },
+      ports: [],
+    });
+    expect(inputs.ulimits).toContainEqual({ name: "nproc", soft: 512, hard: 512 });
+    expect(inputs.tmpfs).toHaveProperty("/tmp");
+  });
+
+  it("pulls a pinned tag through RemoteImage and runs the digest", async () => {
+    const inputs = await build();
+    expect(registered.find((r) => r.type === "docker:index/remoteImage:RemoteImage")?.inputs.name).toBe(
+      "redis:7.2.6-bookworm",
+    );
+    expect(inputs.image).toBe(`redis@sha256:${"b".repeat(64)}`);
+  });
+
+  it("refuses a root user", async () => {
+    await expect(build({ user: "0:0" })).rejects.toThrowError(/non-root user/);
+    await expect(build({ user: "root" })).rejects.toThrowError(/non-root user/);
+  });
+
+  it("refuses uploads into a read-only root filesystem, and labels the exception when allowed", async () => {
+    await expect(build({ uploads: [{ file: "/etc/app.conf", content: "x" }] })).rejects.toThrowError(
+      /writableRootfsReason/,
+    );
+    const inputs = await build({
+      uploads: [{ file: "/etc/app.conf", content: "x" }],
+      writableRootfsReason: "uploads app.conf",
+    });
+    expect(inputs.readOnly).toBe(false);
+    expect(inputs.labels).toContainEqual({
+      label: "backend-infra.writable-rootfs",
+      value: "uploads app.conf",
+    });
+  });
+});
