@@ -545,6 +545,8 @@ export class BackupStorage extends pulumi.ComponentResource {
           "MINIO_BROWSER=off",
           "MC_CONFIG_DIR=/tmp/.mc",
         ],
+        // Docker copies uploads to "/", which a read-only root filesystem refuses.
+        writableRootfsReason: "uploads the TLS certificate and key MinIO serves",
         uploads: [
           { file: "/certs/public.crt", content: cert.certPem },
           { file: "/certs/private.key", content: pulumi.secret(tlsKey.privateKeyPem) },

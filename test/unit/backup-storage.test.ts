@@ -417,7 +417,13 @@ describe("local: MinIO stands in for S3", () => {
     };
     expect(inputs.name).toBe("backend-infra-local-minio");
     expect(inputs.user).toBe("1000:1000");
-    expect(inputs.readOnly).toBe(true);
+    // Uploads (TLS certificate and key) need a writable root fs; the reason is recorded as a label.
+    expect(inputs.readOnly).toBe(false);
+    expect(inputs.labels).toEqual(
+      expect.arrayContaining([
+        { label: "backend-infra.writable-rootfs", value: "uploads the TLS certificate and key MinIO serves" },
+      ]),
+    );
     expect(inputs.securityOpts).toEqual(["no-new-privileges:true"]);
     expect(inputs.capabilities).toEqual({ adds: [], drops: ["ALL"] });
     expect(inputs.networksAdvanced).toEqual([{ name: "backend-infra-local-backup", aliases: ["minio"] }]);
