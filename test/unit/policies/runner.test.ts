@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   effectiveLevel,
@@ -217,5 +219,16 @@ describe("runPolicies", () => {
         message: expect.stringMatching(/can't run policy during preview/),
       }),
     ]);
+  });
+});
+
+describe("policies/README.md", () => {
+  it("lists every rule with its severity", () => {
+    const readme = readFileSync(join(__dirname, "..", "..", "..", "policies", "README.md"), "utf8");
+    for (const p of ALL_POLICIES) {
+      expect(readme, p.name).toMatch(
+        new RegExp(`^\\| \`${p.name}\` \\| (resource|stack) \\| ${p.severity} \\|`, "m"),
+      );
+    }
   });
 });
