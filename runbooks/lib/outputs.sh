@@ -33,10 +33,11 @@ OUTPUTS_SOURCE=""
 declare -gA BI_SLOT_OUTPUTS_JSON=()
 declare -gA BI_SLOT_OUTPUTS_SOURCE=()
 
-# Fails with a message on stderr (through common.sh's `die` when it is loaded: logged too).
+# Fails with exit 2 (bad input) and a message on stderr (through common.sh's `die` when it is
+# loaded: logged too).
 outputs_die() {
   if declare -F die >/dev/null; then
-    die "$*"
+    die "$*" 2
   fi
   printf 'error: %s\n' "$*" >&2
   exit 2

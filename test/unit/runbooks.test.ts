@@ -1,0 +1,522 @@
+/**
+ * The runbooks' behaviour without daemons: argument errors, missing or broken stack outputs,
+ * confirmation and the prod guard, --dry-run rendering of the docker seam, restart ordering and
+ * its timeout, and full-recovery's plan with a fake `pulumi`. The containers are fakes of the
+ * local seam (BI_SEAM=local) whose start/stop/health scripts record every call, so the tests
+ * see exactly what the runbook did — and that nothing ran when it must not.
+ * The real-daemon drill is test/l5/disaster-recovery.test.ts.
+ */
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeDir, run, skipReason, tempDir, type RunResult } from "../support/tools";
+
+const REPO = resolve(__dirname, "..", "..");
+const RUNBOOK_NAMES = ["disaster-recovery", "backup-now", "backup-list", "backup-config"];
+
+interface Outputs {
+  [key: string]: unknown;
+}
+
+function baseOutputs(environment = "staging"): Outputs {
+  return {
+    environment,
+    dockerHost: "ssh://deploy@staging-host",
+    networks: { edge: "e", app: "a", data: "d", monitoring: "m" },
+    edge: { container: "edge", url: "http://127.0.0.1:9", adminSocket: "/run/haproxy/admin.sock" },
+    traffic: { active: "blue", weights: { blue: 100, green: 0 } },
+    postgres: {
+      container: "pg",
+      host: "postgres",
+      port: 5432,
+      database: "app",
+      user: "app",
+      password: "pg-password-not-in-logs",
+      stanza: "main",
+    },
+    redis: { container: "redis", host: "redis", port: 6379, password: "redis-password-not-in-logs" },
+    backups: {
+      container: "runner",
+      bucket: "acme-backups",
+      region: "eu-west-1",
+      replicaBucket: "acme-backups-replica",
+      localVolume: "pgbackrest-repo",
+      schedule: {},
+    },
+    monitoring: {
+      prometheusUrl: "http://127.0.0.1:9090",
+      grafanaUrl: "http://127.0.0.1:3001",
+      alertmanagerUrl: "http://127.0.0.1:9093",
+      grafanaAdminPassword: "grafana-password-not-in-logs",
+      containers: ["prometheus", "alertmanager"],
+    },
+  };
+}
+
+const SLOT = {
+  environment: "staging",
+  slot: "blue",
+  image: "backend:1",
+  containers: ["blue-1", "blue-2"],
+  upstream: "x",
+};
+
+describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
+  let root: string;
+  let calls: string;
+  let n = 0;
+
+  beforeAll(() => {
+    root = tempDir("runbooks");
+    calls = join(root, "calls.log");
+  });
+  afterAll(() => removeDir(root));
+
+  /** A fresh fake local-seam tree; `unhealthy` containers never pass their health check. */
+  function fakeContainers(names: string[], unhealthy: string[] = []): string {
+    const dir = join(root, `containers-${n++}`);
+    writeFileSync(calls, "");
+    for (const name of names) {
+      mkdirSync(join(dir, name), { recursive: true });
+      for (const action of ["start", "stop"]) {
+        writeFileSync(
+          join(dir, name, action),
+          `#!/usr/bin/env bash\necho "${action} ${name}" >>"${calls}"\n`,
+        );
+        chmodSync(join(dir, name, action), 0o755);
+      }
+      writeFileSync(
+        join(dir, name, "health"),
+        `#!/usr/bin/env bash\necho "health ${name}" >>"${calls}"\n${unhealthy.includes(name) ? "exit 1" : "exit 0"}\n`,
+      );
+      chmodSync(join(dir, name, "health"), 0o755);
+    }
+    return dir;
+  }
+
+  function writeJson(name: string, value: unknown): string {
+    const file = join(root, `${n++}-${name}`);
+    writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+    return file;
+  }
+
+  function runbook(name: string, args: string[], env: Record<string, string> = {}, input = ""): RunResult {
+    return run(join(REPO, "runbooks", name), args, {
+      cwd: REPO,
+      input,
+      env: { ...process.env, BI_LOG_DIR: join(root, "logs"), BI_POLL_SECONDS: "0.1", ...env },
+      timeout: 60_000,
+    });
+  }
+
+  const recorded = () => readFileSync(calls, "utf8").split("\n").filter(Boolean);
+
+  describe("bad arguments exit 2 and name the argument", () => {
+    const outputs = () => writeJson("outputs.json", baseOutputs());
+    const cases: [string, string[], string][] = [
+      ["no subcommand", [], "Usage: runbooks/disaster-recovery"],
+      [
+        "unknown subcommand",
+        ["restroe"],
+        "unknown subcommand 'restroe' (expected restart, restore or full-recovery)",
+      ],
+      ["a word as --to", ["restore", "--to", "yesterday"], "--to 'yesterday' is not a timestamp"],
+      [
+        "an impossible date",
+        ["restore", "--to", "2026-13-45 10:00:00"],
+        "--to '2026-13-45 10:00:00' is not a valid date",
+      ],
+      [
+        "--latest with --to",
+        ["restore", "--latest", "--to", "2026-11-28 09:14:00"],
+        "either --latest or --to",
+      ],
+      ["--to without a value", ["restore", "--to"], "--to needs a timestamp"],
+      ["an unknown repository", ["restore", "--from", "tape"], "--from 'tape' is not local or s3"],
+      ["an unknown --only", ["restore", "--only", "mysql"], "--only 'mysql' is not postgres or redis"],
+      ["--only on restart", ["restart", "--only", "redis"], "--only is a restore option"],
+      ["--to on restart", ["restart", "--to", "2026-11-28 09:14:00"], "restart takes no --to"],
+      ["a zero timeout", ["restart", "--timeout", "0"], "--timeout needs whole seconds from 1 to 86400"],
+      ["an unknown flag", ["restore", "--force"], "unknown argument '--force' for restore"],
+      ["--stack without a name", ["restore", "--stack"], "--stack needs a stack name"],
+    ];
+    it.each(cases)("%s", (_name, args, message) => {
+      const result = runbook("disaster-recovery", args.length ? [...args, "--outputs", outputs()] : []);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(message);
+    });
+
+    it("full-recovery needs --stack (it runs pulumi up), not --outputs", () => {
+      const result = runbook("disaster-recovery", ["full-recovery", "--outputs", outputs()]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("full-recovery runs pulumi up: it needs --stack ENV");
+    });
+
+    it("--stack and --outputs together are refused", () => {
+      const result = runbook("disaster-recovery", ["restart", "--stack", "prod", "--outputs", outputs()]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("give either --stack or --outputs, not both");
+    });
+
+    it.each([
+      ["backup-now", ["--what", "pg,mysql"], "--what: 'mysql' is not pg, redis or logical"],
+      ["backup-now", ["--type", "weekly"], "--type 'weekly' is not full, diff or incr"],
+      ["backup-now", ["--repo", "3"], "--repo '3' is not 1, 2 or all"],
+      ["backup-list", ["--table"], "unknown argument '--table'"],
+    ])("%s %s", (name, args, message) => {
+      const result = runbook(name, [...args, "--outputs", outputs()]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(message);
+    });
+
+    it("every runbook has --help", () => {
+      for (const name of RUNBOOK_NAMES) {
+        const result = runbook(name, ["--help"]);
+        expect(result.status, name).toBe(0);
+        expect(result.stdout, name).toContain(`Usage: runbooks/${name}`);
+      }
+    });
+  });
+
+  describe("missing or broken stack outputs fail before anything runs", () => {
+    it("no --stack and no --outputs", () => {
+      const dir = fakeContainers(["pg"]);
+      const result = runbook("disaster-recovery", ["restart", "--yes"], {
+        BI_SEAM: "local",
+        BI_LOCAL_ROOT: dir,
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(
+        "no stack outputs: pass --stack <env stack, e.g. prod> or --outputs FILE",
+      );
+      expect(recorded()).toEqual([]);
+    });
+
+    it("an outputs file that does not exist", () => {
+      const result = runbook("disaster-recovery", ["restore", "--outputs", "/nonexistent/outputs.json"]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("outputs file '/nonexistent/outputs.json' does not exist");
+    });
+
+    it("an outputs file that is not JSON, or not an object", () => {
+      const notJson = runbook("backup-now", ["--outputs", writeJson("broken.json", "{not json")]);
+      expect(notJson.status).toBe(2);
+      expect(notJson.stderr).toMatch(/outputs file '.*broken\.json' is not valid JSON/);
+      const array = runbook("backup-list", ["--outputs", writeJson("array.json", [1, 2])]);
+      expect(array.status).toBe(2);
+      expect(array.stderr).toContain("holds a JSON array, expected an object of stack outputs");
+    });
+
+    it.each([
+      [".backups.container", (o: Outputs) => delete (o.backups as Outputs).container],
+      [".postgres.stanza", (o: Outputs) => delete (o.postgres as Outputs).stanza],
+      [".traffic.active", (o: Outputs) => delete o.traffic],
+      [".edge.url", (o: Outputs) => ((o.edge as Outputs).url = null)],
+    ])("a missing %s is named, and no container is touched", (field, mutate) => {
+      const outputs = baseOutputs();
+      mutate(outputs);
+      const dir = fakeContainers(["pg", "redis", "runner", "blue-1", "blue-2", "edge"]);
+      const result = runbook(
+        "disaster-recovery",
+        [
+          "restore",
+          "--yes",
+          "--outputs",
+          writeJson("o.json", outputs),
+          "--slot-outputs",
+          writeJson("s.json", SLOT),
+        ],
+        { BI_SEAM: "local", BI_LOCAL_ROOT: dir },
+      );
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(`stack output field '${field}' is missing (or null)`);
+      expect(recorded()).toEqual([]);
+    });
+
+    it("slot outputs for the active colour are required", () => {
+      const result = runbook("disaster-recovery", [
+        "restart",
+        "--outputs",
+        writeJson("o.json", baseOutputs()),
+        "--slot-outputs",
+        writeJson("green.json", { ...SLOT, slot: "green" }),
+      ]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("none of the --slot-outputs files is for slot 'blue'");
+    });
+
+    it("--stack without a pulumi CLI says how to proceed", () => {
+      const result = runbook("disaster-recovery", ["restart", "--stack", "staging"], {
+        PULUMI: "/nonexistent/pulumi",
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("the pulumi CLI ('/nonexistent/pulumi') is not on PATH");
+      expect(result.stderr).toContain("or pass --outputs FILE");
+    });
+  });
+
+  describe("confirmation and the prod guard", () => {
+    const args = (environment: string) => [
+      "restart",
+      "--timeout",
+      "5",
+      "--outputs",
+      writeJson("o.json", baseOutputs(environment)),
+      "--slot-outputs",
+      writeJson("s.json", SLOT),
+    ];
+    const ALL = ["pg", "redis", "runner", "blue-1", "blue-2", "edge", "prometheus", "alertmanager"];
+
+    it("prod in a non-interactive shell without --yes is refused, even with 'yes' on stdin", () => {
+      const dir = fakeContainers(ALL);
+      const result = runbook(
+        "disaster-recovery",
+        args("prod"),
+        { BI_SEAM: "local", BI_LOCAL_ROOT: dir },
+        "yes\n",
+      );
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain("against prod: not an interactive shell and no --yes");
+      expect(recorded()).toEqual([]);
+    });
+
+    it("prod in an interactive shell needs the word prod typed", () => {
+      const dir = fakeContainers(ALL);
+      const command = [join(REPO, "runbooks", "disaster-recovery"), ...args("prod")]
+        .map((a) => `'${a}'`)
+        .join(" ");
+      const env = { ...process.env, BI_SEAM: "local", BI_LOCAL_ROOT: dir, BI_LOG_DIR: join(root, "logs") };
+      const refused = run("script", ["-qec", command, "/dev/null"], { input: "yes\n", env, timeout: 60_000 });
+      expect(refused.status).toBe(3);
+      expect(refused.stdout).toContain('Type "prod" to continue');
+      expect(refused.stdout).toContain('not confirmed (expected "prod")');
+      expect(recorded()).toEqual([]);
+      const accepted = run("script", ["-qec", command, "/dev/null"], {
+        input: "prod\n",
+        env,
+        timeout: 60_000,
+      });
+      expect(accepted.status, accepted.stdout).toBe(0);
+      expect(recorded()).toContain("stop pg");
+    });
+
+    it("non-prod reads one answer from stdin: no answer or 'no' refuses, 'y' proceeds", () => {
+      const dir = fakeContainers(ALL);
+      const env = { BI_SEAM: "local", BI_LOCAL_ROOT: dir };
+      const none = runbook("disaster-recovery", args("staging"), env, "");
+      expect(none.status).toBe(3);
+      expect(none.stderr).toContain("stdin has no answer and no --yes was given");
+      const no = runbook("disaster-recovery", args("staging"), env, "no\n");
+      expect(no.status).toBe(3);
+      expect(no.stderr).toContain("not confirmed: restart every service");
+      expect(recorded()).toEqual([]);
+      const yes = runbook("disaster-recovery", args("staging"), env, "y\n");
+      expect(yes.status, yes.stderr).toBe(0);
+    });
+  });
+
+  describe("restart", () => {
+    const args = () => [
+      "restart",
+      "--yes",
+      "--timeout",
+      "1",
+      "--outputs",
+      writeJson("o.json", baseOutputs()),
+      "--slot-outputs",
+      writeJson("s.json", SLOT),
+    ];
+
+    it("goes data -> slots -> edge -> monitoring, each container healthy before the next", () => {
+      const dir = fakeContainers([
+        "pg",
+        "redis",
+        "runner",
+        "blue-1",
+        "blue-2",
+        "edge",
+        "prometheus",
+        "alertmanager",
+      ]);
+      const result = runbook("disaster-recovery", args(), { BI_SEAM: "local", BI_LOCAL_ROOT: dir });
+      expect(result.status, result.stderr).toBe(0);
+      const sequence = recorded()
+        .filter((l) => l.startsWith("stop") || l.startsWith("health"))
+        .map((l) => l.split(" ").reverse().join(":"));
+      expect(sequence).toEqual(
+        ["pg", "redis", "runner", "blue-1", "blue-2", "edge", "prometheus", "alertmanager"].flatMap((c) => [
+          `${c}:stop`,
+          `${c}:health`,
+        ]),
+      );
+      expect(result.stdout).toMatch(
+        /restart report[\s\S]*data\s+pg\s+\S+\s+ok[\s\S]*monitoring\s+alertmanager\s+\S+\s+ok/,
+      );
+    });
+
+    it("stops at the first container that does not become healthy, and says which", () => {
+      const dir = fakeContainers(
+        ["pg", "redis", "runner", "blue-1", "blue-2", "edge", "prometheus", "alertmanager"],
+        ["blue-1"],
+      );
+      const result = runbook("disaster-recovery", args(), { BI_SEAM: "local", BI_LOCAL_ROOT: dir });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toMatch(/slot\s+blue-1\s+\S+\s+not healthy after 1s/);
+      expect(result.stderr).toContain("restart stopped at slot: blue-1; later tiers were not restarted");
+      expect(recorded()).not.toContain("stop edge");
+      expect(recorded()).not.toContain("stop blue-2");
+    });
+  });
+
+  describe("--dry-run renders the docker seam and runs nothing", () => {
+    const outputs = () => writeJson("o.json", baseOutputs());
+    const slot = () => writeJson("s.json", SLOT);
+
+    it("restore --to: every command, with the docker host from the outputs", () => {
+      const result = runbook("disaster-recovery", [
+        "restore",
+        "--to",
+        "2026-11-28T09:14:00Z",
+        "--only",
+        "postgres",
+        "--dry-run",
+        "--outputs",
+        outputs(),
+        "--slot-outputs",
+        slot(),
+      ]);
+      expect(result.status, result.stderr).toBe(0);
+      const lines = result.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
+      expect(lines).toEqual([
+        "[dry-run] docker -H ssh://deploy@staging-host stop blue-1",
+        "[dry-run] docker -H ssh://deploy@staging-host stop blue-2",
+        "[dry-run] docker -H ssh://deploy@staging-host stop pg",
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner restore-postgres --target-dir /var/lib/postgresql/data --from local --delta --to 2026-11-28\\ 09:14:00+00",
+        "[dry-run] docker -H ssh://deploy@staging-host start pg",
+        "[dry-run] wait until pg is healthy (at most 180s)",
+        "[dry-run] wait until pg has replayed WAL and been promoted (select pg_is_in_recovery() = f, at most 180s)",
+        "[dry-run] docker -H ssh://deploy@staging-host start blue-1",
+        "[dry-run] docker -H ssh://deploy@staging-host start blue-2",
+        "[dry-run] wait until blue-1 is healthy (at most 180s)",
+        "[dry-run] wait until blue-2 is healthy (at most 180s)",
+        "[dry-run] in pg: psql: row count and md5 of every user table; pgbackrest check in runner",
+        "[dry-run] curl -fsS http://127.0.0.1:9/health (until 200, at most 180s)",
+      ]);
+    });
+
+    it("timestamps in other forms are normalised to UTC for pgBackRest", () => {
+      const cases: [string, string][] = [
+        ["2026-11-28 09:14:00", "2026-11-28\\ 09:14:00+00"],
+        ["2026-11-28T11:14:00+02:00", "2026-11-28\\ 09:14:00+00"],
+        ["2026-11-28 09:14:00.25+00", "2026-11-28\\ 09:14:00.250000+00"],
+      ];
+      for (const [input, expected] of cases) {
+        const result = runbook("disaster-recovery", [
+          "restore",
+          "--to",
+          input,
+          "--only",
+          "postgres",
+          "--dry-run",
+          "--outputs",
+          outputs(),
+          "--slot-outputs",
+          slot(),
+        ]);
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stdout).toContain(`--to ${expected}\n`);
+      }
+    });
+
+    it("backup-now and backup-list", () => {
+      const now = runbook("backup-now", [
+        "--what",
+        "all",
+        "--type",
+        "diff",
+        "--dry-run",
+        "--outputs",
+        outputs(),
+      ]);
+      expect(now.status, now.stderr).toBe(0);
+      expect(now.stdout).toContain(
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner backup-pg diff --repo all",
+      );
+      expect(now.stdout).toContain(
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner backup-redis",
+      );
+      expect(now.stdout).toContain(
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner backup-logical",
+      );
+      const list = runbook("backup-list", ["--dry-run", "--outputs", outputs()]);
+      expect(list.status, list.stderr).toBe(0);
+      expect(list.stdout).toContain(
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner pgbackrest info --output=json",
+      );
+    });
+
+    it("full-recovery: pulumi up env, restore from s3, pulumi up slot, switch, verify, with a timeline", () => {
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      const outputsFile = outputs();
+      const slotFile = slot();
+      writeFileSync(
+        join(bin, "pulumi"),
+        `#!/usr/bin/env bash\necho "pulumi $*" >>"${calls}"\n` +
+          `case "$*" in *"stack output"*"-s staging-blue"*) cat "${slotFile}" ;; *"stack output"*) cat "${outputsFile}" ;; *) exit 64 ;; esac\n`,
+      );
+      chmodSync(join(bin, "pulumi"), 0o755);
+      writeFileSync(calls, "");
+      const result = runbook("disaster-recovery", ["full-recovery", "--stack", "staging", "--dry-run"], {
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+      });
+      expect(result.status, result.stderr).toBe(0);
+      const dry = result.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
+      const indexOf = (re: RegExp) => dry.findIndex((l) => re.test(l));
+      const upEnv = indexOf(/pulumi --cwd \S+ up --yes --skip-preview -s staging$/);
+      const restorePg = indexOf(/restore-postgres .* --from s3 --delta --latest$/);
+      const restoreRedis = indexOf(/restore-redis /);
+      const upSlot = indexOf(/pulumi --cwd \S+ up --yes --skip-preview -s staging-blue$/);
+      const switchUp = dry.findLastIndex((l) => /up --yes --skip-preview -s staging$/.test(l));
+      expect([upEnv, restorePg, restoreRedis, upSlot].every((i) => i >= 0)).toBe(true);
+      expect(upEnv).toBeLessThan(restorePg);
+      expect(restorePg).toBeLessThan(restoreRedis);
+      expect(restoreRedis).toBeLessThan(upSlot);
+      expect(upSlot).toBeLessThan(switchUp);
+      expect(result.stdout).toMatch(/full-recovery timeline \(total [\d.]+s\)/);
+      for (const step of [
+        "pulumi up env stack staging",
+        "restore postgres",
+        "pulumi up slot stack staging-blue",
+        "switch traffic to blue",
+        "verify edge /health",
+      ]) {
+        expect(result.stdout).toContain(step);
+      }
+      // Only reads went to pulumi in a dry run.
+      expect(recorded().every((l) => l.includes("stack output"))).toBe(true);
+    });
+  });
+
+  it("secrets from the outputs never reach a log file", () => {
+    const logs = join(root, "logs");
+    const text = readdirSync(logs)
+      .map((f) => readFileSync(join(logs, f), "utf8"))
+      .join("\n");
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain("pg-password-not-in-logs");
+    expect(text).not.toContain("redis-password-not-in-logs");
+    expect(text).not.toContain("grafana-password-not-in-logs");
+  });
+
+  it("every runbook and library is shellcheck-clean", () => {
+    if (skipReason("shellcheck")) return;
+    const files = [
+      ...RUNBOOK_NAMES.map((r) => join("runbooks", r)),
+      ...readdirSync(join(REPO, "runbooks", "lib")).map((f) => join("runbooks", "lib", f)),
+    ];
+    const result = run("shellcheck", ["-x", ...files], { cwd: REPO });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+});
