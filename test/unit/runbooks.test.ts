@@ -477,7 +477,8 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       const restorePg = indexOf(/restore-postgres .* --from s3 --delta --latest$/);
       const restoreRedis = indexOf(/restore-redis /);
       const upSlot = indexOf(/pulumi --cwd \S+ up --yes --skip-preview -s staging-blue$/);
-      const switchUp = dry.findLastIndex((l) => /up --yes --skip-preview -s staging$/.test(l));
+      const switchUp =
+        dry.length - 1 - [...dry].reverse().findIndex((l) => /up --yes --skip-preview -s staging$/.test(l));
       expect([upEnv, restorePg, restoreRedis, upSlot].every((i) => i >= 0)).toBe(true);
       expect(upEnv).toBeLessThan(restorePg);
       expect(restorePg).toBeLessThan(restoreRedis);
