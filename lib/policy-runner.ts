@@ -198,6 +198,20 @@ const notApplicable = (reason?: string): never => {
 
 /** Runs every (enabled) policy over the plan and returns the violations, mandatory first. */
 export async function runPolicies(plan: PlanLike, options: RunPoliciesOptions = {}): Promise<Violation[]> {
+  return (await runPoliciesWithCoverage(plan, options)).violations;
+}
+
+export interface PolicyRun {
+  violations: Violation[];
+  /** Per policy: how many resources (resource policies) or stacks (stack policies) it applied to. */
+  applied: Map<string, number>;
+}
+
+/** Like `runPolicies`, and also counts where each policy was applicable (not `notApplicable`). */
+export async function runPoliciesWithCoverage(
+  plan: PlanLike,
+  options: RunPoliciesOptions = {},
+): Promise<PolicyRun> {
   const policies = options.policies ?? ALL_POLICIES;
   const config = options.config ?? {};
   validatePolicyConfig(config, policies);
@@ -240,9 +254,11 @@ export async function runPolicies(plan: PlanLike, options: RunPoliciesOptions = 
     return report;
   };
 
+  const applied = new Map<string, number>(policies.map((p) => [p.name, 0]));
   const run = async (p: ResourceValidationPolicy | StackValidationPolicy, fn: () => unknown) => {
     try {
       await fn();
+      applied.set(p.name, (applied.get(p.name) ?? 0) + 1);
     } catch (error) {
       if (error instanceof NotApplicable) return;
       if (error instanceof Error && error.constructor.name === "UnknownValueError") {
@@ -340,7 +356,8 @@ export async function runPolicies(plan: PlanLike, options: RunPoliciesOptions = 
     await run(p, () => p.validateStack(args, report));
   }
 
-  return violations.sort((a, b) => (a.level === b.level ? 0 : a.level === "mandatory" ? -1 : 1));
+  violations.sort((a, b) => (a.level === b.level ? 0 : a.level === "mandatory" ? -1 : 1));
+  return { violations, applied };
 }
 
 export const mandatory = (violations: Violation[]) => violations.filter((v) => v.level === "mandatory");

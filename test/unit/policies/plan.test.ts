@@ -6,7 +6,14 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { formatViolations, loadPolicyConfig, mandatory, runPolicies } from "../../../lib/policy-runner";
+import {
+  formatViolations,
+  loadPolicyConfig,
+  mandatory,
+  runPolicies,
+  runPoliciesWithCoverage,
+} from "../../../lib/policy-runner";
+import { ALL_POLICIES } from "../../../policies/rules";
 import { main } from "../../../tools/plan";
 import { runProgram, type PlanResult } from "../../harness/run-program";
 import { REPO_ROOT, listStacks } from "../../harness/stack-file";
@@ -42,6 +49,29 @@ describe("offline plan through the policy pack", () => {
       expect(blocking, formatViolations(blocking)).toEqual([]);
     });
   }
+});
+
+describe("the rules check the real program, not nothing", () => {
+  // A rule whose patterns never match this program's resources would pass vacuously.
+  it("every rule applies to at least one resource of the prod, local or prod-blue plan", async () => {
+    const totals = new Map<string, number>(ALL_POLICIES.map((p) => [p.name, 0]));
+    for (const stack of ["prod", "local", "prod-blue"]) {
+      const plan = await planOf(stack);
+      const { applied } = await runPoliciesWithCoverage(plan, { environment: plan.config.environment });
+      for (const [name, count] of applied) totals.set(name, (totals.get(name) ?? 0) + count);
+    }
+    const unused = [...totals].filter(([, count]) => count === 0).map(([name]) => name);
+    expect(unused).toEqual([]);
+  });
+
+  it("the data-tier rules recognise the real Postgres and Redis containers", async () => {
+    const plan = await planOf("prod");
+    const { applied } = await runPoliciesWithCoverage(plan, { environment: "prod" });
+    expect(applied.get("redis-aof-enabled")).toBe(1);
+    expect(applied.get("postgres-wal-archiving")).toBe(1);
+    expect(applied.get("stateful-service-volumes")).toBe(2);
+    expect(applied.get("network-data-internal")).toBe(1);
+  });
 });
 
 describe("deliberately insecure plans fail with the right rule names", () => {
