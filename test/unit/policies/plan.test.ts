@@ -117,7 +117,9 @@ describe("deliberately insecure plans fail with the right rule names", () => {
     policyResource.inputs = { ...policyResource.inputs, policy: publicRead };
     policyResource.outputs = { ...policyResource.outputs, policy: publicRead };
 
-    const violations = mandatory(await runPolicies(plan, { environment: "prod" }));
+    const violations = mandatory(
+      await runPolicies(plan, { environment: "prod", config: loadPolicyConfig("prod").config }),
+    );
     const byRule = (rule: string) => violations.filter((v) => v.policy === rule);
     expect(byRule("container-non-root-user")).toEqual([
       expect.objectContaining({ name: "edge", message: expect.stringMatching(/runs as root/) }),
@@ -144,7 +146,9 @@ describe("deliberately insecure plans fail with the right rule names", () => {
     const plan = await runProgram("prod", {
       overrides: { backupReplicaRegion: undefined, edgeHttpsPort: "8443" },
     });
-    const violations = mandatory(await runPolicies(plan, { environment: "prod" }));
+    const violations = mandatory(
+      await runPolicies(plan, { environment: "prod", config: loadPolicyConfig("prod").config }),
+    );
     expect(violations.map((v) => v.policy).sort()).toEqual([
       "container-published-ports",
       "s3-bucket-replication",

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   effectiveLevel,
   formatViolations,
+  loadPolicyConfig,
   mandatory,
   markSecrets,
   runPolicies,
@@ -219,6 +220,22 @@ describe("runPolicies", () => {
         message: expect.stringMatching(/can't run policy during preview/),
       }),
     ]);
+  });
+});
+
+describe("policies/config", () => {
+  it("every committed environment config is valid, and prod's only tunes options", () => {
+    for (const env of ["prod", "staging", "local"]) {
+      const { file, config } = loadPolicyConfig(env);
+      expect(file, env).toMatch(new RegExp(`policies/config/${env}\\.json$`));
+      validatePolicyConfig(config);
+    }
+    const prod = loadPolicyConfig("prod").config;
+    for (const [name, entry] of Object.entries(prod)) {
+      expect(typeof entry, name).toBe("object");
+      expect((entry as { enforcementLevel?: string }).enforcementLevel, name).toBeUndefined();
+    }
+    expect(loadPolicyConfig("nosuch")).toEqual({ config: {} });
   });
 });
 
