@@ -387,11 +387,12 @@ export function loadPolicyConfig(
   environment: string,
   root: string = REPO_ROOT,
 ): { file?: string; config: PolicyConfigFile } {
-  const file = path.join(root, "policies", "config", `${environment}.json`);
-  if (!fs.existsSync(file)) return { config: {} };
+  const absolute = path.join(root, "policies", "config", `${environment}.json`);
+  if (!fs.existsSync(absolute)) return { config: {} };
+  const file = path.relative(process.cwd(), absolute) || absolute;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    parsed = JSON.parse(fs.readFileSync(absolute, "utf8"));
   } catch (error) {
     throw new Error(`${file}: not valid JSON: ${(error as Error).message}`);
   }

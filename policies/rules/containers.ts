@@ -453,7 +453,7 @@ export const containerImageDigest = resourcePolicy(
     description: "In the listed environments containers run an image by digest (name@sha256:...).",
     severity: "medium",
     remediation:
-      "Run the RemoteImage's repoDigest (ServiceContainer does this for string images) or a built image's repoDigest, not a tag.",
+      "Run the RemoteImage's repoDigest (ServiceContainer does this for string images). For an image the program builds, configure a registry (registryServer) so it is pushed and run by its repoDigest, or pin the image config key to name@sha256:....",
     benchmarks: ["Trivy DS001", "Checkov CKV_DOCKER_7"],
     configSchema: { properties: { environments: environmentsOption(["prod"]) } },
   },
