@@ -317,9 +317,21 @@ export const containerNoDockerSocket = resourcePolicy(
     remediation:
       "Remove the docker.sock volume/mount; a container with the socket is root on the host. Use the host's own tooling instead.",
     benchmarks: ["CIS Docker 5.31"],
+    configSchema: {
+      properties: {
+        exemptContainers: stringList(
+          "Container names or component labels allowed to mount these host paths (a reviewed exception, e.g. node-exporter's read-only /).",
+          [],
+        ),
+      },
+    },
   },
   [CONTAINER],
   (props, args, report) => {
+    const { exemptContainers } = configOf(args, { exemptContainers: [] as string[] });
+    if (identitiesOf(props, args.name).some((id) => exemptContainers.includes(id))) {
+      args.notApplicable("exempted by policy config");
+    }
     const who = describeContainer(props, args.name);
     const sources: string[] = [];
     const volumes = list(props.volumes);
@@ -353,12 +365,24 @@ export const containerNoHostNamespaces = resourcePolicy(
     remediation:
       "Remove networkMode/pidMode/ipcMode/usernsMode/cgroupnsMode `host`; attach to the project networks instead.",
     benchmarks: ["CIS Docker 5.10", "CIS Docker 5.16", "CIS Docker 5.17", "CIS Docker 5.21"],
+    configSchema: {
+      properties: {
+        exemptContainers: stringList(
+          'Reviewed exceptions as "<container name or component label>:<mode>", e.g. "node-exporter:pidMode".',
+          [],
+        ),
+      },
+    },
   },
   [CONTAINER],
   (props, args, report) => {
+    const { exemptContainers } = configOf(args, { exemptContainers: [] as string[] });
+    const ids = identitiesOf(props, args.name);
     const who = describeContainer(props, args.name);
     for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode"]) {
-      if (str(props[key]) === "host") report(`${who} uses the host's namespace (${key}: host)`);
+      if (str(props[key]) !== "host") continue;
+      if (ids.some((id) => exemptContainers.includes(`${id}:${key}`))) continue;
+      report(`${who} uses the host's namespace (${key}: host)`);
     }
   },
 );

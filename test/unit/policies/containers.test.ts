@@ -285,6 +285,25 @@ describe("container policies", () => {
     expect(listed.violations).toEqual([]);
   });
 
+  it("host namespace and host path exceptions are per container (and per mode) in policy config", async () => {
+    const exporter = hardenedContainer({
+      name: "backend-infra-prod-node-exporter",
+      labels: [{ label: "backend-infra.component", value: "node-exporter" }],
+      pidMode: "host",
+      networkMode: "host",
+      volumes: [{ hostPath: "/", containerPath: "/host", readOnly: true }],
+    });
+    const config = { exemptContainers: ["node-exporter:pidMode"] };
+    const namespaces = await checkResource(rules.containerNoHostNamespaces, CONTAINER, exporter, { config });
+    expect(namespaces.violations).toEqual([expect.stringMatching(/networkMode: host/)]);
+    const socket = await checkResource(rules.containerNoDockerSocket, CONTAINER, exporter);
+    expect(socket.violations).toEqual([expect.stringMatching(/host path \/, which holds the Docker socket/)]);
+    const exempt = await checkResource(rules.containerNoDockerSocket, CONTAINER, exporter, {
+      config: { exemptContainers: ["node-exporter"] },
+    });
+    expect(exempt.notApplicable).toMatch(/exempted/);
+  });
+
   it("edge identity and public ports come from policy config", async () => {
     const proxy = hardenedContainer({
       name: "front-proxy",

@@ -240,9 +240,12 @@ describe("policies/config", () => {
 });
 
 describe("policies/README.md", () => {
-  it("lists every rule with its severity", () => {
+  it("lists every rule with its kind, severity and options", () => {
     const readme = readFileSync(join(__dirname, "..", "..", "..", "policies", "README.md"), "utf8");
     for (const p of ALL_POLICIES) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${p.name}\` |`));
+      const options = Object.keys(p.configSchema?.properties ?? {}).join(", ") || "—";
+      expect(row?.trim().split("|").at(-2)?.trim(), p.name).toBe(options);
       expect(readme, p.name).toMatch(
         new RegExp(`^\\| \`${p.name}\` \\| (resource|stack) \\| ${p.severity} \\|`, "m"),
       );
