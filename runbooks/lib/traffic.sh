@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# Blue/green helpers shared by runbooks/deploy, canary, rollback and status. Load after common.sh.
+#
+# The traffic split is owned by the env stack: config `trafficActive` + `trafficCanaryPercent`,
+# applied by `pulumi up -s <env>` (its TrafficSwitch resource runs tools/traffic-switch.ts, which
+# refuses to send traffic to an unhealthy slot). These helpers only drive pulumi and read state.
+#
+# Seams for tests: PULUMI (default `pulumi`), SWITCH_CLI (default `node <repo>/dist/tools/traffic-switch.js`).
+
+# other_colour blue|green -> the other one.
+other_colour() {
+  case "$1" in
+    blue) echo green ;;
+    green) echo blue ;;
+    *) die "'$1' is not a slot colour (blue or green)" ;;
+  esac
+}
+
+# The env stack name: --stack, else the environment named in the outputs file.
+env_stack() {
+  if [[ -n "$BI_STACK" ]]; then
+    printf '%s\n' "$BI_STACK"
+  else
+    output_field .environment
+  fi
+}
+
+# pulumi_cmd ARGS...: a pulumi command that changes something (printed only with --dry-run).
+pulumi_cmd() {
+  local -a cmd
+  read -r -a cmd <<<"${PULUMI:-pulumi}"
+  command -v "${cmd[0]}" >/dev/null 2>&1 || [[ "$BI_DRY_RUN" == 1 ]] ||
+    die "the pulumi CLI ('${cmd[0]}') is not on PATH"
+  run_cmd "${cmd[@]}" --cwd "${BI_PULUMI_CWD:-$BI_REPO_ROOT}" "$@"
+}
+
+# switch_cli ARGS...: the traffic-switch CLI against the edge container of the env stack.
+switch_cli() {
+  local -a cli
+  local container host admin
+  read -r -a cli <<<"${SWITCH_CLI:-node $BI_REPO_ROOT/dist/tools/traffic-switch.js}"
+  container=$(output_field .edge.container) || exit $?
+  host=$(output_field .dockerHost) || exit $?
+  admin=$(output_field_or .edge.adminTcp 127.0.0.1:9999)
+  if [[ "${cli[0]}" == node && ! -f "${cli[1]:-}" ]]; then
+    die "${cli[1]:-the switch CLI} is missing: run \`npm run build\` in $BI_REPO_ROOT first"
+  fi
+  "${cli[@]}" "$@" --docker-container "$container" --docker-host "$host" --admin-tcp "$admin"
+}
+
+# edge_healthy_count COLOUR: servers of COLOUR the edge has UP with a passing health check (live).
+edge_healthy_count() {
+  local status
+  status=$(switch_cli status) || die "cannot read the edge's server state (traffic-switch status failed)"
+  jq -r --arg c "$1" \
+    '[.servers[] | select((.name | startswith($c)) and (.status | test("^UP( |$)")) and (.check | test("^L7OK")))] | length' \
+    <<<"$status"
+}
+
+# wait_edge_healthy COLOUR TIMEOUT_SECONDS: waits until the edge has a healthy server of COLOUR.
+wait_edge_healthy() {
+  local colour=$1 timeout=$2 start count=0
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "wait until the edge has a healthy $colour server (traffic-switch status, at most ${timeout}s)"
+    return 0
+  fi
+  start=$(now_ms)
+  while :; do
+    count=$(edge_healthy_count "$colour")
+    if ((count > 0)); then
+      log_info "edge: $count healthy $colour server(s)"
+      return 0
+    fi
+    if (($(now_ms) - start >= timeout * 1000)); then
+      log_error "edge: no healthy $colour server after ${timeout}s"
+      return 1
+    fi
+    sleep "${BI_POLL_SECONDS:-2}"
+  done
+}
+
+# slot_containers COLOUR: the container names of a slot stack (one per line); dies when none.
+slot_containers() {
+  local list
+  list=$(slot_list "$1" .containers) || exit $?
+  [[ -n "$list" ]] || die "slot $1 has no containers in its stack outputs: deploy it first"
+  printf '%s\n' "$list"
+}
+
+# smoke_slot COLOUR: every container of the slot is healthy and answers /health 200 and /ping with
+# its own colour (the right slot runs the new build).
+smoke_slot() {
+  local colour=$1 container probe upstream port
+  local -a containers
+  mapfile -t containers < <(slot_containers "$colour")
+  upstream=$(slot_field "$colour" .upstream) || exit $?
+  port=${upstream##*:}
+  [[ "$port" =~ ^[0-9]+$ ]] || die "slot $colour output upstream '$upstream' is not host:port"
+  # Runs inside the backend container (node is there; curl is not).
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  probe='const [colour, port] = process.argv.slice(1); const u = (p) => `http://127.0.0.1:${port}${p}`;
+Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
+  const c = p.headers.get("x-backend-colour");
+  console.log(`health ${h.status} ping ${p.status} colour ${c}`);
+  process.exit(h.status === 200 && p.status === 200 && c === colour ? 0 : 1);
+}, (e) => { console.error(e.message); process.exit(1); });'
+  for container in "${containers[@]}"; do
+    wait_healthy "$container" "${BI_HEALTH_TIMEOUT:-180}" || return 1
+    run_in "$container" node -e "$probe" "$colour" "$port" || {
+      log_error "smoke test failed in $container"
+      return 1
+    }
+  done
+  wait_edge_healthy "$colour" "${BI_HEALTH_TIMEOUT:-180}"
+}
+
+# set_traffic ENV_STACK ACTIVE CANARY_PERCENT: config + pulumi up of the env stack (the switch).
+set_traffic() {
+  local stack=$1 active=$2 percent=$3
+  pulumi_cmd config set trafficActive "$active" -s "$stack"
+  pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack"
+  pulumi_cmd up --yes --skip-preview -s "$stack"
+}
+
+# verify_traffic ENV_STACK ACTIVE CANARY_PERCENT: re-reads the env stack outputs and checks them.
+verify_traffic() {
+  local stack=$1 active=$2 percent=$3 got_active got_percent
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "check that stack $stack reports traffic.active=$active traffic.canaryPercent=$percent"
+    return 0
+  fi
+  # Fresh outputs from pulumi (an --outputs file was read before the switch).
+  # shellcheck disable=SC2034 # the cache of outputs.sh
+  OUTPUTS_JSON=""
+  outputs_load --stack "$stack"
+  got_active=$(output_field .traffic.active)
+  got_percent=$(output_field_or .traffic.canaryPercent 0)
+  if [[ "$got_active" != "$active" || "$got_percent" != "$percent" ]]; then
+    log_error "stack $stack reports active=$got_active canary=$got_percent%, expected active=$active canary=$percent%"
+    return 1
+  fi
+  log_info "traffic: active=$got_active canary=$got_percent% weights=$(output_field .traffic.weights)"
+}

@@ -1,0 +1,385 @@
+/**
+ * The blue/green runbooks (deploy, canary, rollback, status): argument handling, --dry-run
+ * output, the order of pulumi commands, and stopping at the first failed check. pulumi and the
+ * switch CLI are replaced by recording fakes (PULUMI / SWITCH_CLI seams); containers are reached
+ * through the runbooks' local seam, and a real HTTP server plays the smoke-tested slot.
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  freePort,
+  removeDir,
+  run,
+  skipReason,
+  startDaemon,
+  tempDir,
+  waitFor,
+  type Daemon,
+} from "../support/tools";
+
+const RUNBOOKS = resolve(__dirname, "..", "..", "runbooks");
+const DIGEST = "sha256:" + "a".repeat(64);
+const IMAGE = `ghcr.io/acme/backend:1.4.2@${DIGEST}`;
+
+describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
+  let dir: string;
+  let server: Daemon;
+  let port: number;
+  /** The colour the fake slot answers /ping with (read per request from this file). */
+  const setPingColour = (colour: string) => writeFileSync(join(dir, "ping-colour"), colour);
+
+  const envOutputs = (active: string, canaryPercent = 0) => ({
+    environment: "prod",
+    dockerHost: "ssh://deploy@docker-prod-1.example.com",
+    edge: {
+      container: "backend-infra-prod-edge",
+      url: "https://api.example.com",
+      adminSocket: "/run/haproxy/admin.sock",
+      adminTcp: "127.0.0.1:9999",
+    },
+    traffic: {
+      active,
+      canaryPercent,
+      weights: active === "blue" ? { blue: 256, green: 0 } : { blue: 0, green: 256 },
+    },
+  });
+  const slotOutputs = (slot: string) => ({
+    environment: "prod",
+    slot,
+    image: `ghcr.io/acme/backend@sha256:${(slot === "blue" ? "b" : "c").repeat(64)}`,
+    containers: [
+      `backend-infra-prod-backend-${slot}-1-abcd1234`,
+      `backend-infra-prod-backend-${slot}-2-abcd1234`,
+    ],
+    upstream: `backend-${slot}:${port}`,
+  });
+
+  const files = () => ({
+    env: join(dir, "env.json"),
+    blue: join(dir, "blue.json"),
+    green: join(dir, "green.json"),
+    pulumiLog: join(dir, "pulumi.log"),
+    after: join(dir, "env-after.json"),
+  });
+
+  const runbook = (name: string, args: string[], env: Record<string, string> = {}) => {
+    const f = files();
+    writeFileSync(f.pulumiLog, "");
+    const result = run(join(RUNBOOKS, name), args, {
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: dir,
+        BI_LOG_DIR: join(dir, "logs"),
+        PULUMI: `bash ${join(dir, "fake-pulumi")}`,
+        SWITCH_CLI: `bash ${join(dir, "fake-switch")}`,
+        PULUMI_LOG: f.pulumiLog,
+        ENV_AFTER: f.after,
+        BI_SEAM: "local",
+        BI_LOCAL_ROOT: join(dir, "containers"),
+        BI_POLL_SECONDS: "0.1",
+        BI_HEALTH_TIMEOUT: "3",
+        ...env,
+      },
+      input: "",
+    });
+    const pulumiCalls = readFileSync(f.pulumiLog, "utf8").trim().split("\n").filter(Boolean);
+    return { ...result, pulumiCalls };
+  };
+
+  beforeAll(async () => {
+    dir = tempDir("traffic-runbooks");
+    port = await freePort();
+    // The idle slot's backend, as the smoke test sees it inside the container. A separate process:
+    // the runbooks run synchronously and would block a server in this one.
+    setPingColour("green");
+    server = startDaemon(process.execPath, [
+      "-e",
+      `const fs = require("node:fs");
+       require("node:http").createServer((req, res) => {
+         const colour = req.url === "/ping" ? fs.readFileSync(process.argv[2], "utf8") : "green";
+         res.setHeader("x-backend-colour", colour);
+         res.end("{}");
+       }).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("listening"));`,
+      String(port),
+      join(dir, "ping-colour"),
+    ]);
+    await waitFor("the fake slot backend", () => server.output().includes("listening"));
+
+    const f = files();
+    writeFileSync(f.env, JSON.stringify(envOutputs("blue")));
+    writeFileSync(f.blue, JSON.stringify(slotOutputs("blue")));
+    writeFileSync(f.green, JSON.stringify(slotOutputs("green")));
+    writeFileSync(f.after, JSON.stringify(envOutputs("green")));
+    writeFileSync(
+      join(dir, "fake-pulumi"),
+      [
+        "#!/usr/bin/env bash",
+        "set -euo pipefail",
+        'printf "%s\\n" "$*" >> "$PULUMI_LOG"',
+        'if [[ -n "${FAIL_UP:-}" && "$*" == *" up "*"-s $FAIL_UP"* ]]; then echo "error: update failed" >&2; exit 1; fi',
+        'if [[ "$*" == *"stack output --json --show-secrets -s "* ]]; then',
+        '  case "${*: -1}" in',
+        '    *-blue) cat "$SLOT_BLUE" ;;',
+        '    *-green) cat "$SLOT_GREEN" ;;',
+        '    *) cat "$ENV_AFTER" ;;',
+        "  esac",
+        "fi",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "fake-switch"),
+      [
+        "#!/usr/bin/env bash",
+        'printf "switch %s\\n" "$*" >> "$PULUMI_LOG"',
+        '[[ "$1" == status ]] || exit 64',
+        `echo '{"active":"blue","share":{"blue":100,"green":0},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
+        "",
+      ].join("\n"),
+    );
+    for (const colour of ["blue", "green"]) {
+      for (const name of slotOutputs(colour).containers) {
+        mkdirSync(join(dir, "containers", name), { recursive: true });
+        writeFileSync(join(dir, "containers", name, "health"), "#!/usr/bin/env bash\nexit 0\n");
+        chmodSync(join(dir, "containers", name, "health"), 0o755);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  const slotArgs = () => ["--slot-outputs", files().blue, "--slot-outputs", files().green];
+
+  describe("deploy", () => {
+    it("--dry-run prints every step for the idle slot and changes nothing", () => {
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--dry-run"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.pulumiCalls).toEqual([]);
+      const lines = r.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
+      expect(lines[0]).toMatch(/would ask to confirm|pulumi/);
+      const text = lines.join("\n");
+      const order = [
+        `config set backendImage ${IMAGE.replace(/[@:]/g, (c) => c)} -s prod-green`,
+        "up --yes --skip-preview -s prod-green",
+        "smoke test every container of slot green",
+        "config set trafficActive green -s prod",
+        "config set trafficCanaryPercent 0 -s prod",
+        "up --yes --skip-preview -s prod",
+        "check that stack prod reports traffic.active=green",
+      ];
+      let at = -1;
+      for (const piece of order) {
+        const next = text.indexOf(piece, at + 1);
+        expect(next, `"${piece}" after position ${at} in:\n${text}`).toBeGreaterThan(at);
+        at = next;
+      }
+      expect(text).toContain("bash");
+      expect(r.stderr).toMatch(/blue serves traffic; deploying .* to the idle slot green/);
+    });
+
+    it("rejects bad arguments with exit 2 naming the argument", () => {
+      const cases: [string[], RegExp][] = [
+        [[], /--image is required/],
+        [["--image", "backend"], /has no tag or digest/],
+        [["--image", "backend:latest"], /latest tag/],
+        [["--image", "Back End:1"], /is not an image reference/],
+        [["--image", IMAGE, "--slot", "red"], /--slot 'red' is not blue or green/],
+        [["--image", IMAGE, "--bogus"], /unknown argument '--bogus'/],
+      ];
+      for (const [args, message] of cases) {
+        const r = runbook("deploy", ["--outputs", files().env, ...args, "--dry-run"]);
+        expect(r.status, args.join(" ")).toBe(2);
+        expect(r.stderr).toMatch(message);
+      }
+    });
+
+    it("refuses to deploy over the active slot, and tag-only images in prod", () => {
+      const active = runbook("deploy", [
+        "--outputs",
+        files().env,
+        "--image",
+        IMAGE,
+        "--slot",
+        "blue",
+        "--dry-run",
+      ]);
+      expect(active.status).toBe(1);
+      expect(active.stderr).toMatch(/slot blue serves production traffic now/);
+      const tagOnly = runbook("deploy", [
+        "--outputs",
+        files().env,
+        "--image",
+        "ghcr.io/acme/backend:1.4.2",
+        "--dry-run",
+      ]);
+      expect(tagOnly.status).toBe(1);
+      expect(tagOnly.stderr).toMatch(/prod deploys need an image pinned by digest/);
+    });
+
+    it("runs the steps in order, smoke-tests the slot, switches, and verifies", () => {
+      setPingColour("green");
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        SLOT_BLUE: files().blue,
+        SLOT_GREEN: files().green,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const cwd = resolve(RUNBOOKS, "..");
+      expect(r.pulumiCalls).toEqual([
+        `--cwd ${cwd} config set backendImage ${IMAGE} -s prod-green`,
+        `--cwd ${cwd} up --yes --skip-preview -s prod-green`,
+        expect.stringMatching(/^switch status --docker-container backend-infra-prod-edge --docker-host ssh:/),
+        `--cwd ${cwd} config set trafficActive green -s prod`,
+        `--cwd ${cwd} config set trafficCanaryPercent 0 -s prod`,
+        `--cwd ${cwd} up --yes --skip-preview -s prod`,
+        `--cwd ${cwd} stack output --json --show-secrets -s prod`,
+      ]);
+      expect(r.stdout + r.stderr).toMatch(/health 200 ping 200 colour green/);
+      expect(r.stdout).toMatch(/ok\s+smoke test slot green/);
+      expect(r.stderr).toMatch(/done: green serves traffic; blue keeps running for rollback/);
+    });
+
+    it("stops at the first failed check: a failed slot deploy never switches", () => {
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        FAIL_UP: "prod-green",
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/pulumi up of slot green failed; traffic stays on blue/);
+      expect(r.pulumiCalls.some((c) => c.includes("trafficActive"))).toBe(false);
+      expect(r.stdout).toMatch(/FAIL\s+deploy slot green/);
+    });
+
+    it("stops when the smoke test finds the wrong build answering", () => {
+      setPingColour("blue");
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"]);
+      setPingColour("green");
+      expect(r.status).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/health 200 ping 200 colour blue/);
+      expect(r.stderr).toMatch(/smoke test of slot green failed; traffic stays on blue/);
+      expect(r.pulumiCalls.some((c) => c.includes("trafficActive"))).toBe(false);
+    });
+
+    it("stops when the edge does not see the new slot healthy", () => {
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        GREEN_STATUS: "DOWN",
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/edge: no healthy green server after 3s/);
+      expect(r.pulumiCalls.some((c) => c.includes("trafficActive"))).toBe(false);
+    });
+  });
+
+  describe("canary", () => {
+    it("--dry-run sets the percentage on the env stack and keeps the active colour", () => {
+      const r = runbook("canary", [
+        "--outputs",
+        files().env,
+        ...slotArgs(),
+        "--traffic-percentage",
+        "10",
+        "--dry-run",
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/\[dry-run\] .*config set trafficActive blue -s prod/);
+      expect(r.stdout).toMatch(/\[dry-run\] .*config set trafficCanaryPercent 10 -s prod/);
+      expect(r.stdout).toMatch(/\[dry-run\] .*up --yes --skip-preview -s prod$/m);
+      expect(r.pulumiCalls).toEqual([]);
+    });
+
+    it("validates --traffic-percentage", () => {
+      for (const bad of ["101", "-1", "ten", "", "5.5"]) {
+        const r = runbook("canary", ["--outputs", files().env, "--traffic-percentage", bad, "--dry-run"]);
+        expect(r.status, bad).toBe(2);
+        expect(r.stderr).toMatch(/--traffic-percentage/);
+      }
+      expect(runbook("canary", ["--outputs", files().env, "--dry-run"]).stderr).toMatch(
+        /--traffic-percentage is required/,
+      );
+      expect(
+        runbook("canary", ["--outputs", files().env, "--traffic-percentage=0", "--dry-run"]).status,
+      ).toBe(0);
+    });
+
+    it("refuses a canary to a slot the edge sees unhealthy, without touching the env stack", () => {
+      const r = runbook(
+        "canary",
+        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
+        {
+          GREEN_STATUS: "DOWN",
+        },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/slot green is not healthy at the edge; the traffic split was not changed/);
+      expect(r.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
+    });
+  });
+
+  describe("rollback", () => {
+    it("--dry-run switches back to the other slot and ends the canary", () => {
+      writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green", 10)));
+      const r = runbook("rollback", ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--dry-run"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/config set trafficActive blue -s prod/);
+      expect(r.stdout).toMatch(/config set trafficCanaryPercent 0 -s prod/);
+      expect(r.stderr).toMatch(/green active \(canary 10%\); rolling back to blue/);
+    });
+
+    it("has nothing to do when the target already serves everything", () => {
+      const r = runbook("rollback", ["--outputs", files().env, "--to", "blue", "--dry-run"]);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/blue already serves all traffic of prod; nothing to roll back/);
+    });
+
+    it("rejects a bad --to", () => {
+      const r = runbook("rollback", ["--outputs", files().env, "--to", "purple"]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--to 'purple' is not blue or green/);
+    });
+  });
+
+  describe("status", () => {
+    it("prints the traffic split and both slots from the outputs", () => {
+      const r = runbook("status", ["--outputs", files().env, ...slotArgs()]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/traffic\s+active blue, canary 0% to green, weights \{"blue":256,"green":0\}/);
+      expect(r.stdout).toMatch(/slot green\s+image ghcr.io\/acme\/backend@sha256:c{64}/);
+      expect(r.stdout).toContain(
+        "backend-infra-prod-backend-blue-1-abcd1234 backend-infra-prod-backend-blue-2-abcd1234",
+      );
+    });
+
+    it("--live shows the edge's servers and fails when the edge disagrees with the outputs", () => {
+      const live = runbook("status", ["--outputs", files().env, "--live"]);
+      expect(live.status, live.stderr).toBe(0);
+      expect(live.stdout).toMatch(/green1\s+UP\s+L7OK\s+weight 0/);
+      const disagree = runbook("status", ["--outputs", join(dir, "env-green.json"), "--live"]);
+      expect(disagree.status).toBe(1);
+      expect(disagree.stderr).toMatch(/the edge sends most traffic to blue but the stack says green/);
+    });
+
+    it("fails naming the missing output field", () => {
+      writeFileSync(join(dir, "broken.json"), JSON.stringify({ environment: "prod" }));
+      const r = runbook("status", ["--outputs", join(dir, "broken.json")]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/'\.traffic\.active' is missing/);
+    });
+  });
+
+  describe.skipIf(skipReason("shellcheck"))("shellcheck", () => {
+    it("is clean on the runbooks and their library (all severities)", () => {
+      const scripts = ["deploy", "canary", "rollback", "status", "lib/traffic.sh"].map((s) =>
+        join(RUNBOOKS, s),
+      );
+      for (const s of scripts) expect(existsSync(s), s).toBe(true);
+      const result = run("shellcheck", ["-x", "--severity=style", ...scripts], {
+        cwd: resolve(RUNBOOKS, ".."),
+      });
+      expect(result.stdout + result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    });
+  });
+});
