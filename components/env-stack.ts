@@ -5,6 +5,7 @@
 import * as docker from "@pulumi/docker";
 import type { InfraConfig } from "../config/schema";
 import { BackupStorage } from "./backup-storage";
+import { BackupRepository, BackupRunner } from "./backup-runner";
 import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
 import { Networks } from "./networks";
 import type { EnvStackOutputs } from "./outputs";
@@ -53,9 +54,20 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   // ---- data tier: postgres, redis (issue 3) ----
   // pgBackRest (config, PGBACKREST_* secrets, repo1 + spool volumes) comes from the backup tier:
   // pass it as `pgbackrest: { config, stanza, env, repoVolume, spoolVolume }`.
+  const backupRepository = new BackupRepository(
+    "backup-repository",
+    {
+      namePrefix: config.namePrefix,
+      backups: config.backups,
+      postgresCpus: config.postgres.cpus,
+      s3: backupStorage,
+    },
+    opts,
+  );
   const postgres = new Postgres(
     "postgres",
     {
+      pgbackrest: backupRepository.postgresWiring,
       namePrefix: config.namePrefix,
       environment: config.environment,
       config: config.postgres,
@@ -95,6 +107,34 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   };
 
   // ---- backups: runner (issue 5) ----
+  const backupRunner = new BackupRunner(
+    "backup-runner",
+    {
+      namePrefix: config.namePrefix,
+      environment: config.environment,
+      backups: config.backups,
+      registry: config.registry,
+      postgresBaseImage: config.postgres.baseImage,
+      redisImage: config.redis.image,
+      repository: backupRepository,
+      s3: backupStorage,
+      postgres: {
+        dataVolume: postgres.dataVolume,
+        socketVolume: postgres.socketVolume,
+        database: config.postgres.database,
+      },
+      redis: { host: redis.host, port: redis.port, password: redis.password },
+      networks: { data: networks.names.data, backup: networks.names.backup },
+    },
+    { ...opts, dependsOn: [postgres, redis] },
+  );
+  outputs.backups = {
+    ...(backupOutputs as NonNullable<EnvStackOutputs["backups"]>),
+    localVolume: backupRunner.localVolume,
+    dumpsVolume: backupRunner.dumpsVolume,
+    textfileVolume: backupRunner.textfileVolume,
+    runnerContainer: backupRunner.containerName,
+  };
 
   // ---- edge and traffic switch (issue 4) ----
   const edge = new Edge(

@@ -97,7 +97,12 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
 
   it("Postgres image: built from images/postgres; prod runs it by registry digest", async () => {
     const { resources, config } = await plan(stack);
-    const image = only(resources, (r) => r.type === "docker:index/image:Image", "postgres image");
+    const image = only(
+      resources,
+      (r) =>
+        r.type === "docker:index/image:Image" && (r.inputs.build as Inputs)?.context === "images/postgres",
+      "postgres image",
+    );
     const build = image.inputs.build as Inputs;
     expect(build.context).toBe("images/postgres");
     expect(build.args.POSTGRES_BASE_IMAGE).toBe(config.postgres.baseImage);
