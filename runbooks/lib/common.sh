@@ -30,7 +30,7 @@
 #     docker: docker -H host start|stop|restart|kill CONTAINER
 #     local:  runs $BI_LOCAL_ROOT/<CONTAINER>/<action> (restart = stop then start when absent)
 #   container_health CONTAINER  -> prints healthy | unhealthy | starting | running | stopped | missing
-#     docker: docker inspect (.State.Health.Status, else .State.Status)
+#     docker: docker inspect: stopped unless .State.Running, then .State.Health.Status (or running)
 #     local:  $BI_LOCAL_ROOT/<CONTAINER>/health exit 0 -> healthy, else unhealthy
 #   wait_healthy CONTAINER TIMEOUT_SECONDS -> waits (bounded), logs the time it took
 # Secrets never go on a command line: pass them as environment variables with `-e NAME`.
@@ -348,7 +348,7 @@ container_health() {
   case "$BI_SEAM" in
     docker)
       if ! status=$(_docker inspect --format \
-        '{{if .State.Health}}{{.State.Health.Status}}{{else if .State.Running}}running{{else}}stopped{{end}}' \
+        '{{if not .State.Running}}stopped{{else if .State.Health}}{{.State.Health.Status}}{{else}}running{{end}}' \
         "$container" 2>/dev/null); then
         status=missing
       fi

@@ -391,6 +391,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-1",
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-2",
         "[dry-run] docker -H ssh://deploy@staging-host stop pg",
+        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner rm -f -- /var/lib/postgresql/data/postmaster.pid",
         "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner restore-postgres --target-dir /var/lib/postgresql/data --from local --delta --to 2026-11-28\\ 09:14:00+00",
         "[dry-run] docker -H ssh://deploy@staging-host start pg",
         "[dry-run] wait until pg is healthy (at most 180s)",
