@@ -392,7 +392,7 @@ export const KEYS = {
     default: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
   }),
   redisExporterImage: key(image, "string", "redis_exporter image.", {
-    default: "oliver006/redis_exporter:v1.45.0",
+    default: "oliver006/redis_exporter:v1.45.0-alpine",
   }),
   blackboxExporterImage: key(image, "string", "blackbox_exporter image.", {
     default: "prom/blackbox-exporter:v0.23.0",
