@@ -139,6 +139,8 @@ export class Edge extends pulumi.ComponentResource {
           { internal: EDGE_CONTAINER_HTTP_PORT, external: args.httpPort, protocol: "tcp" },
           { internal: EDGE_CONTAINER_HTTPS_PORT, external: args.httpsPort, protocol: "tcp" },
         ],
+        // Docker copies uploads to "/", which a read-only root filesystem refuses.
+        writableRootfsReason: "uploads the rendered haproxy.cfg and TLS certificate",
         uploads: [
           { file: `${EDGE_CONFIG_DIR}/haproxy.cfg`, content: this.config },
           { file: EDGE_CERT_PATH, content: pulumi.secret(pem) },

@@ -79,7 +79,12 @@ describe("Edge component (env stack prod)", async () => {
       { volumeName: "backend-infra-prod-edge-state", containerPath: "/var/lib/haproxy" },
     ]);
     expect(edge?.inputs.tmpfs).toMatchObject({ "/run/haproxy": expect.stringContaining("mode=1777") });
-    expect(edge?.inputs.readOnly).toBe(true);
+    // uploads need a writable root filesystem (the provider copies to "/"); the reason is recorded
+    expect(edge?.inputs.readOnly).toBe(false);
+    expect(edge?.inputs.labels).toContainEqual({
+      label: "backend-infra.writable-rootfs",
+      value: "uploads the rendered haproxy.cfg and TLS certificate",
+    });
     const healthcheck = edge?.inputs.healthcheck as { tests: string[] };
     expect(healthcheck.tests.join(" ")).toContain("/dev/tcp/127.0.0.1/8405");
   });
