@@ -54,7 +54,7 @@ backup_files() {
   [[ "$kind" == redis || "$kind" == logical ]] || die "backup_files: kind must be redis or logical, not '$kind'"
   [[ "$from" == local || "$from" == s3 ]] || die "backup_files: from must be local or s3, not '$from'"
   local runner
-  runner=$(output_field .backups.container) || return 1
+  runner=$(output_field .backups.runnerContainer) || return 1
   out=$(run_in -u postgres "$runner" bash -c "$BI_LIST_SNIPPET" list-backups "$kind" "$from") || return 1
   # Keep only names that carry a UTC stamp; sort by it.
   sed -n 's/^[^ ]*-\([0-9]\{8\}T[0-9]\{6\}Z\)\.\(rdb\|dump\) \(.*\)$/\1 \3/p' <<<"$out" | sort

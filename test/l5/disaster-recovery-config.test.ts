@@ -13,6 +13,8 @@ import { removeDir, run, skipReason, tempDir, type RunResult } from "../support/
 const REPO = resolve(__dirname, "..", "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const PG_PASSWORD = "pg-secret-value-123";
+/** A secret that only the masked outputs reveal as one (not a field the runbook knows by name). */
+const NESTED_SECRET = "restore-key-secret-789";
 
 describe.skipIf(skipReason("aws", "jq"))("runbooks/backup-config with a fake pulumi and s3rver (L5)", () => {
   let root: string;
@@ -32,11 +34,17 @@ for ((i = 0; i < \${#args[@]}; i++)); do
     --show-secrets) show=1 ;;
   esac
 done
-if [[ "$1 $2" == "stack output" ]]; then cat "$FAKE_PULUMI_OUTPUTS"; exit 0; fi
+if [[ "$1 $2" == "stack output" ]]; then
+  if [[ $show == 1 ]]; then cat "$FAKE_PULUMI_OUTPUTS"; else cat "$FAKE_PULUMI_OUTPUTS_MASKED"; fi
+  exit 0
+fi
 if [[ "$1 $2" == "stack export" ]]; then
   if [[ "$stack" == *-green ]]; then echo "error: no stack named '$stack' found" >&2; exit 255; fi
   if [[ $show == 1 || "$stack" == "$FAKE_PULUMI_LEAKY" ]]; then
     secret='{"${SECRET_SIG}": "1b47061264138c4ac30d75fd1eb44270", "plaintext": "\\"${PG_PASSWORD}\\""}'
+  elif [[ "$stack" == "$FAKE_PULUMI_LEAKY_AS_TEXT" ]]; then
+    # Not marked as a secret at all, but the value is the (nested) secret output of the env stack.
+    secret='"${NESTED_SECRET}"'
   else
     secret='{"${SECRET_SIG}": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:AAAAencrypted=="}'
   fi
@@ -57,6 +65,8 @@ exit 64
         FAKE_PULUMI_CALLS: calls,
         FAKE_PULUMI_OUTPUTS: join(root, "outputs.json"),
         FAKE_PULUMI_LEAKY: "",
+        FAKE_PULUMI_LEAKY_AS_TEXT: "",
+        FAKE_PULUMI_OUTPUTS_MASKED: join(root, "outputs-masked.json"),
         BI_LOG_DIR: join(root, "logs"),
         AWS_ACCESS_KEY_ID: s3.accessKey,
         AWS_SECRET_ACCESS_KEY: s3.secretKey,
@@ -87,7 +97,18 @@ exit 64
         dockerHost: "ssh://deploy@prod-host",
         postgres: { container: "pg", password: PG_PASSWORD },
         redis: { container: "redis", password: "redis-secret-value-456" },
-        backups: { bucket: s3.bucket, region: "us-east-1" },
+        backups: { bucket: s3.bucket, region: "us-east-1", extra: { token: NESTED_SECRET } },
+      }),
+    );
+    // What `pulumi stack output --json` prints without --show-secrets.
+    writeFileSync(
+      join(root, "outputs-masked.json"),
+      JSON.stringify({
+        environment: "prod",
+        dockerHost: "ssh://deploy@prod-host",
+        postgres: { container: "pg", password: "[secret]" },
+        redis: { container: "redis", password: "[secret]" },
+        backups: { bucket: s3.bucket, region: "us-east-1", extra: "[secret]" },
       }),
     );
   });
@@ -150,6 +171,16 @@ exit 64
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("the export of prod-blue holds a secret in plain text");
     expect(result.stderr).toContain("nothing was uploaded");
+    expect(s3.keys()).toEqual(before);
+  });
+
+  it("a secret that is not marked as one in the export is found through the masked outputs", () => {
+    const before = s3.keys();
+    const result = backupConfig(["--stack", "prod", "--yes", ...s3Args()], {
+      FAKE_PULUMI_LEAKY_AS_TEXT: "prod",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("the export of prod holds a secret in plain text");
     expect(s3.keys()).toEqual(before);
   });
 

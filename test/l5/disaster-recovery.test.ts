@@ -412,7 +412,7 @@ echo $! >${shq(exporterPid)}`,
             dataDir: redisDir,
           },
           backups: {
-            container: "runner",
+            runnerContainer: "runner",
             bucket: s3.bucket,
             region: "us-east-1",
             replicaBucket: "",

@@ -36,7 +36,7 @@ function baseOutputs(environment = "staging"): Outputs {
     },
     redis: { container: "redis", host: "redis", port: 6379, password: "redis-password-not-in-logs" },
     backups: {
-      container: "runner",
+      runnerContainer: "runner",
       bucket: "acme-backups",
       region: "eu-west-1",
       replicaBucket: "acme-backups-replica",
@@ -208,7 +208,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
     });
 
     it.each([
-      [".backups.container", (o: Outputs) => delete (o.backups as Outputs).container],
+      [".backups.runnerContainer", (o: Outputs) => delete (o.backups as Outputs).runnerContainer],
       [".postgres.stanza", (o: Outputs) => delete (o.postgres as Outputs).stanza],
       [".traffic.active", (o: Outputs) => delete o.traffic],
       [".edge.url", (o: Outputs) => ((o.edge as Outputs).url = null)],
