@@ -27,6 +27,7 @@ import {
   type PgBackRestConfInput,
 } from "../renderers/pgbackrest-conf";
 import { DEFAULT_STANZA, POSTGRES_PATHS, POSTGRES_PORT, POSTGRES_SUPERUSER, POSTGRES_UID } from "./postgres";
+import { REDIS_DATA_PATH } from "./redis";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the runner container (see images/backup/README.md, "Container layout"). */
@@ -205,7 +206,13 @@ export interface BackupRunnerArgs {
     /** Database the logical dump and the drill cover. */
     database: string;
   };
-  redis: { host: pulumi.Input<string>; port: pulumi.Input<number>; password: pulumi.Input<string> };
+  redis: {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    password: pulumi.Input<string>;
+    /** Redis data volume, mounted at /data (as in Redis) so `restore-redis --data-dir /data` works from the runner. */
+    dataVolume: pulumi.Input<string>;
+  };
   /** `data` (Postgres, Redis) and `backup` (egress to S3). */
   networks: { data: pulumi.Input<string>; backup: pulumi.Input<string> };
   /** Memory limit in MB (the restore drill runs a private PostgreSQL). Default 1024. */
@@ -343,6 +350,7 @@ export class BackupRunner extends pulumi.ComponentResource {
           { volumeName: this.dumpsVolume, containerPath: RUNNER_PATHS.dumps },
           { volumeName: this.textfileVolume, containerPath: RUNNER_PATHS.textfile },
           { volumeName: this.scratchVolume, containerPath: RUNNER_PATHS.scratch },
+          { volumeName: args.redis.dataVolume, containerPath: REDIS_DATA_PATH },
         ],
         tmpfs: {
           "/tmp": "rw,noexec,nosuid,nodev,size=64m",

@@ -7,6 +7,7 @@ import type { InfraConfig } from "../config/schema";
 import { BackupStorage } from "./backup-storage";
 import { BackupRepository, BackupRunner } from "./backup-runner";
 import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
+import { Monitoring } from "./monitoring";
 import { Networks } from "./networks";
 import type { EnvStackOutputs } from "./outputs";
 import { Postgres } from "./postgres";
@@ -123,7 +124,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
         socketVolume: postgres.socketVolume,
         database: config.postgres.database,
       },
-      redis: { host: redis.host, port: redis.port, password: redis.password },
+      redis: { host: redis.host, port: redis.port, password: redis.password, dataVolume: redis.dataVolume },
       networks: { data: networks.names.data, backup: networks.names.backup },
     },
     { ...opts, dependsOn: [postgres, redis] },
@@ -188,6 +189,46 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   };
 
   // ---- monitoring (issue 6) ----
+  if (config.monitoring.enabled) {
+    const monitoring = new Monitoring(
+      "monitoring",
+      {
+        namePrefix: config.namePrefix,
+        environment: config.environment,
+        config: config.monitoring,
+        alerting: config.alerting,
+        activeColour: config.traffic.active,
+        backendPort: config.backend.port,
+        publicUrl: `${edge.url}/health`,
+        networks: {
+          monitoring: networks.names.monitoring,
+          app: networks.names.app,
+          data: networks.names.data,
+        },
+        textfileVolume: backupRunner.textfileVolume,
+        edge: { host: edge.containerName, metricsPort: edge.metricsPort },
+        postgres: {
+          host: postgres.host,
+          port: postgres.port,
+          database: postgres.database,
+          user: postgres.user,
+          password: postgres.password,
+        },
+        redis: { host: redis.host, port: redis.port, password: redis.password },
+      },
+      { ...opts, dependsOn: [postgres, redis, edge] },
+    );
+    outputs.monitoring = {
+      prometheusUrl: monitoring.prometheusUrl,
+      grafanaUrl: monitoring.grafanaUrl,
+      alertmanagerUrl: monitoring.alertmanagerUrl,
+      grafanaAdminUser: monitoring.grafanaAdminUser,
+      grafanaAdminPassword: monitoring.grafanaAdminPassword,
+      containers: monitoring.containers,
+    };
+  } else {
+    outputs.monitoring = { enabled: false };
+  }
 
   return outputs;
 }

@@ -77,6 +77,8 @@ describe("renderPgBackRestConf", () => {
       "pg1-socket-path": "/var/run/postgresql",
       "pg1-user": "postgres",
     });
+    expect(section(text, "global:backup")).toEqual({ "archive-timeout": "300" });
+    expect(section(text, "global:check")).toEqual({ "archive-timeout": "300" });
     // TLS verification stays on unless a test endpoint turns it off.
     expect(text).not.toContain("verify-tls");
   });

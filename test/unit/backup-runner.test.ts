@@ -97,6 +97,9 @@ describe.each(["prod", "staging", "local"])("backup runner in the %s plan", (sta
       `${config.namePrefix}-node-exporter-textfile`,
     );
     expect(runnerMounts["/scratch"]).toBeDefined();
+    // restore-redis --data-dir /data (disaster-recovery runbook) works on Redis's own volume.
+    const redisMounts = mounts(container(resources, `${config.namePrefix}-redis`));
+    expect(runnerMounts["/data"]).toBe(redisMounts["/data"]);
     // The spool of the Postgres container is its own (archive-push state), not the runner's.
     expect(runnerMounts["/var/spool/pgbackrest"]).not.toBe(pgMounts["/var/spool/pgbackrest"]);
   });
