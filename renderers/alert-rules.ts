@@ -814,13 +814,13 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
     // ---------------- backups (textfile metrics written by the backup runner) ----------------
     {
       group: "backups",
+      // Freshness only grows until the next success: no `for` needed, it cannot flap.
       alert: "BackupTooOld",
       severity: "critical",
       // kind="physical": the newest pgBackRest backup of any type (a full counts as fresh too).
       expr:
         `time() - backup_last_success_timestamp_seconds{kind=~"logical|redis"} > ${backupHours} * ${H}` +
-        ` or label_replace(time() - max by (instance, job) (backup_last_success_timestamp_seconds{kind=~"full|diff"}) > ${backupHours} * ${H}, "kind", "physical", "", "")`,
-      for: "10m",
+        ` or label_replace(time() - max by (instance, job) (backup_last_success_timestamp_seconds{kind=~"pg_full|pg_diff|pg_incr"}) > ${backupHours} * ${H}, "kind", "physical", "", "")`,
       summary: `No successful {{ $labels.kind }} backup for more than ${backupHours} hours`,
       description:
         "The backup runner has not reported a successful {{ $labels.kind }} backup; check `docker logs` of the runner and run runbooks/health-check.",
@@ -828,8 +828,8 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
         series: [
           s(`backup_last_success_timestamp_seconds{${nodeSel},kind="logical"}`, ago(backupHours * H + 60)),
           s(`backup_last_success_timestamp_seconds{${nodeSel},kind="redis"}`, FRESH),
-          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="full"}`, ago(3 * D)),
-          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="diff"}`, ago(backupHours * H + 60)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_full"}`, ago(3 * D)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_diff"}`, ago(backupHours * H + 60)),
         ],
         at: "15m",
         alerts: [
@@ -844,8 +844,8 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
             ago(backupHours * H - 30 * 60),
           ),
           s(`backup_last_success_timestamp_seconds{${nodeSel},kind="redis"}`, FRESH),
-          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="full"}`, ago(5 * D)),
-          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="diff"}`, ago(H)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_full"}`, ago(5 * D)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_diff"}`, ago(H)),
         ],
         at: "15m",
       },
@@ -854,17 +854,16 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       group: "backups",
       alert: "FullBackupTooOld",
       severity: "warning",
-      expr: `time() - backup_last_success_timestamp_seconds{kind="full"} > 8 * ${D}`,
-      for: "10m",
+      expr: `time() - backup_last_success_timestamp_seconds{kind="pg_full"} > 8 * ${D}`,
       summary: "No successful full backup for more than 8 days",
       description: "Differential backups depend on the last full one; the weekly full backup is missing.",
       fires: {
-        series: [s(`backup_last_success_timestamp_seconds{${nodeSel},kind="full"}`, ago(8 * D + 60))],
+        series: [s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_full"}`, ago(8 * D + 60))],
         at: "15m",
-        alerts: [{ ...node, kind: "full", severity: "warning" }],
+        alerts: [{ ...node, kind: "pg_full", severity: "warning" }],
       },
       silent: {
-        series: [s(`backup_last_success_timestamp_seconds{${nodeSel},kind="full"}`, ago(7 * D))],
+        series: [s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_full"}`, ago(7 * D))],
         at: "15m",
       },
     },
@@ -873,7 +872,6 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       alert: "BackupVerifyTooOld",
       severity: "warning",
       expr: `time() - backup_last_success_timestamp_seconds{kind="verify"} > ${backupHours} * ${H}`,
-      for: "10m",
       summary: `pgbackrest verify has not succeeded for ${backupHours} hours`,
       description: "The daily repository verification is missing or failing: backups may be unreadable.",
       fires: {
@@ -899,20 +897,19 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
         "The backup runner reported a failed {{ $labels.kind }} run; the previous good backup is still there. Check the runner's logs.",
       fires: {
         series: [
-          s(`backup_last_status{${nodeSel},kind="diff"}`, "0x10"),
+          s(`backup_last_status{${nodeSel},kind="pg_diff"}`, "0x10"),
           s(`backup_last_status{${nodeSel},kind="logical"}`, "1x10"),
         ],
         at: "5m",
-        alerts: [{ ...node, kind: "diff", severity: "warning" }],
+        alerts: [{ ...node, kind: "pg_diff", severity: "warning" }],
       },
-      silent: { series: [s(`backup_last_status{${nodeSel},kind="diff"}`, "1x10")], at: "5m" },
+      silent: { series: [s(`backup_last_status{${nodeSel},kind="pg_diff"}`, "1x10")], at: "5m" },
     },
     {
       group: "backups",
       alert: "RestoreDrillStale",
       severity: "warning",
       expr: `time() - restore_drill_last_success_timestamp_seconds > ${drillDays} * ${D}`,
-      for: "10m",
       summary: `No successful restore drill for more than ${drillDays} days`,
       description: "The weekly restore drill proves the backups restore; it has not succeeded lately.",
       fires: {
@@ -944,7 +941,7 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
         interval: "4m",
         series: [
           s(
-            `backup_last_success_timestamp_seconds{${nodeSel},kind="diff"}`,
+            `backup_last_success_timestamp_seconds{${nodeSel},kind="pg_diff"}`,
             `0+240x${(backupHours + 2) * 15}`,
           ),
         ],

@@ -8,6 +8,9 @@ import { BLACKBOX_MODULES } from "./prometheus-config";
 export interface BlackboxConfigInput {
   /** Seconds one probe may take. Default 5. */
   timeoutSeconds?: number;
+  /** CA bundle (path inside the blackbox container) that signs the public certificate, when it is
+   * not in the system trust store (a private CA). Default: the system store. */
+  publicCaFile?: string;
 }
 
 export function renderBlackboxConfig(input: BlackboxConfigInput = {}): string {
@@ -39,6 +42,7 @@ export function renderBlackboxConfig(input: BlackboxConfigInput = {}): string {
           preferred_ip_protocol: "ip4",
           ip_protocol_fallback: true,
           follow_redirects: true,
+          ...(input.publicCaFile ? { tls_config: { ca_file: input.publicCaFile } } : {}),
         },
       },
     },

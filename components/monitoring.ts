@@ -1,0 +1,455 @@
+/**
+ * Monitoring of one environment: Prometheus (rendered config + alert rules, retention, data
+ * volume), Alertmanager (receivers from secret config), Grafana (provisioned datasource and
+ * dashboards, generated admin password, anonymous access and sign-up off), node_exporter (host
+ * /proc, /sys and / read-only, plus the textfile directory the backup runner writes),
+ * postgres_exporter, redis_exporter and blackbox_exporter (each slot's /health and the public
+ * URL, TLS expiry included).
+ *
+ * Every container goes through ServiceContainer (non-root, limits, healthcheck, log rotation,
+ * caps dropped). Admin UIs publish on 127.0.0.1 of the docker host only: reach them through an
+ * SSH tunnel (`ssh -L 3001:127.0.0.1:3001 host`). Containers that take uploaded configs
+ * (Prometheus, Alertmanager, Grafana, blackbox) need a writable root filesystem because Docker
+ * refuses uploads into a read-only one; the exporters run read-only.
+ *
+ * All configs come from the pure renderers in renderers/ - the same text the L4/L5 tests check.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { Colour } from "../config/keys";
+import type { InfraConfig } from "../config/schema";
+import { renderAlertRules } from "../renderers/alert-rules";
+import { renderAlertmanagerConfig } from "../renderers/alertmanager-config";
+import { renderGrafanaDashboards } from "../renderers/grafana-dashboards";
+import {
+  GRAFANA_DASHBOARD_DIR,
+  renderGrafanaDashboardProvider,
+  renderGrafanaDatasources,
+} from "../renderers/grafana-provisioning";
+import { renderBlackboxConfig } from "../renderers/prometheus-blackbox";
+import { renderPrometheusConfig } from "../renderers/prometheus-config";
+import { COLOURS } from "../config/keys";
+import { ServiceContainer } from "./service-container";
+
+/** Ports inside the containers (and on the monitoring network). */
+export const MONITORING_PORTS = {
+  prometheus: 9090,
+  alertmanager: 9093,
+  grafana: 3000,
+  nodeExporter: 9100,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+  blackbox: 9115,
+} as const;
+
+/** Where the admin UIs are published on the docker host (127.0.0.1 only). */
+export const MONITORING_HOST_PORTS = { prometheus: 9090, alertmanager: 9093, grafana: 3001 } as const;
+
+/** Memory (MB) and CPU limits of each monitoring container. */
+export const MONITORING_LIMITS = {
+  prometheus: { memoryMb: 1024, cpus: 1 },
+  alertmanager: { memoryMb: 128, cpus: 0.25 },
+  grafana: { memoryMb: 512, cpus: 0.5 },
+  nodeExporter: { memoryMb: 64, cpus: 0.25 },
+  postgresExporter: { memoryMb: 64, cpus: 0.25 },
+  redisExporter: { memoryMb: 64, cpus: 0.25 },
+  blackbox: { memoryMb: 64, cpus: 0.25 },
+} as const;
+
+/** The textfile collector directory inside node_exporter (read-only there). */
+export const NODE_TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
+const RULES_PATH = "/etc/prometheus/rules/alert-rules.yml";
+const NOBODY = "65534:65534";
+
+export interface MonitoringArgs {
+  /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
+  namePrefix: string;
+  /** Environment name; an external label on every series and shown in notifications. */
+  environment: string;
+  /** The typed `monitoring` config (images, retention in days, scrape interval in seconds). */
+  config: InfraConfig["monitoring"];
+  /** Alert receivers (secret URLs); unset receivers route to the null receiver. */
+  alerting: InfraConfig["alerting"];
+  /** Colour serving production traffic (the other one is the canary in the alert rules). */
+  activeColour: Colour;
+  /** Port the backend listens on inside its containers (slots are `backend-<colour>:<port>`). */
+  backendPort: number;
+  /** Public URL probed through the edge, e.g. https://api.example.com/health. Unset: no probe. */
+  publicUrl?: string;
+  /** Docker network names: monitoring (every monitoring container), app (backends), data (DB, Redis). */
+  networks: { monitoring: pulumi.Input<string>; app: pulumi.Input<string>; data: pulumi.Input<string> };
+  /** Named volume the backup runner writes its `.prom` files into (node_exporter reads it). */
+  textfileVolume: pulumi.Input<string>;
+  /** The edge's HAProxy exporter on the monitoring network. Unset: no edge job. */
+  edge?: { host: pulumi.Input<string>; metricsPort: number };
+  /** PostgreSQL as postgres_exporter connects to it (password is a secret). */
+  postgres: {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    database: pulumi.Input<string>;
+    user: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+  };
+  /** Redis as redis_exporter connects to it (password is a secret). */
+  redis: { host: pulumi.Input<string>; port: pulumi.Input<number>; password: pulumi.Input<string> };
+}
+
+const wgetHealth = (url: string) => ({
+  test: ["CMD", "wget", "-q", "-O", "/dev/null", url],
+  intervalSeconds: 15,
+  timeoutSeconds: 5,
+  startPeriodSeconds: 30,
+  retries: 3,
+});
+
+export class Monitoring extends pulumi.ComponentResource {
+  /** http://127.0.0.1:9090 on the docker host. */
+  readonly prometheusUrl: pulumi.Output<string>;
+  /** http://127.0.0.1:9093 on the docker host. */
+  readonly alertmanagerUrl: pulumi.Output<string>;
+  /** http://127.0.0.1:3001 on the docker host. */
+  readonly grafanaUrl: pulumi.Output<string>;
+  readonly grafanaAdminUser: pulumi.Output<string>;
+  /** Generated Grafana admin password (secret). */
+  readonly grafanaAdminPassword: pulumi.Output<string>;
+  /** Container names by service, for runbooks. */
+  readonly containers: Record<keyof typeof MONITORING_PORTS, pulumi.Output<string>>;
+  readonly prometheusDataVolume: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("backend-infra:monitoring:Monitoring", name, {}, opts);
+    const prefix = args.namePrefix;
+    const cfg = args.config;
+    const images = cfg.images;
+    const names = {
+      prometheus: `${prefix}-prometheus`,
+      alertmanager: `${prefix}-alertmanager`,
+      grafana: `${prefix}-grafana`,
+      nodeExporter: `${prefix}-node-exporter`,
+      postgresExporter: `${prefix}-postgres-exporter`,
+      redisExporter: `${prefix}-redis-exporter`,
+      blackbox: `${prefix}-blackbox`,
+    };
+    const address = (service: keyof typeof names) => `${names[service]}:${MONITORING_PORTS[service]}`;
+    const labels = { "backend-infra.tier": "monitoring" };
+    const monitoringNet = { name: args.networks.monitoring };
+
+    const volume = (key: string) =>
+      new docker.Volume(
+        `${name}-${key}`,
+        {
+          name: `${prefix}-${key}`,
+          driver: "local",
+          labels: [{ label: "backend-infra.volume", value: key }],
+        },
+        { parent: this, retainOnDelete: true },
+      );
+    const prometheusData = volume("prometheus-data");
+    const alertmanagerData = volume("alertmanager-data");
+    const grafanaData = volume("grafana-data");
+    this.prometheusDataVolume = prometheusData.name;
+
+    // ---- exporters ----
+    const nodeExporter = new ServiceContainer(
+      `${name}-node-exporter`,
+      {
+        containerName: names.nodeExporter,
+        image: images.nodeExporter,
+        user: NOBODY,
+        ...MONITORING_LIMITS.nodeExporter,
+        command: [
+          "--path.procfs=/host/proc",
+          "--path.sysfs=/host/sys",
+          "--path.rootfs=/host/root",
+          `--collector.textfile.directory=${NODE_TEXTFILE_DIR}`,
+          "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)",
+          `--web.listen-address=:${MONITORING_PORTS.nodeExporter}`,
+        ],
+        volumes: [
+          { hostPath: "/proc", containerPath: "/host/proc", readOnly: true },
+          { hostPath: "/sys", containerPath: "/host/sys", readOnly: true },
+          { hostPath: "/", containerPath: "/host/root", readOnly: true },
+          { volumeName: args.textfileVolume, containerPath: NODE_TEXTFILE_DIR, readOnly: true },
+        ],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.nodeExporter}/`),
+        networks: [monitoringNet],
+        labels,
+      },
+      { parent: this },
+    );
+
+    const dsn = pulumi.secret(
+      pulumi
+        .all([
+          args.postgres.user,
+          args.postgres.password,
+          args.postgres.host,
+          args.postgres.port,
+          args.postgres.database,
+        ])
+        .apply(
+          ([user, password, host, port, database]) =>
+            `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}?sslmode=disable`,
+        ),
+    );
+    const postgresExporter = new ServiceContainer(
+      `${name}-postgres-exporter`,
+      {
+        containerName: names.postgresExporter,
+        image: images.postgresExporter,
+        user: NOBODY,
+        ...MONITORING_LIMITS.postgresExporter,
+        command: [`--web.listen-address=:${MONITORING_PORTS.postgresExporter}`],
+        envs: [pulumi.interpolate`DATA_SOURCE_NAME=${dsn}`],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.postgresExporter}/`),
+        networks: [monitoringNet, { name: args.networks.data }],
+        labels,
+      },
+      { parent: this },
+    );
+
+    const redisExporter = new ServiceContainer(
+      `${name}-redis-exporter`,
+      {
+        containerName: names.redisExporter,
+        image: images.redisExporter,
+        user: "59000:59000",
+        ...MONITORING_LIMITS.redisExporter,
+        command: [`--web.listen-address=:${MONITORING_PORTS.redisExporter}`],
+        envs: [
+          pulumi.interpolate`REDIS_ADDR=redis://${args.redis.host}:${args.redis.port}`,
+          pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.redis.password}`),
+        ],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.redisExporter}/health`),
+        networks: [monitoringNet, { name: args.networks.data }],
+        labels,
+      },
+      { parent: this },
+    );
+
+    const blackbox = new ServiceContainer(
+      `${name}-blackbox`,
+      {
+        containerName: names.blackbox,
+        image: images.blackboxExporter,
+        user: NOBODY,
+        ...MONITORING_LIMITS.blackbox,
+        command: [
+          "--config.file=/etc/blackbox_exporter/config.yml",
+          `--web.listen-address=:${MONITORING_PORTS.blackbox}`,
+        ],
+        writableRootfsReason: "uploads the rendered blackbox.yml",
+        uploads: [{ file: "/etc/blackbox_exporter/config.yml", content: renderBlackboxConfig() }],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.blackbox}/-/healthy`),
+        // app: probes each slot's /health by its DNS alias; monitoring: egress to the public URL.
+        networks: [monitoringNet, { name: args.networks.app }],
+        labels,
+      },
+      { parent: this },
+    );
+
+    // ---- Alertmanager ----
+    const a = args.alerting;
+    const alertmanagerYml = pulumi.secret(
+      pulumi
+        .all([
+          a.pagerWebhookUrl,
+          a.slackWebhookUrl,
+          a.teamsWebhookUrl,
+          a.deadMansSwitchUrl,
+          a.email?.password,
+        ])
+        .apply(([pager, slack, teams, deadMans, smtpPassword]) =>
+          renderAlertmanagerConfig({
+            environment: args.environment,
+            pagerWebhookUrl: pager,
+            slackWebhookUrl: slack,
+            teamsWebhookUrl: teams,
+            deadMansSwitchUrl: deadMans,
+            email: a.email
+              ? {
+                  to: a.email.to,
+                  from: a.email.from,
+                  smarthost: a.email.smarthost,
+                  username: a.email.username,
+                  password: smtpPassword,
+                }
+              : undefined,
+          }),
+        ),
+    );
+    const alertmanager = new ServiceContainer(
+      `${name}-alertmanager`,
+      {
+        containerName: names.alertmanager,
+        image: images.alertmanager,
+        user: NOBODY,
+        ...MONITORING_LIMITS.alertmanager,
+        command: [
+          "--config.file=/etc/alertmanager/alertmanager.yml",
+          "--storage.path=/alertmanager",
+          `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
+          // A single instance: no gossip cluster listener.
+          "--cluster.listen-address=",
+        ],
+        writableRootfsReason: "uploads the rendered alertmanager.yml (receiver URLs are secrets)",
+        uploads: [{ file: "/etc/alertmanager/alertmanager.yml", content: alertmanagerYml }],
+        volumes: [{ volumeName: alertmanagerData.name, containerPath: "/alertmanager" }],
+        ports: [
+          {
+            internal: MONITORING_PORTS.alertmanager,
+            external: MONITORING_HOST_PORTS.alertmanager,
+            ip: "127.0.0.1",
+          },
+        ],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.alertmanager}/-/ready`),
+        networks: [{ name: args.networks.monitoring, aliases: ["alertmanager"] }],
+        labels,
+      },
+      { parent: this },
+    );
+
+    // ---- Prometheus ----
+    const edgeTarget: pulumi.Output<string | undefined> = args.edge
+      ? pulumi.interpolate`${args.edge.host}:${args.edge.metricsPort}`
+      : pulumi.output<string | undefined>(undefined);
+    const prometheusYml = edgeTarget.apply((edge: string | undefined) =>
+      renderPrometheusConfig({
+        environment: args.environment,
+        scrapeIntervalSeconds: cfg.scrapeIntervalSeconds,
+        ruleFiles: [RULES_PATH],
+        alertmanagers: [address("alertmanager")],
+        targets: {
+          prometheus: `localhost:${MONITORING_PORTS.prometheus}`,
+          alertmanager: address("alertmanager"),
+          node: address("nodeExporter"),
+          postgres: address("postgresExporter"),
+          redis: address("redisExporter"),
+          blackbox: address("blackbox"),
+          edge,
+        },
+        backendSlots: COLOURS.map((colour) => ({
+          colour,
+          discovery: { kind: "dns" as const, name: `backend-${colour}`, port: args.backendPort },
+          healthUrl: `http://backend-${colour}:${args.backendPort}/health`,
+        })),
+        publicUrl: args.publicUrl,
+      }),
+    );
+    const prometheus = new ServiceContainer(
+      `${name}-prometheus`,
+      {
+        containerName: names.prometheus,
+        image: images.prometheus,
+        user: NOBODY,
+        ...MONITORING_LIMITS.prometheus,
+        command: [
+          "--config.file=/etc/prometheus/prometheus.yml",
+          "--storage.tsdb.path=/prometheus",
+          `--storage.tsdb.retention.time=${cfg.retentionDays}d`,
+          `--web.listen-address=:${MONITORING_PORTS.prometheus}`,
+        ],
+        writableRootfsReason: "uploads the rendered prometheus.yml and alert rules",
+        uploads: [
+          { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
+          { file: RULES_PATH, content: renderAlertRules({ activeColour: args.activeColour }) },
+        ],
+        volumes: [{ volumeName: prometheusData.name, containerPath: "/prometheus" }],
+        ports: [
+          {
+            internal: MONITORING_PORTS.prometheus,
+            external: MONITORING_HOST_PORTS.prometheus,
+            ip: "127.0.0.1",
+          },
+        ],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.prometheus}/-/ready`),
+        // app: scrapes the backend slots found through their DNS aliases.
+        networks: [{ name: args.networks.monitoring, aliases: ["prometheus"] }, { name: args.networks.app }],
+        stopTimeoutSeconds: 60,
+        labels,
+      },
+      { parent: this, dependsOn: [alertmanager, nodeExporter, postgresExporter, redisExporter, blackbox] },
+    );
+
+    // ---- Grafana ----
+    const password = new random.RandomPassword(
+      `${name}-grafana-admin-password`,
+      { length: 32, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
+      { parent: this },
+    );
+    this.grafanaAdminPassword = pulumi.secret(password.result);
+    this.grafanaAdminUser = pulumi.output("admin");
+    const dashboards = renderGrafanaDashboards();
+    const grafana = new ServiceContainer(
+      `${name}-grafana`,
+      {
+        containerName: names.grafana,
+        image: images.grafana,
+        user: "472",
+        ...MONITORING_LIMITS.grafana,
+        envs: [
+          "GF_SECURITY_ADMIN_USER=admin",
+          pulumi.secret(pulumi.interpolate`GF_SECURITY_ADMIN_PASSWORD=${this.grafanaAdminPassword}`),
+          "GF_AUTH_ANONYMOUS_ENABLED=false",
+          "GF_USERS_ALLOW_SIGN_UP=false",
+          "GF_USERS_ALLOW_ORG_CREATE=false",
+          "GF_SECURITY_DISABLE_GRAVATAR=true",
+          "GF_ANALYTICS_REPORTING_ENABLED=false",
+          "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+          `GF_SERVER_HTTP_PORT=${MONITORING_PORTS.grafana}`,
+          "GF_LOG_MODE=console",
+        ],
+        writableRootfsReason: "uploads the provisioned datasource and dashboards",
+        uploads: [
+          {
+            file: "/etc/grafana/provisioning/datasources/prometheus.yaml",
+            content: renderGrafanaDatasources({
+              prometheusUrl: `http://${address("prometheus")}`,
+              scrapeIntervalSeconds: cfg.scrapeIntervalSeconds,
+            }),
+          },
+          {
+            file: "/etc/grafana/provisioning/dashboards/backend-infra.yaml",
+            content: renderGrafanaDashboardProvider(),
+          },
+          ...Object.entries(dashboards).map(([file, content]) => ({
+            file: `${GRAFANA_DASHBOARD_DIR}/${file}`,
+            content,
+          })),
+        ],
+        volumes: [{ volumeName: grafanaData.name, containerPath: "/var/lib/grafana" }],
+        ports: [
+          { internal: MONITORING_PORTS.grafana, external: MONITORING_HOST_PORTS.grafana, ip: "127.0.0.1" },
+        ],
+        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.grafana}/api/health`),
+        networks: [monitoringNet],
+        labels,
+      },
+      { parent: this, dependsOn: [prometheus] },
+    );
+
+    this.prometheusUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.prometheus}`);
+    this.alertmanagerUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.alertmanager}`);
+    this.grafanaUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.grafana}`);
+    this.containers = {
+      prometheus: prometheus.containerName,
+      alertmanager: alertmanager.containerName,
+      grafana: grafana.containerName,
+      nodeExporter: nodeExporter.containerName,
+      postgresExporter: postgresExporter.containerName,
+      redisExporter: redisExporter.containerName,
+      blackbox: blackbox.containerName,
+    };
+
+    this.registerOutputs({
+      prometheusUrl: this.prometheusUrl,
+      alertmanagerUrl: this.alertmanagerUrl,
+      grafanaUrl: this.grafanaUrl,
+      grafanaAdminUser: this.grafanaAdminUser,
+      grafanaAdminPassword: this.grafanaAdminPassword,
+      containers: this.containers,
+      prometheusDataVolume: this.prometheusDataVolume,
+    });
+  }
+}

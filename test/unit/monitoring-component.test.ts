@@ -1,0 +1,223 @@
+/**
+ * Unit (Pulumi mocks): the Monitoring component inside the env stack - containers, volumes,
+ * networks, 127.0.0.1 bindings, secrets, and that the uploaded configs are exactly the
+ * renderers' output.
+ */
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { renderAlertRules } from "../../renderers/alert-rules";
+import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
+import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
+import { runProgram, type PlannedResource } from "../harness/run-program";
+
+const CONTAINER = "docker:index/container:Container";
+const P = "backend-infra-prod";
+
+type Upload = { file: string; content: string };
+const byName = (resources: PlannedResource[], name: string) =>
+  resources.find((r) => r.type === CONTAINER && r.inputs.name === name) as PlannedResource;
+const nets = (c: PlannedResource) => (c.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+const envs = (c: PlannedResource) => (c.inputs.envs as string[] | undefined) ?? [];
+const uploads = (c: PlannedResource) => (c.inputs.uploads as Upload[] | undefined) ?? [];
+const upload = (c: PlannedResource, file: string) => uploads(c).find((u) => u.file === file)?.content;
+
+describe("Monitoring component (env stack prod)", async () => {
+  const plan = await runProgram("prod", {
+    overrides: {
+      alertPagerWebhookUrl: "https://pager.example.com/hook",
+      alertSlackWebhookUrl: "https://hooks.slack.example.com/services/x",
+      alertDeadMansSwitchUrl: "https://heartbeat.example.com/ping",
+    },
+    secretOverrides: ["alertPagerWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl"],
+  });
+  const r = plan.resources;
+  const services = [
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "node-exporter",
+    "postgres-exporter",
+    "redis-exporter",
+    "blackbox",
+  ];
+  const prometheus = byName(r, `${P}-prometheus`);
+  const alertmanager = byName(r, `${P}-alertmanager`);
+  const grafana = byName(r, `${P}-grafana`);
+  const node = byName(r, `${P}-node-exporter`);
+  const pgExporter = byName(r, `${P}-postgres-exporter`);
+  const redisExporter = byName(r, `${P}-redis-exporter`);
+  const blackbox = byName(r, `${P}-blackbox`);
+
+  it("registers every monitoring container under the Monitoring component, hardened", () => {
+    const component = r.find((x) => x.type === "backend-infra:monitoring:Monitoring");
+    expect(component).toBeDefined();
+    for (const service of services) {
+      const c = byName(r, `${P}-${service}`);
+      expect(c, service).toBeDefined();
+      expect(String(c.inputs.user)).not.toMatch(/^(root|0)(:|$)/);
+      expect(c.inputs.memory).toBeGreaterThan(0);
+      expect(c.inputs.securityOpts).toContain("no-new-privileges:true");
+      expect((c.inputs.capabilities as { drops: string[] }).drops).toEqual(["ALL"]);
+      expect((c.inputs.healthcheck as { tests: string[] }).tests.length).toBeGreaterThan(1);
+      expect(String(c.inputs.image)).toMatch(/@sha256:[a-f0-9]{64}$/);
+      // Parent chain: container -> ServiceContainer -> Monitoring.
+      const parent = r.find((x) => x.urn === c.parent);
+      expect(parent?.parent).toBe(component?.urn);
+    }
+  });
+
+  it("pulls the pinned image versions from config (the versions the L4/L5 tests use)", () => {
+    const pulls = r
+      .filter((x) => x.type === "docker:index/remoteImage:RemoteImage")
+      .map((x) => x.inputs.name);
+    expect(pulls).toEqual(
+      expect.arrayContaining([
+        "prom/prometheus:v2.42.0",
+        "prom/alertmanager:v0.25.0",
+        "prom/node-exporter:v1.5.0",
+        "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
+        "oliver006/redis_exporter:v1.45.0-alpine",
+        "prom/blackbox-exporter:v0.23.0",
+      ]),
+    );
+  });
+
+  it("publishes only the admin UIs, on 127.0.0.1 (Grafana on 3001)", () => {
+    expect(prometheus.inputs.ports).toEqual([{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
+    expect(alertmanager.inputs.ports).toEqual([{ internal: 9093, external: 9093, ip: "127.0.0.1" }]);
+    expect(grafana.inputs.ports).toEqual([{ internal: 3000, external: 3001, ip: "127.0.0.1" }]);
+    for (const c of [node, pgExporter, redisExporter, blackbox]) expect(c.inputs.ports).toEqual([]);
+  });
+
+  it("puts each container on the networks it needs and no more", () => {
+    expect(nets(prometheus)).toEqual([`${P}-monitoring`, `${P}-app`]);
+    expect(nets(alertmanager)).toEqual([`${P}-monitoring`]);
+    expect(nets(grafana)).toEqual([`${P}-monitoring`]);
+    expect(nets(node)).toEqual([`${P}-monitoring`]);
+    expect(nets(pgExporter)).toEqual([`${P}-monitoring`, `${P}-data`]);
+    expect(nets(redisExporter)).toEqual([`${P}-monitoring`, `${P}-data`]);
+    expect(nets(blackbox)).toEqual([`${P}-monitoring`, `${P}-app`]);
+  });
+
+  it("gives Prometheus, Alertmanager and Grafana data volumes, retention from config", () => {
+    const volumes = r.filter((x) => x.type === "docker:index/volume:Volume").map((x) => x.inputs.name);
+    expect(volumes).toEqual(
+      expect.arrayContaining([`${P}-prometheus-data`, `${P}-alertmanager-data`, `${P}-grafana-data`]),
+    );
+    expect(prometheus.inputs.volumes).toEqual([
+      { volumeName: `${P}-prometheus-data`, containerPath: "/prometheus" },
+    ]);
+    expect(prometheus.inputs.command).toContain(
+      `--storage.tsdb.retention.time=${plan.config.monitoring.retentionDays}d`,
+    );
+  });
+
+  it("node_exporter reads the backup runner's textfile volume and the host read-only", () => {
+    const volumes = node.inputs.volumes as Record<string, unknown>[];
+    const textfileVolume = (plan.outputs.backups as { textfileVolume: string }).textfileVolume;
+    expect(textfileVolume).toBeTruthy();
+    expect(volumes).toContainEqual({
+      volumeName: textfileVolume,
+      containerPath: "/var/lib/node_exporter/textfile",
+      readOnly: true,
+    });
+    for (const v of volumes) expect(v.readOnly).toBe(true);
+    expect(node.inputs.command).toContain("--collector.textfile.directory=/var/lib/node_exporter/textfile");
+    expect(node.inputs.readOnly).toBe(true);
+    expect(node.inputs.privileged).toBe(false);
+  });
+
+  it("uploads exactly the rendered rules and blackbox config; prometheus.yml scrapes every job", () => {
+    expect(upload(prometheus, "/etc/prometheus/rules/alert-rules.yml")).toBe(
+      renderAlertRules({ activeColour: plan.config.traffic.active }),
+    );
+    expect(upload(blackbox, "/etc/blackbox_exporter/config.yml")).toBe(renderBlackboxConfig());
+    const config = parse(upload(prometheus, "/etc/prometheus/prometheus.yml") as string) as {
+      global: { scrape_interval: string };
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
+    };
+    expect(config.global.scrape_interval).toBe(`${plan.config.monitoring.scrapeIntervalSeconds}s`);
+    expect(config.rule_files).toEqual(["/etc/prometheus/rules/alert-rules.yml"]);
+    const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j]));
+    expect(Object.keys(jobs).sort()).toEqual(
+      [
+        "alertmanager",
+        "backend",
+        "blackbox",
+        "blackbox-health",
+        "blackbox-public",
+        "edge",
+        "node",
+        "postgres",
+        "prometheus",
+        "redis",
+      ].sort(),
+    );
+    expect(jobs.edge.static_configs?.[0].targets).toEqual([`${P}-edge:8405`]);
+    expect(jobs.node.static_configs?.[0].targets).toEqual([`${P}-node-exporter:9100`]);
+    expect(jobs["blackbox-public"].static_configs?.[0].targets).toEqual([
+      `https://${plan.config.publicHostname}/health`,
+    ]);
+  });
+
+  it("keeps secrets secret: exporter credentials, alertmanager.yml, Grafana admin password", () => {
+    expect(pgExporter.secretInputs).toContain("envs");
+    expect(
+      envs(pgExporter).some((e) =>
+        /^DATA_SOURCE_NAME=postgresql:\/\/app:.+@.+:5432\/app\?sslmode=disable$/.test(e),
+      ),
+    ).toBe(true);
+    expect(redisExporter.secretInputs).toContain("envs");
+    expect(envs(redisExporter).some((e) => e.startsWith("REDIS_PASSWORD="))).toBe(true);
+    expect(alertmanager.secretInputs).toContain("uploads");
+    expect(grafana.secretInputs).toContain("envs");
+    const am = upload(alertmanager, "/etc/alertmanager/alertmanager.yml") as string;
+    expect(am).toContain("https://pager.example.com/hook");
+    expect(am).toContain("https://heartbeat.example.com/ping");
+    expect(plan.secretOutputs).toContain("monitoring.grafanaAdminPassword");
+    const password = (plan.outputs.monitoring as { grafanaAdminPassword: string }).grafanaAdminPassword;
+    expect(envs(grafana)).toContain(`GF_SECURITY_ADMIN_PASSWORD=${password}`);
+    expect(
+      r.some((x) => x.type === "random:index/randomPassword:RandomPassword" && x.name.includes("grafana")),
+    ).toBe(true);
+  });
+
+  it("Grafana: anonymous access and sign-up off, datasource and every dashboard provisioned", () => {
+    expect(envs(grafana)).toEqual(
+      expect.arrayContaining(["GF_AUTH_ANONYMOUS_ENABLED=false", "GF_USERS_ALLOW_SIGN_UP=false"]),
+    );
+    const files = uploads(grafana).map((u) => u.file);
+    expect(files).toContain("/etc/grafana/provisioning/datasources/prometheus.yaml");
+    expect(files).toContain("/etc/grafana/provisioning/dashboards/backend-infra.yaml");
+    for (const [file, content] of Object.entries(renderGrafanaDashboards())) {
+      expect(upload(grafana, `/etc/grafana/dashboards/${file}`)).toBe(content);
+    }
+    const ds = parse(upload(grafana, "/etc/grafana/provisioning/datasources/prometheus.yaml") as string) as {
+      datasources: { url: string }[];
+    };
+    expect(ds.datasources[0].url).toBe(`http://${P}-prometheus:9090`);
+  });
+
+  it("exports the monitoring outputs of the contract", () => {
+    const m = plan.outputs.monitoring as Record<string, unknown>;
+    expect(m.prometheusUrl).toBe("http://127.0.0.1:9090");
+    expect(m.alertmanagerUrl).toBe("http://127.0.0.1:9093");
+    expect(m.grafanaUrl).toBe("http://127.0.0.1:3001");
+    expect(String(m.grafanaAdminPassword)).toMatch(/.{16,}/);
+    expect((m.containers as Record<string, string>).prometheus).toBe(`${P}-prometheus`);
+  });
+});
+
+describe("Monitoring disabled (env stack local default)", async () => {
+  const plan = await runProgram("local");
+
+  it("registers no monitoring resources and says so in the outputs", () => {
+    expect(plan.config.monitoring.enabled).toBe(false);
+    expect(plan.resources.some((x) => x.type === "backend-infra:monitoring:Monitoring")).toBe(false);
+    expect(
+      plan.resources.some((x) => x.type === CONTAINER && String(x.inputs.name).endsWith("-prometheus")),
+    ).toBe(false);
+    expect(plan.outputs.monitoring).toEqual({ enabled: false });
+  });
+});
