@@ -182,9 +182,13 @@ export class BackendSlot extends pulumi.ComponentResource {
               "backend-infra.role": "backend",
               "backend-infra.slot": args.colour,
               "backend-infra.replica": String(i),
+              // One replica at a time: this container's inputs wait for the previous replica's name,
+              // which resolves only once that container is created and healthy (wait: true). A
+              // component's dependsOn does not reach its children, an input dependency does. The
+              // name changes only with `revision`, so this adds no replacements of its own.
+              ...(previous ? { "backend-infra.started-after": previous.containerName } : {}),
             },
           },
-          // One replica at a time: the next starts only after this one is created and healthy.
           { parent: this, dependsOn: previous ? [previous] : [] },
         ),
       );

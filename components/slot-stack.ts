@@ -5,6 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { InfraConfig } from "../config/schema";
+import { BackendSlot } from "./backend-slot";
 import type { SlotStackOutputs } from "./outputs";
 
 export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
@@ -13,7 +14,6 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
   const dockerHost = envStack.requireOutput("dockerHost") as pulumi.Output<string>;
   const dockerProvider = new docker.Provider("docker", { host: dockerHost });
   const opts = { providers: [dockerProvider] };
-  void opts;
 
   const outputs: SlotStackOutputs = {
     environment: config.environment,
@@ -21,6 +21,53 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
   };
 
   // ---- backend slot (issue 4) ----
+  // The env stack's outputs (architecture section 4), each checked with a message that says what to do.
+  const envName = config.slot.envStack;
+  const field = <T>(output: string, key: string): pulumi.Output<T> =>
+    envStack.requireOutput(output).apply((value: Record<string, unknown> | undefined) => {
+      if (value?.[key] === undefined || value[key] === null) {
+        throw new Error(
+          `env stack ${envName} has no output ${output}.${key}: run \`pulumi up -s ${config.environment}\` first ` +
+            "(the slot stack reads networks, postgres and redis from it)",
+        );
+      }
+      return value[key] as T;
+    });
+  const slot = new BackendSlot(
+    `backend-${config.slot.colour}`,
+    {
+      namePrefix: config.namePrefix,
+      colour: config.slot.colour,
+      replicas: config.backend.replicas,
+      image: config.backend.image,
+      registry: config.registry,
+      memoryMb: config.backend.memoryMb,
+      cpus: config.backend.cpus,
+      stopTimeoutSeconds: config.backend.stopTimeoutSeconds,
+      port: config.backend.port,
+      networks: {
+        app: field<string>("networks", "app"),
+        data: field<string>("networks", "data"),
+        monitoring: field<string>("networks", "monitoring"),
+      },
+      postgres: {
+        host: field<string>("postgres", "host"),
+        port: field<number>("postgres", "port"),
+        database: field<string>("postgres", "database"),
+        user: field<string>("postgres", "user"),
+        password: pulumi.secret(field<string>("postgres", "password")),
+      },
+      redis: {
+        host: field<string>("redis", "host"),
+        port: field<number>("redis", "port"),
+        password: pulumi.secret(field<string>("redis", "password")),
+      },
+    },
+    opts,
+  );
+  outputs.image = slot.image;
+  outputs.containers = slot.containers;
+  outputs.upstream = slot.upstream;
 
   return outputs;
 }

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { runProgram, type PlannedResource } from "../harness/run-program";
+
+const DIGEST = `sha256:${"d".repeat(64)}`;
+const containersOf = (resources: PlannedResource[]) =>
+  resources.filter((r) => r.type === "docker:index/container:Container");
+
+describe("slot stack prod-blue", async () => {
+  const plan = await runProgram("prod-blue");
+  const env = await runProgram("prod");
+  const containers = containersOf(plan.resources);
+  const envPostgres = env.outputs.postgres as Record<string, unknown>;
+  const envRedis = env.outputs.redis as Record<string, unknown>;
+
+  it("reads the env stack through a StackReference and registers only backend resources", () => {
+    expect(plan.resources.find((r) => r.type === "pulumi:pulumi:StackReference")?.inputs.name).toBe(
+      "organization/backend-infra/prod",
+    );
+    const types = new Set(plan.resources.map((r) => r.type));
+    expect(types.has("docker:index/network:Network")).toBe(false);
+    const provider = plan.resources.find((r) => r.type === "pulumi:providers:docker");
+    expect(provider?.inputs.host).toBe(env.outputs.dockerHost);
+  });
+
+  it("runs backendReplicas (3) hardened containers with the slot alias on the app network", () => {
+    expect(containers).toHaveLength(3);
+    containers.forEach((c, i) => {
+      expect(String(c.inputs.name)).toMatch(
+        new RegExp(`^backend-infra-prod-backend-blue-${i + 1}-[a-f0-9]{8}$`),
+      );
+      expect(c.inputs.user).toBe("1000:1000");
+      expect(c.inputs.memory).toBe(512);
+      expect(c.inputs.stopTimeout).toBe(30);
+      expect(c.inputs.stopSignal).toBe("SIGTERM");
+      expect(c.inputs.readOnly).toBe(true);
+      expect(c.inputs.ports).toEqual([]);
+      const nets = c.inputs.networksAdvanced as { name: string; aliases?: string[] }[];
+      expect(nets).toEqual([
+        { name: "backend-infra-prod-app", aliases: ["backend-blue"] },
+        { name: "backend-infra-prod-data" },
+        { name: "backend-infra-prod-monitoring", aliases: ["backend-blue"] },
+      ]);
+      const health = c.inputs.healthcheck as { tests: string[] };
+      expect(health.tests.join(" ")).toContain("http://127.0.0.1:4000/health");
+    });
+  });
+
+  it("passes the database and Redis URLs from the env stack outputs as secrets", () => {
+    const envs = containers[0].inputs.envs as string[];
+    expect(envs).toContain("APP_COLOUR=blue");
+    expect(envs).toContain("PORT=4000");
+    expect(envs).toContain(
+      `DATABASE_URL=postgres://${String(envPostgres.user)}:${encodeURIComponent(String(envPostgres.password))}@` +
+        `${String(envPostgres.host)}:${String(envPostgres.port)}/${String(envPostgres.database)}`,
+    );
+    expect(envs).toContain(
+      `REDIS_URL=redis://:${encodeURIComponent(String(envRedis.password))}@${String(envRedis.host)}:${String(envRedis.port)}`,
+    );
+    expect(containers[0].secretInputs).toContain("envs");
+    // drain shorter than the stop timeout, so SIGTERM -> 503 -> edge stops sending -> exit
+    expect(envs).toContain("SHUTDOWN_DRAIN_MS=5000");
+  });
+
+  it("replaces replicas one at a time: each container waits for the one before", () => {
+    expect(containers[0].dependencies.some((d) => d.includes("Container::"))).toBe(false);
+    expect(containers[1].dependencies).toContain(containers[0].urn);
+    expect(containers[2].dependencies).toContain(containers[1].urn);
+    expect(containers[1].inputs.labels).toContainEqual({
+      label: "backend-infra.started-after",
+      value: containers[0].inputs.name,
+    });
+  });
+
+  it("builds examples/backend with a content-hash tag when backendImage is unset", () => {
+    const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
+    expect(image?.inputs).toMatchObject({
+      build: { context: "examples/backend", dockerfile: "examples/backend/Dockerfile" },
+      skipPush: true,
+    });
+    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-prod-backend:src-[a-f0-9]{12}$/);
+    expect(containers[0].inputs.image).toBe(image?.inputs.imageName);
+  });
+
+  it("exports the slot contract", () => {
+    expect(plan.outputs).toEqual({
+      environment: "prod",
+      slot: "blue",
+      image: expect.stringMatching(/^backend-infra-prod-backend:src-/),
+      containers: containers.map((c) => c.inputs.name),
+      upstream: "backend-blue:4000",
+    });
+  });
+});
+
+describe("slot stacks: colours, pinned images and rolling replacement", () => {
+  it("prod-green uses the green alias and colour", async () => {
+    const plan = await runProgram("prod-green");
+    const [first] = containersOf(plan.resources);
+    expect((first.inputs.networksAdvanced as { aliases?: string[] }[])[0].aliases).toEqual(["backend-green"]);
+    expect(first.inputs.envs).toContain("APP_COLOUR=green");
+    expect(plan.outputs).toMatchObject({ slot: "green", upstream: "backend-green:4000" });
+  });
+
+  it("runs a configured image by the digest its pull resolves", async () => {
+    const image = `ghcr.io/acme/backend:1.4.2@${DIGEST}`;
+    const plan = await runProgram("prod-blue", { overrides: { backendImage: image } });
+    const pull = plan.resources.find((r) => r.type === "docker:index/remoteImage:RemoteImage");
+    expect(pull?.inputs.name).toBe(image);
+    expect(plan.resources.some((r) => r.type === "docker:index/image:Image")).toBe(false);
+    for (const c of containersOf(plan.resources))
+      expect(c.inputs.image).toBe(`ghcr.io/acme/backend@${DIGEST}`);
+    expect(plan.outputs.image).toBe(`ghcr.io/acme/backend@${DIGEST}`);
+  });
+
+  it("gives replacement containers new names (create-before-delete needs no name clash)", async () => {
+    const names = async (overrides: Record<string, string>) =>
+      containersOf((await runProgram("prod-blue", { overrides })).resources).map((c) =>
+        String(c.inputs.name),
+      );
+    const a = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}` });
+    const b = await names({ backendImage: `ghcr.io/acme/backend:1.4.3@sha256:${"e".repeat(64)}` });
+    const c = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}`, backendMemory: "1g" });
+    const again = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}` });
+    expect(again).toEqual(a); // stable when nothing changes: no spurious replacement
+    for (let i = 0; i < a.length; i++) {
+      expect(b[i]).not.toBe(a[i]);
+      expect(c[i]).not.toBe(a[i]);
+      expect(b[i].replace(/-[a-f0-9]{8}$/, "")).toBe(a[i].replace(/-[a-f0-9]{8}$/, ""));
+    }
+  });
+
+  it("local-blue runs one replica", async () => {
+    const plan = await runProgram("local-blue");
+    expect(containersOf(plan.resources)).toHaveLength(1);
+    expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
+  });
+});
