@@ -5,9 +5,9 @@
  *   network, where the edge's `server-template` finds them through Docker DNS: deploying a slot
  *   needs no change in the env stack.
  * - Rolling replacement that keeps capacity: a replica's container name carries a hash of
- *   everything that forces a new container, so a change creates the new container next to the
- *   old one (create-before-delete, the default), waits until Docker reports it healthy, and only
- *   then goes on to the next replica (dependsOn chain). Pulumi deletes the old containers after
+ *   everything it is made of (`revisionNamed`), so a change creates the new container next to the
+ *   old one (create-before-delete, Pulumi's default), waits until Docker reports it healthy, and
+ *   only then goes on to the next replica (each replica's inputs wait for the previous one). Pulumi deletes the old containers after
  *   their replacements are up; each old one gets SIGTERM, drains (/health 503, so the edge
  *   stops sending it requests) and exits within `stopTimeoutSeconds`.
  * - The image is `backend.image` (pinned) or, when unset, examples/backend built on the docker
@@ -66,6 +66,27 @@ export interface BackendSlotArgs {
   networks: { app: pulumi.Input<string>; data: pulumi.Input<string>; monitoring?: pulumi.Input<string> };
   postgres: SlotDatabase;
   redis: SlotRedis;
+}
+
+/**
+ * Resource transformation for the slot's containers: appends to the container name a hash of
+ * every other property the container is created from (image digest, env, limits, healthcheck,
+ * labels, ...). Docker re-creates a container for almost any change, and Pulumi replaces
+ * create-before-delete; with the hash in the name the new container never clashes with the old
+ * one, and an unchanged container keeps its name (no spurious replacement). The hash also covers
+ * the secret env values: 8 hex digits of sha256 over the whole spec reveal nothing about them.
+ */
+export function revisionNamed(
+  args: pulumi.ResourceTransformationArgs,
+): pulumi.ResourceTransformationResult | undefined {
+  if (args.type !== "docker:index/container:Container") return undefined;
+  const { name, ...rest } = args.props as Record<string, unknown> & { name: pulumi.Input<string> };
+  const revision = pulumi.unsecret(
+    pulumi
+      .output(rest)
+      .apply((spec) => createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 8)),
+  );
+  return { props: { ...args.props, name: pulumi.interpolate`${name}-${revision}` }, opts: args.opts };
 }
 
 /** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */
@@ -128,23 +149,6 @@ export class BackendSlot extends pulumi.ComponentResource {
       pulumi.secret(redisUrl.apply((u) => `REDIS_URL=${u}`)),
     ];
 
-    // Everything that makes Docker re-create a container goes into its name, so a replacement can
-    // be created before the old container is deleted. The hash of secrets reveals nothing useful
-    // (truncated sha256 of random passwords) and is unsecret-ed to keep names readable.
-    const spec = JSON.stringify({
-      memory: args.memoryMb,
-      cpus: args.cpus,
-      stop: args.stopTimeoutSeconds,
-      port: args.port,
-    });
-    const revision = pulumi.unsecret(
-      pulumi
-        .all([image, ...envs, pulumi.output(args.networks.app), pulumi.output(args.networks.data)])
-        .apply((parts) =>
-          createHash("sha256").update(spec).update(parts.join("\n")).digest("hex").slice(0, 8),
-        ),
-    );
-
     const alias = slotAlias(args.colour);
     const containers: ServiceContainer[] = [];
     for (let i = 1; i <= args.replicas; i++) {
@@ -153,7 +157,8 @@ export class BackendSlot extends pulumi.ComponentResource {
         new ServiceContainer(
           `${name}-${i}`,
           {
-            containerName: pulumi.interpolate`${args.namePrefix}-backend-${args.colour}-${i}-${revision}`,
+            // revisionNamed (below) appends the hash of everything else the container is made of.
+            containerName: `${args.namePrefix}-backend-${args.colour}-${i}`,
             image,
             user: BACKEND_USER,
             memoryMb: args.memoryMb,
@@ -184,12 +189,13 @@ export class BackendSlot extends pulumi.ComponentResource {
               "backend-infra.replica": String(i),
               // One replica at a time: this container's inputs wait for the previous replica's name,
               // which resolves only once that container is created and healthy (wait: true). A
-              // component's dependsOn does not reach its children, an input dependency does. The
-              // name changes only with `revision`, so this adds no replacements of its own.
+              // component's dependsOn does not reach its children, an input dependency does. That
+              // name changes only when the previous replica is replaced, which a change to the slot
+              // does to every replica anyway.
               ...(previous ? { "backend-infra.started-after": previous.containerName } : {}),
             },
           },
-          { parent: this, dependsOn: previous ? [previous] : [] },
+          { parent: this, dependsOn: previous ? [previous] : [], transformations: [revisionNamed] },
         ),
       );
     }

@@ -39,6 +39,14 @@ export const EDGE_SLOTS_PER_COLOUR = 40;
 /** Network alias of a slot's replicas on the app network. */
 export const slotAlias = (colour: "blue" | "green") => `backend-${colour}`;
 
+/** Transformation: replace the edge container delete-first (see the Edge constructor). */
+export function deleteBeforeReplace(
+  args: pulumi.ResourceTransformationArgs,
+): pulumi.ResourceTransformationResult | undefined {
+  if (args.type !== "docker:index/container:Container") return undefined;
+  return { props: args.props, opts: pulumi.mergeOptions(args.opts, { deleteBeforeReplace: true }) };
+}
+
 export interface EdgeArgs {
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
@@ -170,7 +178,10 @@ export class Edge extends pulumi.ComponentResource {
         pidsLimit: 256,
         labels: { "backend-infra.role": "edge", "backend-infra.config-sha256": this.configHash },
       },
-      { parent: this },
+      // One edge per host: its fixed name and host ports cannot exist twice, so a config change
+      // replaces it delete-first (a few seconds without the edge; weights come back from the
+      // server-state volume and the switch re-applies them).
+      { parent: this, transformations: [deleteBeforeReplace] },
     );
 
     this.containerName = service.containerName;

@@ -120,11 +120,16 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     const a = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}` });
     const b = await names({ backendImage: `ghcr.io/acme/backend:1.4.3@sha256:${"e".repeat(64)}` });
     const c = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}`, backendMemory: "1g" });
+    const d = await names({
+      backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}`,
+      backendStopTimeoutSeconds: "45",
+    });
     const again = await names({ backendImage: `ghcr.io/acme/backend:1.4.2@${DIGEST}` });
     expect(again).toEqual(a); // stable when nothing changes: no spurious replacement
     for (let i = 0; i < a.length; i++) {
       expect(b[i]).not.toBe(a[i]);
       expect(c[i]).not.toBe(a[i]);
+      expect(d[i]).not.toBe(a[i]);
       expect(b[i].replace(/-[a-f0-9]{8}$/, "")).toBe(a[i].replace(/-[a-f0-9]{8}$/, ""));
     }
   });
