@@ -70,8 +70,15 @@ export function nameWords(name: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
+/**
+ * Names that look secret but hold identifiers: pgBackRest's `repo<N>-s3-key` is the S3 access
+ * key ID (its secret is `repo<N>-s3-key-secret`).
+ */
+const IDENTIFIER_NAMES = [/^PGBACKREST_REPO\d+_S3_KEY$/i];
+
 /** True for names like POSTGRES_PASSWORD, apiKey, S3_KEY_SECRET; false for *_FILE, keyId, kmsKeyArn. */
 export function isSensitiveName(name: string): boolean {
+  if (IDENTIFIER_NAMES.some((re) => re.test(name))) return false;
   const words = nameWords(name);
   if (words.length === 0 || NOT_A_VALUE.has(words[words.length - 1])) return false;
   const last = words[words.length - 1];

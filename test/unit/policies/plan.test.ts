@@ -12,6 +12,7 @@ import {
   mandatory,
   runPolicies,
   runPoliciesWithCoverage,
+  type Violation,
 } from "../../../lib/policy-runner";
 import { ALL_POLICIES } from "../../../policies/rules";
 import { main } from "../../../tools/plan";
@@ -23,6 +24,18 @@ const planOf = (stack: string) => {
   if (!plans.has(stack)) plans.set(stack, runProgram(stack));
   return plans.get(stack) as Promise<PlanResult>;
 };
+
+/** Mandatory violations of `plan` that the unmodified prod plan does not have (the effect of a change). */
+async function addedViolations(plan: PlanResult) {
+  const config = loadPolicyConfig("prod").config;
+  const key = (v: Violation) => `${v.policy}|${v.urn}|${v.message}`;
+  const baseline = new Set(
+    mandatory(await runPolicies(await planOf("prod"), { environment: "prod", config })).map(key),
+  );
+  return mandatory(await runPolicies(plan, { environment: "prod", config })).filter(
+    (v) => !baseline.has(key(v)),
+  );
+}
 
 describe("offline plan through the policy pack", () => {
   const stacks = listStacks();
@@ -117,9 +130,7 @@ describe("deliberately insecure plans fail with the right rule names", () => {
     policyResource.inputs = { ...policyResource.inputs, policy: publicRead };
     policyResource.outputs = { ...policyResource.outputs, policy: publicRead };
 
-    const violations = mandatory(
-      await runPolicies(plan, { environment: "prod", config: loadPolicyConfig("prod").config }),
-    );
+    const violations = await addedViolations(plan);
     const byRule = (rule: string) => violations.filter((v) => v.policy === rule);
     expect(byRule("container-non-root-user")).toEqual([
       expect.objectContaining({ name: "edge", message: expect.stringMatching(/runs as root/) }),
@@ -146,9 +157,7 @@ describe("deliberately insecure plans fail with the right rule names", () => {
     const plan = await runProgram("prod", {
       overrides: { backupReplicaRegion: undefined, edgeHttpsPort: "8443" },
     });
-    const violations = mandatory(
-      await runPolicies(plan, { environment: "prod", config: loadPolicyConfig("prod").config }),
-    );
+    const violations = await addedViolations(plan);
     expect(violations.map((v) => v.policy).sort()).toEqual([
       "container-published-ports",
       "s3-bucket-replication",
@@ -164,25 +173,28 @@ describe("deliberately insecure plans fail with the right rule names", () => {
       copyFileSync(join(REPO_ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
       const prod = readFileSync(join(REPO_ROOT, "Pulumi.prod.yaml"), "utf8");
       expect(prod).toMatch(/backupReplicaRegion/);
-      writeFileSync(join(dir, "Pulumi.prod.yaml"), prod.replace(/^.*backupReplicaRegion.*$/m, ""));
-      const out: string[] = [];
-      const log = vi
-        .spyOn(console, "log")
-        .mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-      const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
-      let code: number;
-      try {
-        code = await main(["prod", "--dir", dir]);
-      } finally {
-        log.mockRestore();
-        err.mockRestore();
-      }
-      const text = out.join("\n");
-      expect(code).toBe(3);
-      expect(text).toMatch(/\[mandatory\] s3-bucket-replication \(medium\): aws:s3\/bucket:Bucket /);
-      expect(text).toMatch(/has no replication configuration in prod/);
-      expect(text).toMatch(/remediation: Add a BucketReplicationConfig/);
-      expect(text).toMatch(/policy pack: 1 mandatory/);
+      const cli = async (stackFile: string) => {
+        writeFileSync(join(dir, "Pulumi.prod.yaml"), stackFile);
+        const out: string[] = [];
+        const log = vi
+          .spyOn(console, "log")
+          .mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+        const err = vi.spyOn(console, "error").mockImplementation(() => undefined);
+        try {
+          return { code: await main(["prod", "--dir", dir]), text: out.join("\n") };
+        } finally {
+          log.mockRestore();
+          err.mockRestore();
+        }
+      };
+      const baseline = await cli(prod);
+      expect(baseline.text).not.toMatch(/s3-bucket-replication/);
+      const insecure = await cli(prod.replace(/^.*backupReplicaRegion.*$/m, ""));
+      expect(insecure.code).toBe(3);
+      expect(insecure.text).toMatch(/\[mandatory\] s3-bucket-replication \(medium\): aws:s3\/bucket:Bucket /);
+      expect(insecure.text).toMatch(/has no replication configuration in prod/);
+      expect(insecure.text).toMatch(/remediation: Add a BucketReplicationConfig/);
+      expect(insecure.text).toMatch(/policy pack: \d+ mandatory/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

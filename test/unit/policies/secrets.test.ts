@@ -32,6 +32,9 @@ describe("isSensitiveName", () => {
     ["PORT", false],
     ["passwordLength", false],
     ["REDISCLI_AUTH", true],
+    ["PGBACKREST_REPO2_S3_KEY", false],
+    ["PGBACKREST_REPO2_S3_KEY_SECRET", true],
+    ["PGBACKREST_REPO1_CIPHER_PASS", true],
     ["GF_AUTH_ANONYMOUS_ENABLED", false],
   ])("%s -> %s", (name, expected) => {
     expect(secrets.isSensitiveName(name)).toBe(expected);
