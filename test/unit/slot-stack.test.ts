@@ -71,21 +71,26 @@ describe("slot stack prod-blue", async () => {
     });
   });
 
-  it("builds examples/backend with a content-hash tag when backendImage is unset", () => {
+  it("builds examples/backend with a content-hash tag, pushes it and runs it by digest (prod)", () => {
     const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
     expect(image?.inputs).toMatchObject({
       build: { context: "examples/backend", dockerfile: "examples/backend/Dockerfile" },
-      skipPush: true,
+      skipPush: false,
+      registry: { server: "ghcr.io/example/backend-infra", username: "deploy-bot" },
     });
-    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-prod-backend:src-[a-f0-9]{12}$/);
-    expect(containers[0].inputs.image).toBe(image?.inputs.imageName);
+    expect(String(image?.inputs.imageName)).toMatch(
+      /^ghcr\.io\/example\/backend-infra\/backend-infra-backend:src-[a-f0-9]{12}$/,
+    );
+    expect(String(containers[0].inputs.image)).toMatch(
+      /^ghcr\.io\/example\/backend-infra\/backend-infra-backend@sha256:[a-f0-9]{64}$/,
+    );
   });
 
   it("exports the slot contract", () => {
     expect(plan.outputs).toEqual({
       environment: "prod",
       slot: "blue",
-      image: expect.stringMatching(/^backend-infra-prod-backend:src-/),
+      image: containers[0].inputs.image,
       containers: containers.map((c) => c.inputs.name),
       upstream: "backend-blue:4000",
     });
@@ -134,9 +139,13 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     }
   });
 
-  it("local-blue runs one replica", async () => {
+  it("local-blue runs one replica of a local build (no registry: the content-hash tag is the pin)", async () => {
     const plan = await runProgram("local-blue");
     expect(containersOf(plan.resources)).toHaveLength(1);
+    const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
+    expect(image?.inputs).toMatchObject({ skipPush: true });
+    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-local-backend:src-[a-f0-9]{12}$/);
+    expect(containersOf(plan.resources)[0].inputs.image).toBe(image?.inputs.imageName);
     expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
   });
 });
