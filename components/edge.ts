@@ -39,6 +39,14 @@ export const EDGE_SLOTS_PER_COLOUR = 40;
 /** Network alias of a slot's replicas on the app network. */
 export const slotAlias = (colour: "blue" | "green") => `backend-${colour}`;
 
+/** The Docker healthcheck (bash; the image has no curl): GET /healthz on the internal frontend. */
+export function edgeHealthcheckScript(port: number): string {
+  return (
+    `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${EDGE_HEALTH_PATH} HTTP/1.0\\r\\n\\r\\n' >&3 ` +
+    `&& head -n1 <&3 | grep -q ' 200 '`
+  );
+}
+
 /** Transformation: replace the edge container delete-first (see the Edge constructor). */
 export function deleteBeforeReplace(
   args: pulumi.ResourceTransformationArgs,
@@ -161,12 +169,7 @@ export class Edge extends pulumi.ComponentResource {
         },
         healthcheck: {
           // The image has no curl: bash's /dev/tcp asks the internal frontend's /healthz.
-          test: [
-            "CMD",
-            "bash",
-            "-c",
-            `exec 3<>/dev/tcp/127.0.0.1/${EDGE_METRICS_PORT} && printf 'GET ${EDGE_HEALTH_PATH} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '`,
-          ],
+          test: ["CMD", "bash", "-c", edgeHealthcheckScript(EDGE_METRICS_PORT)],
           intervalSeconds: 10,
           timeoutSeconds: 3,
           startPeriodSeconds: 10,

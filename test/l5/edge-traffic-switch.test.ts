@@ -11,6 +11,7 @@ import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { edgeHealthcheckScript } from "../../components/edge";
 import { parseServersState, parseStat } from "../../lib/haproxy-runtime";
 import { renderHaproxyConfig, type HaproxyConfigInput } from "../../renderers/haproxy-config";
 import { applySwitch, unixTransport, type RuntimeTransport } from "../../tools/traffic-switch";
@@ -258,6 +259,10 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         { input: "" },
       );
       expect(alpn.stdout + alpn.stderr).toMatch(/ALPN protocol: h2/);
+
+      // The edge container's Docker healthcheck, run as Docker would (bash, no curl in the image).
+      expect(run("bash", ["-c", edgeHealthcheckScript(ports.metrics)]).status).toBe(0);
+      expect(run("bash", ["-c", edgeHealthcheckScript(ports.http)]).status).not.toBe(0); // a 301, not 200
 
       const metrics = await get(`http://127.0.0.1:${ports.metrics}/metrics`);
       expect(metrics.status).toBe(200);
