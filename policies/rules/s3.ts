@@ -331,8 +331,14 @@ export const s3BucketReplication: StackValidationPolicy = stackPolicy(
       args.notApplicable(`replication is required only in ${environments.join(", ")}`);
     const buckets = bucketsOf(args);
     const destinations = new Set<string>();
+    /** Replicas found through dependencies: a destination ARN is unknown before the first `up`. */
+    const replicaUrns = new Set<string>();
     for (const b of buckets) {
-      for (const { props } of b.side.get(S3.replication) ?? []) {
+      for (const { props, resource } of b.side.get(S3.replication) ?? []) {
+        const linked = [...(resource.propertyDependencies?.rules ?? []), ...(resource.dependencies ?? [])];
+        for (const dep of linked) {
+          if (dep.type === S3.bucket && dep.urn !== b.resource.urn) replicaUrns.add(dep.urn);
+        }
         const rules = list(props.rules);
         if (isUnknown(rules)) continue;
         for (const r of rules) {
@@ -344,7 +350,9 @@ export const s3BucketReplication: StackValidationPolicy = stackPolicy(
       }
     }
     perBucket(args, report, (bucket) => {
-      if ([...bucket.refs].some((ref) => destinations.has(ref))) return undefined; // a replica
+      if (replicaUrns.has(bucket.resource.urn) || [...bucket.refs].some((ref) => destinations.has(ref))) {
+        return undefined; // a replica
+      }
       const configs = bucket.side.get(S3.replication) ?? [];
       if (configs.length === 0) return `has no replication configuration in ${env}`;
       const rules = list(configs[0].props.rules);

@@ -202,6 +202,21 @@ describe("S3 stack policies", () => {
     ]);
   });
 
+  it("s3-bucket-replication finds the replica through dependencies when its ARN is unknown (first preview)", async () => {
+    const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const firstPreview = replace(prodBuckets(), "backups-replication", {
+      rules: [{ id: "all", status: "Enabled", destination: { bucket: UNKNOWN_STRING } }],
+    });
+    expect((await checkStack(s3.s3BucketReplication, firstPreview)).violations).toEqual([]);
+    // Without the dependency the replica cannot be told apart: it is reported.
+    const unlinked = firstPreview.map((r) =>
+      r.name === "backups-replication" ? { ...r, dependsOn: ["backups"] } : r,
+    );
+    expect((await checkStack(s3.s3BucketReplication, unlinked)).violations).toEqual([
+      expect.stringMatching(/^bucket "bi-prod-replica": has no replication configuration/),
+    ]);
+  });
+
   it("s3-bucket-acls-disabled also rejects BucketAcl resources and canned ACLs", async () => {
     const withAcl = [
       ...prodBuckets(),
