@@ -186,6 +186,8 @@ export interface SwitchPlanOk {
   healthy: PerColour<number>;
   /** Percent of requests each colour will get. */
   share: PerColour<number>;
+  /** Set when the gate let an unhealthy target through (bootstrap: nothing is healthy anywhere). */
+  warning?: string;
 }
 
 export interface SwitchPlanRefused {
@@ -198,8 +200,10 @@ export type SwitchPlan = SwitchPlanOk | SwitchPlanRefused;
 
 /**
  * Plans a switch. Refuses (leaving every weight as it is) when a colour that would receive
- * traffic has no healthy server. When the weights are already right the plan is a no-op and
- * the gate is not applied: re-applying the current state is always safe (idempotent).
+ * traffic has no healthy server, while some other server is healthy or still running its first
+ * check. When nothing at all is healthy (bootstrap of a new environment) the switch cannot make
+ * anything worse: it goes ahead with a warning. When the weights are already right the plan is a
+ * no-op and the gate is not applied: re-applying the current state is always safe (idempotent).
  */
 export function planSwitch(input: SwitchPlanInput): SwitchPlan {
   const backend = input.backend ?? APP_BACKEND;
@@ -224,9 +228,21 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
   }
   const changed = raise.length + lower.length > 0;
 
+  let warning: string | undefined;
   if (changed) {
     const unhealthy = receivingColours(input.target).filter((c) => healthy[c] === 0);
-    if (unhealthy.length > 0) {
+    // Servers with an address whose first health check has not finished (just started edge).
+    const checking = stats.filter(
+      (s) => !s.status.startsWith("MAINT") && /^(INI)?$/.test(s.checkStatus),
+    ).length;
+    const anyHealthy = healthy.blue + healthy.green > 0;
+    if (unhealthy.length > 0 && !anyHealthy && checking === 0) {
+      // Bootstrap (a new environment, or a total outage): no server of any colour is healthy, so
+      // the switch cannot take traffic away from anything that works. Apply, and say so.
+      warning =
+        `no server of any colour passes its /health check (a new environment before its first slot ` +
+        `deploy, or an outage): weights applied anyway, ${unhealthy.join(" and ")} gets traffic once healthy`;
+    } else if (unhealthy.length > 0) {
       const detail = unhealthy
         .map((c) => {
           const rows = stats.filter((s) => s.colour === c);
@@ -258,6 +274,7 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
     present,
     healthy,
     share: effectiveShare(perServer, present),
+    ...(warning ? { warning } : {}),
   };
 }
 

@@ -176,6 +176,7 @@ export interface ApplyResult {
   commands?: string[];
   stateFile?: string;
   reason?: string;
+  warning?: string;
 }
 
 async function readPlan(transport: RuntimeTransport, options: ApplyOptions): Promise<SwitchPlan> {
@@ -212,6 +213,7 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
     plan = await readPlan(transport, options);
   }
   if (!plan.ok) throw new RefusedError(plan.reason);
+  if (plan.warning) log(`WARNING: ${plan.warning}`);
 
   const summary = {
     ...base,
@@ -221,6 +223,7 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
     healthy: plan.healthy,
     present: plan.present,
     commands: plan.commands,
+    ...(plan.warning ? { warning: plan.warning } : {}),
   };
   if (options.dryRun) {
     log(`dry run: would send ${plan.commands.length} command(s)`);

@@ -159,6 +159,25 @@ describe("planSwitch", () => {
     expect(!p.ok && p.reason).toMatch(/green: 2 without an address/);
   });
 
+  it("bootstraps a new environment: nothing healthy anywhere, so the switch applies with a warning", () => {
+    const servers: Srv[] = [
+      { name: "blue1", weight: 1, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+      { name: "green1", weight: 1, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+    ];
+    const p = plan(servers, "blue");
+    expect(p.ok).toBe(true);
+    expect(p.ok && p.warning).toMatch(/no server of any colour passes its \/health check/);
+    expect(p.ok && p.commands).toEqual(["set server app/blue1 weight 256", "set server app/green1 weight 0"]);
+  });
+
+  it("does not bootstrap while first health checks are still running (waits instead)", () => {
+    const p = plan(
+      both(1, 1, "UP", "INI").map((s) => ({ ...s, check: "INI" })),
+      "green",
+    );
+    expect(p.ok).toBe(false);
+  });
+
   it("does not need the idle colour to be healthy when it gets no traffic", () => {
     const p = plan(both(1, 1, "DOWN", "L4CON"), "blue");
     expect(p.ok && p.commands).toEqual([
