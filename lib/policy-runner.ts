@@ -38,6 +38,8 @@ export interface PlanResourceLike {
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
   dependencies?: string[];
+  /** Per input property, the URNs its value came from (the engine sends these to stack policies). */
+  propertyDependencies?: Record<string, string[]>;
 }
 
 export interface PlanLike {
@@ -342,6 +344,11 @@ export async function runPoliciesWithCoverage(
     pr.dependencies = (r.dependencies ?? [])
       .map((u) => policyResources.get(u))
       .filter((d): d is PolicyResource => !!d);
+    for (const [key, urns] of Object.entries(r.propertyDependencies ?? {})) {
+      pr.propertyDependencies[key] = urns
+        .map((u) => policyResources.get(u))
+        .filter((d): d is PolicyResource => !!d);
+    }
   }
   const all = [...policyResources.values()];
   for (const p of policies) {
