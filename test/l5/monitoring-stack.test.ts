@@ -1,0 +1,463 @@
+/**
+ * L5: the rendered monitoring configs against real daemons on loopback - Prometheus 2.42 with
+ * the rendered prometheus.yml and alert rules, Alertmanager 0.25 with the rendered
+ * alertmanager.yml (webhook receivers pointing at a recorder in this test), node_exporter with
+ * a textfile directory, postgres_exporter on a real PostgreSQL 15 (WAL archiving on and
+ * failing), redis_exporter on a real Redis, blackbox probing the example backend's /health and
+ * an HTTPS endpoint, HAProxy's built-in exporter, and the example backend's /metrics.
+ *
+ * Shows: every target is up; every metric the rules and dashboards read exists in these
+ * exporter versions; a stale backup metric file makes BackupTooOld fire (rule evaluation over
+ * the live TSDB) and Alertmanager delivers it to the critical receiver, the Watchdog to the
+ * dead man's switch.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  alertDefinitions,
+  recordingRules,
+  referencedMetrics,
+  renderAlertRules,
+} from "../../renderers/alert-rules";
+import { renderAlertmanagerConfig } from "../../renderers/alertmanager-config";
+import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
+import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
+import { renderPrometheusConfig } from "../../renderers/prometheus-config";
+import { startBackendApp, startRedisServer, type BackendApp, type RedisServer } from "../support/backend-app";
+import { createPgServer, type PgServer } from "../support/postgres";
+import {
+  freePort,
+  removeDir,
+  runOk,
+  skipReason,
+  startDaemon,
+  tempDir,
+  waitFor,
+  type Daemon,
+} from "../support/tools";
+
+const TOOLS = [
+  "prometheus",
+  "prometheus-alertmanager",
+  "prometheus-node-exporter",
+  "prometheus-postgres-exporter",
+  "prometheus-redis-exporter",
+  "prometheus-blackbox-exporter",
+  "haproxy",
+  "redis-server",
+  "openssl",
+];
+
+interface Alert {
+  labels: Record<string, string>;
+  state: string;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** Writes a textfile-collector file the way the backup runner does: temp file, then rename. */
+function writeProm(dir: string, name: string, text: string) {
+  writeFileSync(join(dir, `${name}.$$`), text);
+  renameSync(join(dir, `${name}.$$`), join(dir, name));
+}
+
+function backupFile(kind: string, lastSuccess: number, status = 1): string {
+  return [
+    `backup_last_status{kind="${kind}"} ${status}`,
+    `backup_last_success_timestamp_seconds{kind="${kind}"} ${lastSuccess}`,
+    `backup_last_duration_seconds{kind="${kind}"} 12.5`,
+    `backup_last_size_bytes{kind="${kind}"} 73400320`,
+    "",
+  ].join("\n");
+}
+
+describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => {
+  const root = tempDir("monitoring");
+  const textfileDir = join(root, "textfile");
+  const daemons: Daemon[] = [];
+  const servers: Server[] = [];
+  const received: { path: string; body: { alerts: Alert[] } }[] = [];
+  let pg: PgServer | undefined;
+  let redis: RedisServer | undefined;
+  let backend: BackendApp | undefined;
+  let prometheusUrl = "";
+  let alertmanagerDaemon: Daemon | undefined;
+  const ports: Record<string, number> = {};
+
+  const start = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
+    const daemon = startDaemon(cmd, args, env ? { env: { ...process.env, ...env } } : {});
+    daemons.push(daemon);
+    return daemon;
+  };
+
+  beforeAll(async () => {
+    runOk("mkdir", ["-p", textfileDir]);
+    for (const name of [
+      "prometheus",
+      "alertmanager",
+      "node",
+      "postgres",
+      "redis",
+      "blackbox",
+      "edge",
+      "hook",
+      "tls",
+    ]) {
+      ports[name] = await freePort();
+    }
+
+    // --- PostgreSQL with WAL archiving that fails (pg_stat_archiver_failed_count grows) ---
+    pg = await createPgServer();
+    pg.appendConfig("wal_level = replica\narchive_mode = on\narchive_command = 'false'\n");
+    await pg.start();
+    pg.sql("CREATE ROLE app LOGIN PASSWORD 'app-password'");
+    pg.sql("CREATE DATABASE app OWNER app");
+    pg.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n");
+    pg.sql("SELECT pg_switch_wal()");
+    redis = await startRedisServer();
+
+    // --- the example backend (blue) and a few requests so its histograms exist ---
+    backend = await startBackendApp({
+      databaseUrl: `postgres://app:app-password@127.0.0.1:${pg.port}/app`,
+      redisUrl: redis.url,
+      colour: "blue",
+    });
+    for (let i = 0; i < 5; i++) await (await fetch(`${backend.url}/health`)).arrayBuffer();
+
+    // --- an HTTPS endpoint standing in for the public URL (self-signed, trusted via ca_file) ---
+    const key = join(root, "tls.key");
+    const cert = join(root, "tls.crt");
+    runOk("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]);
+    const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"status":"ok"}');
+    });
+    await new Promise<void>((done) => tls.listen(ports.tls, "127.0.0.1", done));
+    servers.push(tls);
+
+    // --- webhook recorder for Alertmanager's receivers ---
+    const hook = createHttpServer((req: IncomingMessage, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push({ path: req.url ?? "", body: JSON.parse(body) as { alerts: Alert[] } });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((done) => hook.listen(ports.hook, "127.0.0.1", done));
+    servers.push(hook);
+
+    // --- textfile metrics: every backup fresh at first ---
+    const now = Math.floor(Date.now() / 1000);
+    for (const kind of ["pg_full", "pg_diff", "logical", "redis", "verify"]) {
+      writeProm(textfileDir, `backup_${kind}.prom`, backupFile(kind, now - 600));
+    }
+    writeProm(
+      textfileDir,
+      "backup_restore_drill.prom",
+      `restore_drill_last_success_timestamp_seconds ${now - 3600}\n`,
+    );
+
+    // --- exporters ---
+    start("prometheus-node-exporter", [
+      `--web.listen-address=127.0.0.1:${ports.node}`,
+      `--collector.textfile.directory=${textfileDir}`,
+    ]);
+    start("prometheus-postgres-exporter", [`--web.listen-address=127.0.0.1:${ports.postgres}`], {
+      DATA_SOURCE_NAME: `postgresql://postgres@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
+    });
+    start("prometheus-redis-exporter", [
+      `-redis.addr=redis://127.0.0.1:${redis.port}`,
+      `-redis.password=${redis.password}`,
+      `-web.listen-address=127.0.0.1:${ports.redis}`,
+    ]);
+    writeFileSync(join(root, "blackbox.yml"), renderBlackboxConfig({ publicCaFile: cert }));
+    start("prometheus-blackbox-exporter", [
+      `--config.file=${join(root, "blackbox.yml")}`,
+      `--web.listen-address=127.0.0.1:${ports.blackbox}`,
+    ]);
+    // HAProxy only as the source of its built-in exporter's metric names (the edge's real
+    // haproxy.cfg is tested by the edge suites): one frontend serving /metrics, one backend.
+    writeFileSync(
+      join(root, "haproxy.cfg"),
+      [
+        "global",
+        "  log stderr local0",
+        "defaults",
+        "  mode http",
+        "  timeout connect 2s",
+        "  timeout client 5s",
+        "  timeout server 5s",
+        "frontend metrics",
+        `  bind 127.0.0.1:${ports.edge}`,
+        "  http-request use-service prometheus-exporter if { path /metrics }",
+        "  default_backend blue",
+        "backend blue",
+        `  server blue-1 127.0.0.1:${backend.port} check`,
+        "",
+      ].join("\n"),
+    );
+    start("haproxy", ["-db", "-f", join(root, "haproxy.cfg")]);
+
+    // --- Alertmanager with the rendered config; receivers point at the recorder ---
+    const hookUrl = `http://127.0.0.1:${ports.hook}`;
+    writeFileSync(
+      join(root, "alertmanager.yml"),
+      renderAlertmanagerConfig({
+        environment: "l5",
+        pagerWebhookUrl: `${hookUrl}/pager`,
+        slackWebhookUrl: `${hookUrl}/slack`,
+        deadMansSwitchUrl: `${hookUrl}/dms`,
+      }),
+    );
+    alertmanagerDaemon = start("prometheus-alertmanager", [
+      `--config.file=${join(root, "alertmanager.yml")}`,
+      `--storage.path=${join(root, "am")}`,
+      `--web.listen-address=127.0.0.1:${ports.alertmanager}`,
+      "--cluster.listen-address=",
+    ]);
+
+    // --- Prometheus with the rendered config and rules ---
+    const rules = join(root, "alert-rules.yml");
+    writeFileSync(rules, renderAlertRules({ activeColour: "blue" }));
+    writeFileSync(
+      join(root, "prometheus.yml"),
+      renderPrometheusConfig({
+        environment: "l5",
+        scrapeIntervalSeconds: 2,
+        ruleFiles: [rules],
+        alertmanagers: [`127.0.0.1:${ports.alertmanager}`],
+        targets: {
+          prometheus: `127.0.0.1:${ports.prometheus}`,
+          alertmanager: `127.0.0.1:${ports.alertmanager}`,
+          node: `127.0.0.1:${ports.node}`,
+          postgres: `127.0.0.1:${ports.postgres}`,
+          redis: `127.0.0.1:${ports.redis}`,
+          blackbox: `127.0.0.1:${ports.blackbox}`,
+          edge: `127.0.0.1:${ports.edge}`,
+        },
+        backendSlots: [
+          {
+            colour: "blue",
+            discovery: { kind: "static", targets: [`127.0.0.1:${backend.port}`] },
+            healthUrl: `${backend.url}/health`,
+          },
+        ],
+        publicUrl: `https://localhost:${ports.tls}/health`,
+      }),
+    );
+    prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
+    start("prometheus", [
+      `--config.file=${join(root, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(root, "tsdb")}`,
+      `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+      // Alerts that fired before the Alertmanager was discovered are re-sent after this delay
+      // (default 1m); shortened so the Watchdog check does not wait a minute.
+      "--rules.alert.resend-delay=5s",
+    ]);
+    await waitFor("prometheus ready", async () => (await fetch(`${prometheusUrl}/-/ready`)).ok, {
+      timeoutMs: 60_000,
+    });
+  });
+
+  afterAll(async () => {
+    for (const d of daemons.reverse()) await d.stop();
+    for (const s of servers) s.close();
+    await backend?.stop();
+    await redis?.destroy();
+    pg?.destroy();
+    removeDir(root);
+  });
+
+  it("every scrape target is up and both probes succeed", async () => {
+    type Targets = {
+      data: { activeTargets: { labels: Record<string, string>; health: string; lastError: string }[] };
+    };
+    const expectedJobs = [
+      "alertmanager",
+      "backend",
+      "blackbox",
+      "blackbox-health",
+      "blackbox-public",
+      "edge",
+      "node",
+      "postgres",
+      "prometheus",
+      "redis",
+    ];
+    const targets = await waitFor(
+      "all targets up",
+      async () => {
+        const t = (await getJson<Targets>(`${prometheusUrl}/api/v1/targets`)).data.activeTargets;
+        return t.length === expectedJobs.length && t.every((x) => x.health === "up") ? t : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    ).catch(async (error: Error) => {
+      const t = (await getJson<Targets>(`${prometheusUrl}/api/v1/targets`)).data.activeTargets;
+      throw new Error(
+        `${error.message}: ${JSON.stringify(t.map((x) => [x.labels.job, x.health, x.lastError]))}`,
+      );
+    });
+    expect(targets.map((t) => t.labels.job).sort()).toEqual(expectedJobs);
+    expect(targets.find((t) => t.labels.job === "backend")?.labels.colour).toBe("blue");
+
+    type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const probes = await waitFor("probe results", async () => {
+      const q = await getJson<Query>(
+        `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_success")}`,
+      );
+      return q.data.result.length === 2 ? q.data.result : undefined;
+    });
+    for (const p of probes) expect(p.value[1], `${p.metric.job} ${p.metric.instance}`).toBe("1");
+    const expiry = await getJson<Query>(
+      `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_ssl_earliest_cert_expiry - time()")}`,
+    );
+    const days = Number(expiry.data.result[0]?.value[1]) / 86400;
+    expect(days).toBeGreaterThan(29);
+    expect(days).toBeLessThan(31);
+  });
+
+  it("every metric the rules and dashboards read exists in these exporter versions", async () => {
+    const exprs = [
+      ...alertDefinitions({ activeColour: "blue" }).map((d) => d.expr),
+      ...recordingRules().map((r) => r.expr),
+      ...Object.values(renderGrafanaDashboards()).flatMap((json) =>
+        (JSON.parse(json) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) =>
+          p.targets.map((t) => t.expr),
+        ),
+      ),
+    ];
+    const wanted = new Set(exprs.flatMap(referencedMetrics));
+    // Polled: some series appear only after their first event (a failed archive, a request).
+    const missing = await waitFor(
+      "metric names",
+      async () => {
+        const names = new Set(
+          (await getJson<{ data: string[] }>(`${prometheusUrl}/api/v1/label/__name__/values`)).data,
+        );
+        const absent = [...wanted].filter((m) => !names.has(m));
+        return absent.length === 0 ? absent : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    ).catch(async () => {
+      const names = new Set(
+        (await getJson<{ data: string[] }>(`${prometheusUrl}/api/v1/label/__name__/values`)).data,
+      );
+      return [...wanted].filter((m) => !names.has(m));
+    });
+    expect(missing).toEqual([]);
+    expect(wanted.size).toBeGreaterThan(40);
+  });
+
+  it("WAL archiving failures show in postgres_exporter 0.11.1's pg_stat_archiver metrics", async () => {
+    type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const failed = await waitFor(
+      "pg_stat_archiver_failed_count > 0",
+      async () => {
+        const q = await getJson<Query>(
+          `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('pg_stat_archiver_failed_count{job="postgres"}')}`,
+        );
+        return Number(q.data.result[0]?.value[1] ?? 0) > 0 ? q.data.result[0] : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    expect(Number(failed.value[1])).toBeGreaterThan(0);
+    const archived = await getJson<Query>(
+      `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('pg_stat_archiver_archived_count{job="postgres"}')}`,
+    );
+    expect(archived.data.result[0]?.value[1]).toBe("0");
+  });
+
+  it("a stale backup metric file makes BackupTooOld fire; Alertmanager pages it, Watchdog reaches the dead man's switch", async () => {
+    type Alerts = { data: { alerts: Alert[] } };
+    const active = async () => (await getJson<Alerts>(`${prometheusUrl}/api/v1/alerts`)).data.alerts;
+    // Fresh files: after several evaluations (2 s each) no backup alert is active.
+    await waitFor("Watchdog firing (rules evaluated)", async () =>
+      (await active()).some((a) => a.labels.alertname === "Watchdog" && a.state === "firing"),
+    );
+    // (BackupMetricsMissing is pending until node_exporter's first scrape lands.)
+    const backupAlerts = async () => (await active()).filter((a) => a.labels.alertname.startsWith("Backup"));
+    await waitFor(
+      "no backup alert while every file is fresh",
+      async () => (await backupAlerts()).length === 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      },
+    );
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await backupAlerts()).toEqual([]);
+
+    // The logical dump stopped 27 hours ago.
+    const now = Math.floor(Date.now() / 1000);
+    writeProm(textfileDir, "backup_logical.prom", backupFile("logical", now - 27 * 3600));
+    const alert = await waitFor(
+      "BackupTooOld firing",
+      async () => (await active()).find((a) => a.labels.alertname === "BackupTooOld" && a.state === "firing"),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(alert.labels).toMatchObject({ kind: "logical", severity: "critical", job: "node" });
+    // Only the stale kind fires.
+    expect((await active()).filter((a) => a.labels.alertname === "BackupTooOld")).toHaveLength(1);
+
+    const delivered = await waitFor(
+      "BackupTooOld at the pager webhook",
+      () =>
+        received.find(
+          (r) => r.path === "/pager" && r.body.alerts.some((a) => a.labels.alertname === "BackupTooOld"),
+        ),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(delivered.body.alerts[0].labels.kind).toBe("logical");
+    await waitFor(
+      "Watchdog at the dead man's switch",
+      () =>
+        received.some(
+          (r) => r.path === "/dms" && r.body.alerts.some((a) => a.labels.alertname === "Watchdog"),
+        ),
+      { timeoutMs: 30_000, intervalMs: 500 },
+    ).catch(async (error: Error) => {
+      const am = await (await fetch(`http://127.0.0.1:${ports.alertmanager}/api/v2/alerts`)).text();
+      throw new Error(
+        `${error.message}; AM: ${am}; received: ${JSON.stringify(received.map((r) => [r.path, r.body.alerts.map((a) => a.labels.alertname)]))}\n${alertmanagerDaemon?.output() ?? ""}`,
+      );
+    });
+    // Critical alerts never go to the chat receiver.
+    expect(
+      received.filter(
+        (r) => r.path === "/slack" && r.body.alerts.some((a) => a.labels.severity === "critical"),
+      ),
+    ).toEqual([]);
+
+    // A new successful run clears it.
+    writeProm(textfileDir, "backup_logical.prom", backupFile("logical", Math.floor(Date.now() / 1000)));
+    await waitFor(
+      "BackupTooOld resolved",
+      async () => !(await active()).some((a) => a.labels.alertname === "BackupTooOld"),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+});
