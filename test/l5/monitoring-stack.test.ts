@@ -56,6 +56,12 @@ interface Alert {
   state: string;
 }
 
+/** waitFor's value, which is set once waitFor returned (it throws on timeout). */
+function defined<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("waitFor returned no value");
+  return value;
+}
+
 async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -308,29 +314,33 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       "prometheus",
       "redis",
     ];
-    const targets = await waitFor(
-      "all targets up",
-      async () => {
+    const targets = defined(
+      await waitFor(
+        "all targets up",
+        async () => {
+          const t = (await getJson<Targets>(`${prometheusUrl}/api/v1/targets`)).data.activeTargets;
+          return t.length === expectedJobs.length && t.every((x) => x.health === "up") ? t : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      ).catch(async (error: Error) => {
         const t = (await getJson<Targets>(`${prometheusUrl}/api/v1/targets`)).data.activeTargets;
-        return t.length === expectedJobs.length && t.every((x) => x.health === "up") ? t : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    ).catch(async (error: Error) => {
-      const t = (await getJson<Targets>(`${prometheusUrl}/api/v1/targets`)).data.activeTargets;
-      throw new Error(
-        `${error.message}: ${JSON.stringify(t.map((x) => [x.labels.job, x.health, x.lastError]))}`,
-      );
-    });
+        throw new Error(
+          `${error.message}: ${JSON.stringify(t.map((x) => [x.labels.job, x.health, x.lastError]))}`,
+        );
+      }),
+    );
     expect(targets.map((t) => t.labels.job).sort()).toEqual(expectedJobs);
     expect(targets.find((t) => t.labels.job === "backend")?.labels.colour).toBe("blue");
 
     type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    const probes = await waitFor("probe results", async () => {
-      const q = await getJson<Query>(
-        `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_success")}`,
-      );
-      return q.data.result.length === 2 ? q.data.result : undefined;
-    });
+    const probes = defined(
+      await waitFor("probe results", async () => {
+        const q = await getJson<Query>(
+          `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_success")}`,
+        );
+        return q.data.result.length === 2 ? q.data.result : undefined;
+      }),
+    );
     for (const p of probes) expect(p.value[1], `${p.metric.job} ${p.metric.instance}`).toBe("1");
     const expiry = await getJson<Query>(
       `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_ssl_earliest_cert_expiry - time()")}`,
@@ -374,15 +384,17 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
 
   it("WAL archiving failures show in postgres_exporter 0.11.1's pg_stat_archiver metrics", async () => {
     type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    const failed = await waitFor(
-      "pg_stat_archiver_failed_count > 0",
-      async () => {
-        const q = await getJson<Query>(
-          `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('pg_stat_archiver_failed_count{job="postgres"}')}`,
-        );
-        return Number(q.data.result[0]?.value[1] ?? 0) > 0 ? q.data.result[0] : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 1000 },
+    const failed = defined(
+      await waitFor(
+        "pg_stat_archiver_failed_count > 0",
+        async () => {
+          const q = await getJson<Query>(
+            `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('pg_stat_archiver_failed_count{job="postgres"}')}`,
+          );
+          return Number(q.data.result[0]?.value[1] ?? 0) > 0 ? q.data.result[0] : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      ),
     );
     expect(Number(failed.value[1])).toBeGreaterThan(0);
     const archived = await getJson<Query>(
@@ -414,22 +426,27 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     // The logical dump stopped 27 hours ago.
     const now = Math.floor(Date.now() / 1000);
     writeProm(textfileDir, "backup_logical.prom", backupFile("logical", now - 27 * 3600));
-    const alert = await waitFor(
-      "BackupTooOld firing",
-      async () => (await active()).find((a) => a.labels.alertname === "BackupTooOld" && a.state === "firing"),
-      { timeoutMs: 60_000, intervalMs: 500 },
+    const alert = defined(
+      await waitFor(
+        "BackupTooOld firing",
+        async () =>
+          (await active()).find((a) => a.labels.alertname === "BackupTooOld" && a.state === "firing"),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      ),
     );
     expect(alert.labels).toMatchObject({ kind: "logical", severity: "critical", job: "node" });
     // Only the stale kind fires.
     expect((await active()).filter((a) => a.labels.alertname === "BackupTooOld")).toHaveLength(1);
 
-    const delivered = await waitFor(
-      "BackupTooOld at the pager webhook",
-      () =>
-        received.find(
-          (r) => r.path === "/pager" && r.body.alerts.some((a) => a.labels.alertname === "BackupTooOld"),
-        ),
-      { timeoutMs: 60_000, intervalMs: 500 },
+    const delivered = defined(
+      await waitFor(
+        "BackupTooOld at the pager webhook",
+        () =>
+          received.find(
+            (r) => r.path === "/pager" && r.body.alerts.some((a) => a.labels.alertname === "BackupTooOld"),
+          ),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      ),
     );
     expect(delivered.body.alerts[0].labels.kind).toBe("logical");
     await waitFor(
