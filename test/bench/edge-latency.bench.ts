@@ -189,6 +189,11 @@ async function compare(
   const dRps = median(direct.map((r) => r.requestsPerSecond));
   const eRps = median(viaEdge.map((r) => r.requestsPerSecond));
   const added99 = e99 - d99;
+  // On a loaded machine p99 swings between rounds by far more than the 1 ms target; then the
+  // comparison says nothing and the verdict is left open instead of claiming the target.
+  const direct99 = direct.map((r) => r.latencyMs.p99 as number);
+  const spread99 = Math.max(...direct99) - Math.min(...direct99);
+  const conclusive = spread99 <= 1;
   const label = `${connections} keep-alive connection${connections === 1 ? "" : "s"}`;
   const setting = `${rounds} x ${seconds} s interleaved, backend: ${backend}`;
   return [
@@ -207,10 +212,14 @@ async function compare(
       ratio: e99 / d99,
       unit: "ms",
       target: "added p99 <= 1 ms",
-      met: added99 <= 1,
+      met: conclusive ? added99 <= 1 : undefined,
       notes:
-        `added p99 ${added99.toFixed(3)} ms; per-round p99 direct ${direct.map((r) => r.latencyMs.p99).join("/")} ms, ` +
-        `edge ${viaEdge.map((r) => r.latencyMs.p99).join("/")} ms`,
+        `added p99 ${added99.toFixed(3)} ms; per-round p99 direct ${direct99.join("/")} ms, ` +
+        `edge ${viaEdge.map((r) => r.latencyMs.p99).join("/")} ms` +
+        (conclusive
+          ? ""
+          : `; INCONCLUSIVE: direct p99 varies by ${spread99.toFixed(1)} ms between rounds (machine load), ` +
+            "more than the 1 ms being measured"),
     },
     {
       name: `throughput, edge vs direct, ${label}`,
