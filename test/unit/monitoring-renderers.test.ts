@@ -1,0 +1,343 @@
+/**
+ * Unit: the pure monitoring renderers - rule table completeness, Grafana JSON structure (no
+ * Grafana binary here: every panel references the provisioned datasource uid, no `${DS_`
+ * placeholders), prometheus.yml and alertmanager.yml shape and input errors.
+ */
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  alertDefinitions,
+  expandAnnotation,
+  recordingRules,
+  referencedMetrics,
+  renderAlertRules,
+} from "../../renderers/alert-rules";
+import { RECEIVERS, renderAlertmanagerConfig } from "../../renderers/alertmanager-config";
+import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
+import {
+  GRAFANA_DATASOURCE_UID,
+  renderGrafanaDashboardProvider,
+  renderGrafanaDatasources,
+} from "../../renderers/grafana-provisioning";
+import { renderPrometheusConfig, type PrometheusConfigInput } from "../../renderers/prometheus-config";
+
+const defs = alertDefinitions({ activeColour: "blue" });
+
+describe("alert rule table", () => {
+  it("covers every alert the issue asks for", () => {
+    const names = new Set(defs.map((d) => d.alert));
+    for (const name of [
+      "BackendInstanceDown",
+      "BackendActiveSlotDown",
+      "BackendRestarting",
+      "BackendHighErrorRate",
+      "BackendHighLatencyP95",
+      "BackendEventLoopLag",
+      "SloErrorBudgetBurnFast",
+      "SloErrorBudgetBurnSlow",
+      "CanaryErrorRateWorseThanStable",
+      "CanaryLatencyWorseThanStable",
+      "PostgresDown",
+      "PostgresTooManyConnections",
+      "PostgresDeadlocks",
+      "PostgresWalArchivingFailing",
+      "RedisDown",
+      "RedisMemoryHigh",
+      "RedisRejectedConnections",
+      "RedisRdbSaveTooOld",
+      "HostMemoryLow",
+      "HostDiskSpaceLow",
+      "HostDiskWillFillIn24h",
+      "HostOomKill",
+      "BackupTooOld",
+      "BackupFailed",
+      "RestoreDrillStale",
+      "EdgeDown",
+      "TlsCertificateExpiring",
+      "PrometheusConfigReloadFailed",
+      "AlertmanagerConfigReloadFailed",
+      "Watchdog",
+    ]) {
+      expect(names.has(name), name).toBe(true);
+    }
+  });
+
+  it("every alert has a severity, a firing case, and a silent case (Watchdog excepted)", () => {
+    for (const def of defs) {
+      expect(["critical", "warning", "none"]).toContain(def.severity);
+      expect(def.fires.alerts.length, def.alert).toBeGreaterThan(0);
+      expect(
+        def.fires.alerts.some((a) => a.severity === def.severity),
+        def.alert,
+      ).toBe(true);
+      if (def.alert === "Watchdog") expect(def.silent).toBeNull();
+      else expect(def.silent, def.alert).not.toBeNull();
+    }
+    expect(defs.filter((d) => d.silent === null).map((d) => d.alert)).toEqual(["Watchdog"]);
+  });
+
+  it("each firing case feeds every metric its expression reads (so the test exercises it)", () => {
+    const recorded = new Map(recordingRules().map((r) => [r.record, r.expr]));
+    for (const def of defs) {
+      const viaRecording = [...def.expr.matchAll(/[a-z_]+:[a-z_0-9]+:[a-z_0-9]+/g)].map((m) =>
+        recorded.get(m[0]),
+      );
+      const metrics = [def.expr, ...viaRecording.filter((e): e is string => !!e)].flatMap(referencedMetrics);
+      const fed = new Set(def.fires.series.map((s) => s.series.replace(/\{.*$/, "")));
+      const missing = metrics.filter((m) => !fed.has(m));
+      if (def.alert === "BackupMetricsMissing")
+        expect(missing).toEqual(["backup_last_success_timestamp_seconds"]);
+      else expect(missing, def.alert).toEqual([]);
+    }
+  });
+
+  it("SLO alerts use the 14.4x (1h/5m) and 6x (6h/30m) burn rates of a 99.9 % SLO", () => {
+    const fast = defs.find((d) => d.alert === "SloErrorBudgetBurnFast")?.expr;
+    const slow = defs.find((d) => d.alert === "SloErrorBudgetBurnSlow")?.expr;
+    expect(fast).toBe(
+      "slo:http_errors:ratio_rate1h > (14.4 * 0.001) and slo:http_errors:ratio_rate5m > (14.4 * 0.001)",
+    );
+    expect(slow).toBe(
+      "slo:http_errors:ratio_rate6h > (6 * 0.001) and slo:http_errors:ratio_rate30m > (6 * 0.001)",
+    );
+  });
+
+  it("the canary is the colour that is not active", () => {
+    const blue = alertDefinitions({ activeColour: "blue" }).find(
+      (d) => d.alert === "CanaryErrorRateWorseThanStable",
+    );
+    const green = alertDefinitions({ activeColour: "green" }).find(
+      (d) => d.alert === "CanaryErrorRateWorseThanStable",
+    );
+    expect(blue?.expr).toMatch(/^colour:http_errors:ratio_rate5m\{colour="green"\}/);
+    expect(green?.expr).toMatch(/^colour:http_errors:ratio_rate5m\{colour="blue"\}/);
+  });
+
+  it("renders groups with severity labels and annotations", () => {
+    const file = parse(renderAlertRules({ activeColour: "blue" })) as {
+      groups: { name: string; rules: { alert?: string; record?: string; labels?: { severity: string } }[] }[];
+    };
+    expect(file.groups[0].name).toBe("recording");
+    const alerts = file.groups.flatMap((g) => g.rules.filter((r) => r.alert));
+    expect(alerts).toHaveLength(defs.length);
+    for (const a of alerts) expect(a.labels?.severity).toMatch(/^(critical|warning|none)$/);
+  });
+
+  it("rejects a nonsense SLO", () => {
+    expect(() => alertDefinitions({ activeColour: "blue", availabilitySlo: 99.9 })).toThrow(
+      /availabilitySlo/,
+    );
+  });
+
+  it("referencedMetrics ignores functions, keywords, labels, recording rules and durations", () => {
+    expect(
+      referencedMetrics(
+        'sum by (instance) (rate(foo_total{job="x",le="0.2"}[5m])) / on (instance) max(bar) > 0.8 and slo:x:y > 1 or vector(0)',
+      ),
+    ).toEqual(["bar", "foo_total"]);
+  });
+
+  it("annotations expand only $labels and refuse other templates", () => {
+    expect(expandAnnotation("{{ $labels.kind }} old", { kind: "logical" })).toBe("logical old");
+    expect(() => expandAnnotation("{{ $value }}", {})).toThrow(/template/);
+  });
+});
+
+describe("Grafana provisioning and dashboards (structural)", () => {
+  const dashboards = renderGrafanaDashboards();
+
+  it("provides the five dashboards with unique uids", () => {
+    expect(Object.keys(dashboards).sort()).toEqual([
+      "backups.json",
+      "host.json",
+      "overview.json",
+      "postgres.json",
+      "redis.json",
+    ]);
+    const uids = Object.values(dashboards).map((j) => (JSON.parse(j) as { uid: string }).uid);
+    expect(new Set(uids).size).toBe(uids.length);
+  });
+
+  it("every panel and every target uses the provisioned datasource uid; no ${DS_ placeholders", () => {
+    for (const [file, json] of Object.entries(dashboards)) {
+      expect(json, file).not.toContain("${DS_");
+      const board = JSON.parse(json) as {
+        panels: {
+          id: number;
+          datasource: { uid: string };
+          gridPos: { x: number; w: number };
+          targets: { expr: string; datasource: { uid: string } }[];
+        }[];
+      };
+      expect(board.panels.length).toBeGreaterThan(3);
+      expect(new Set(board.panels.map((p) => p.id)).size).toBe(board.panels.length);
+      for (const panel of board.panels) {
+        expect(panel.datasource.uid).toBe(GRAFANA_DATASOURCE_UID);
+        expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+        expect(panel.targets.length).toBeGreaterThan(0);
+        for (const t of panel.targets) {
+          expect(t.datasource.uid).toBe(GRAFANA_DATASOURCE_UID);
+          expect(t.expr.trim()).not.toBe("");
+        }
+      }
+    }
+  });
+
+  it("the overview shows golden signals per slot (rate, errors, latency, saturation)", () => {
+    const overview = dashboards["overview.json"];
+    for (const query of [
+      "colour:http_requests:rate5m",
+      "colour:http_errors:ratio_rate5m",
+      "colour:http_request_duration_seconds:p95_rate5m",
+      "nodejs_eventloop_lag_p99_seconds",
+    ]) {
+      expect(overview).toContain(query);
+    }
+  });
+
+  it("the datasource file carries the same fixed uid; the provider points at the upload directory", () => {
+    const ds = parse(
+      renderGrafanaDatasources({ prometheusUrl: "http://prometheus:9090", scrapeIntervalSeconds: 15 }),
+    ) as {
+      datasources: { uid: string; url: string; jsonData: { timeInterval: string } }[];
+    };
+    expect(ds.datasources).toHaveLength(1);
+    expect(ds.datasources[0]).toMatchObject({ uid: GRAFANA_DATASOURCE_UID, url: "http://prometheus:9090" });
+    expect(ds.datasources[0].jsonData.timeInterval).toBe("15s");
+    const provider = parse(renderGrafanaDashboardProvider()) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(provider.providers[0].options.path).toBe("/etc/grafana/dashboards");
+    expect(() =>
+      renderGrafanaDatasources({ prometheusUrl: "prometheus:9090", scrapeIntervalSeconds: 15 }),
+    ).toThrow(/prometheusUrl/);
+  });
+});
+
+describe("prometheus.yml", () => {
+  const input: PrometheusConfigInput = {
+    environment: "prod",
+    scrapeIntervalSeconds: 30,
+    ruleFiles: ["/etc/prometheus/rules/alert-rules.yml"],
+    alertmanagers: ["alertmanager:9093"],
+    targets: { prometheus: "localhost:9090", node: "node-exporter:9100", blackbox: "blackbox:9115" },
+    backendSlots: [
+      {
+        colour: "blue",
+        discovery: { kind: "dns", name: "backend-blue", port: 4000 },
+        healthUrl: "http://backend-blue:4000/health",
+      },
+      { colour: "green", discovery: { kind: "dns", name: "backend-green", port: 4000 } },
+    ],
+  };
+
+  it("discovers slot replicas by DNS and labels them with their colour", () => {
+    const config = parse(renderPrometheusConfig(input)) as {
+      global: {
+        scrape_interval: string;
+        evaluation_interval: string;
+        external_labels: Record<string, string>;
+      };
+      scrape_configs: Record<string, unknown>[];
+    };
+    expect(config.global).toMatchObject({
+      scrape_interval: "30s",
+      evaluation_interval: "30s",
+      external_labels: { environment: "prod" },
+    });
+    const backend = config.scrape_configs.find((j) => j.job_name === "backend") as Record<string, unknown>;
+    expect(backend.dns_sd_configs).toEqual([
+      { names: ["backend-blue"], type: "A", port: 4000, refresh_interval: "30s" },
+      { names: ["backend-green"], type: "A", port: 4000, refresh_interval: "30s" },
+    ]);
+    expect(backend.relabel_configs).toEqual([
+      {
+        source_labels: ["__meta_dns_name"],
+        regex: "backend-blue",
+        target_label: "colour",
+        replacement: "blue",
+      },
+      {
+        source_labels: ["__meta_dns_name"],
+        regex: "backend-green",
+        target_label: "colour",
+        replacement: "green",
+      },
+    ]);
+    const health = config.scrape_configs.find((j) => j.job_name === "blackbox-health") as Record<
+      string,
+      unknown
+    >;
+    expect(health.static_configs).toEqual([
+      { targets: ["http://backend-blue:4000/health"], labels: { colour: "blue" } },
+    ]);
+    expect(config.scrape_configs.some((j) => j.job_name === "edge")).toBe(false);
+  });
+
+  it("names every bad input", () => {
+    expect(() => renderPrometheusConfig({ ...input, targets: { prometheus: "localhost" } })).toThrow(
+      /targets\.prometheus: expected host:port/,
+    );
+    expect(() =>
+      renderPrometheusConfig({
+        ...input,
+        targets: { prometheus: "localhost:9090" },
+        publicUrl: "https://x/health",
+      }),
+    ).toThrow(/targets\.blackbox: required/);
+    expect(() =>
+      renderPrometheusConfig({ ...input, backendSlots: [input.backendSlots[0], input.backendSlots[0]] }),
+    ).toThrow(/each colour at most once/);
+  });
+});
+
+describe("alertmanager.yml", () => {
+  it("says in a comment which receivers are unset and routes them to null", () => {
+    const text = renderAlertmanagerConfig({ environment: "staging" });
+    expect(text).toContain(
+      "# critical alerts: no pager webhook and no e-mail configured -> routed to the null receiver",
+    );
+    expect(text).toContain(
+      "# warning alerts: no Slack or Teams webhook configured -> routed to the null receiver",
+    );
+    const config = parse(text) as { receivers: { name: string }[]; route: { receiver: string } };
+    expect(config.receivers).toEqual([{ name: RECEIVERS.none }]);
+    expect(config.route.receiver).toBe(RECEIVERS.none);
+  });
+
+  it("critical gets pager + e-mail, warning gets Slack + Teams, inhibition by severity", () => {
+    const config = parse(
+      renderAlertmanagerConfig({
+        environment: "prod",
+        pagerWebhookUrl: "https://pager.example.com/x",
+        slackWebhookUrl: "https://hooks.slack.example.com/x",
+        teamsWebhookUrl: "https://teams.example.com/x",
+        email: { to: ["a@example.com"], from: "am@example.com", smarthost: "smtp.example.com:587" },
+      }),
+    ) as {
+      receivers: Record<string, unknown>[];
+      inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal?: string[] }[];
+      global: Record<string, unknown>;
+    };
+    const critical = config.receivers.find((r) => r.name === RECEIVERS.critical) as Record<string, unknown>;
+    expect(critical.webhook_configs).toEqual([{ url: "https://pager.example.com/x", send_resolved: true }]);
+    expect((critical.email_configs as { to: string }[])[0].to).toBe("a@example.com");
+    const warning = config.receivers.find((r) => r.name === RECEIVERS.warning) as Record<string, unknown>;
+    expect((warning.slack_configs as { api_url: string }[])[0].api_url).toBe(
+      "https://hooks.slack.example.com/x",
+    );
+    expect(warning.webhook_configs).toEqual([{ url: "https://teams.example.com/x", send_resolved: true }]);
+    expect(config.inhibit_rules[0]).toEqual({
+      source_matchers: ['severity="critical"'],
+      target_matchers: ['severity="warning"'],
+      equal: ["alertname", "instance", "mountpoint"],
+    });
+    expect(config.global.smtp_smarthost).toBe("smtp.example.com:587");
+  });
+
+  it("names a bad receiver setting", () => {
+    expect(() => renderAlertmanagerConfig({ environment: "x", slackWebhookUrl: "not a url" })).toThrow(
+      /slackWebhookUrl: expected an http\(s\) URL/,
+    );
+  });
+});
