@@ -83,6 +83,10 @@ describe.skipIf(
   let redisPort: number;
   let redisDir: string;
   let logDir: string;
+  /** The "host's" directories a full recovery starts without (volumes of a lost docker host). */
+  let hostDirs: { repo1: string; spool: string; backups: string };
+  /** The rendered postgresql.conf fragment (a fresh cluster on a new host gets the same). */
+  let pgConfFragment: string;
   const pidFiles: string[] = [];
 
   /** Runs a runbook with the local seam; returns status and output. */
@@ -226,6 +230,7 @@ describe.skipIf(
     const spool = postgresOwnedDir(join(root, "spool"));
     const locks = postgresOwnedDir(join(root, "locks"));
     const backups = postgresOwnedDir(join(root, "backups"));
+    hostDirs = { repo1, spool, backups };
     const textfile = postgresOwnedDir(join(root, "textfile"));
     const scratch = postgresOwnedDir(join(root, "scratch"));
     chmodSync(backups, 0o755);
@@ -254,17 +259,16 @@ describe.skipIf(
       }),
       { mode: 0o644 },
     );
-    pg.appendConfig(
-      renderPostgresqlConf(
-        { memoryMb: 512, cpus: 1 },
-        {
-          archiveCommand: pgbackrestArchiveCommand("main", pgbackrestConf),
-          archiveTimeoutSeconds: ARCHIVE_TIMEOUT_S,
-          listenAddresses: "127.0.0.1",
-          port: pg.port,
-        },
-      ),
+    pgConfFragment = renderPostgresqlConf(
+      { memoryMb: 512, cpus: 1 },
+      {
+        archiveCommand: pgbackrestArchiveCommand("main", pgbackrestConf),
+        archiveTimeoutSeconds: ARCHIVE_TIMEOUT_S,
+        listenAddresses: "127.0.0.1",
+        port: pg.port,
+      },
     );
+    pg.appendConfig(pgConfFragment);
 
     // ---- the local seam: one directory per container ----
     const container = (
@@ -675,6 +679,126 @@ echo $! >${shq(exporterPid)}`,
     expect(after.checksum).toBe(expectedChecksum(rows, maxIdAtTarget));
     expect(pg.sql("SELECT pg_is_in_recovery()")).toBe("f");
     console.log(`PITR to ${target} UTC: ${after.count} of ${rows.size} rows, checksum ${after.checksum}`);
+  });
+
+  it("full-recovery on an empty host: pulumi up (fake CLI), restore from S3, slot, switch, verify, timeline", async () => {
+    // What the new host must get back: every row, once the WAL holding it is in S3.
+    for (let i = 0; i < 20; i++) expect(redisCli("SET", `drill:key:${i}`, `value-${i}`)).toBe("OK");
+    const backup = runbook("backup-now", ["--yes", "--what", "pg,redis", ...common()]);
+    expect(backup.status, backup.stderr).toBe(0);
+    for (let i = 0; i < 10; i++) await postOrder(`before-host-loss-${i}`);
+    const rows = rowTexts();
+    const segment = pg.sql("SELECT pg_walfile_name(pg_switch_wal())");
+    await waitFor("the archiver to store the last WAL", () => {
+      const last = pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
+      return last.slice(0, 24) >= segment;
+    });
+
+    // The host is gone: every process and every local volume (data, repo1, spool, dumps).
+    run(join(local, "backend-blue-1", "stop"), []);
+    const postmaster = readFileSync(join(pg.dataDir, "postmaster.pid"), "utf8").split("\n")[0];
+    pg.kill9();
+    // A new host has no old postmaster: wait until the killed one is reaped, so its socket lock
+    // in the (shared, loopback) socket directory is stale rather than held.
+    await waitFor("the killed postmaster to be gone", () => run("kill", ["-0", postmaster]).status !== 0, {
+      timeoutMs: 15_000,
+    });
+    run("bash", ["-c", `kill -9 "$(cat ${shq(join(root, "redis.pid"))})"`]);
+    for (const dir of [pg.dataDir, redisDir, hostDirs.repo1, hostDirs.spool, hostDirs.backups]) {
+      removeDir(dir);
+    }
+    for (const dir of [redisDir, hostDirs.repo1, hostDirs.spool, hostDirs.backups]) postgresOwnedDir(dir);
+    chmodSync(hostDirs.backups, 0o755);
+
+    // A fake `pulumi`: `up` of the env stack provisions what the real program would on a new
+    // host (a fresh, empty PostgreSQL cluster with the rendered config, an empty Redis); `up` of
+    // the slot stack starts the backend; `stack output` prints the outputs files.
+    const bin = join(root, "bin");
+    mkdirSync(bin, { recursive: true });
+    const confFile = join(root, "postgresql.fragment.conf");
+    writeFileSync(confFile, pgConfFragment);
+    const calls = join(root, "pulumi-calls.log");
+    script(
+      join(bin, "pulumi"),
+      `echo "$*" >>${shq(calls)}
+[[ "$1" == --cwd ]] && shift 2
+case "$*" in
+  "stack output --json --show-secrets -s local") cat ${shq(outputsFile)} ;;
+  "stack output --json --show-secrets -s local-blue") cat ${shq(slotFile)} ;;
+  "up --yes --skip-preview -s local")
+    if [[ ! -f ${shq(join(pg.dataDir, "PG_VERSION"))} ]]; then
+      (cd /tmp && runuser -u postgres -- ${PG_BIN}/initdb -D ${shq(pg.dataDir)} -U postgres --auth=trust -E UTF8 >/dev/null)
+      cat ${shq(confFile)} >>${shq(join(pg.dataDir, "postgresql.conf"))}
+    fi
+    # pulumi up converges: a second run leaves running containers alone.
+    ${shq(join(local, "postgres", "health"))} || ${shq(join(local, "postgres", "start"))}
+    ${shq(join(local, "redis", "health"))} || ${shq(join(local, "redis", "start"))} ;;
+  "up --yes --skip-preview -s local-blue") ${shq(join(local, "backend-blue-1", "start"))} ;;
+  "stack output --json --show-secrets -s local-green") echo "error: no stack named 'local-green' found" >&2; exit 255 ;;
+  *) echo "fake pulumi: unexpected: $*" >&2; exit 64 ;;
+esac`,
+    );
+
+    const started = Date.now();
+    const result = run(
+      join(RUNBOOKS, "disaster-recovery"),
+      ["full-recovery", "--stack", "local", "--yes", "--timeout", "120"],
+      {
+        cwd: REPO,
+        input: "",
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          BI_SEAM: "local",
+          BI_LOCAL_ROOT: local,
+          BI_LOG_DIR: logDir,
+          BI_POLL_SECONDS: "0.2",
+        },
+        timeout: 600_000,
+      },
+    );
+    console.log(
+      `$ runbooks/disaster-recovery full-recovery --stack local --yes -> exit ${result.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${result.stdout}`,
+    );
+    expect(result.status, why(result)).toBe(0);
+    const timeline = result.stdout.slice(result.stdout.indexOf("full-recovery timeline"));
+    const steps = [
+      "pulumi up env stack local",
+      "restore postgres (pgBackRest, latest, from s3)",
+      "postgres WAL replayed and promoted",
+      "pgBackRest stanza in every repository (backup-init)",
+      "restore redis (RDB, from s3)",
+      "pulumi up slot stack local-blue",
+      "slot blue healthy",
+      "switch traffic to blue",
+      "verify postgres (row counts, checksums, archiving)",
+      "verify edge /health",
+    ];
+    const positions = steps.map((step) => timeline.indexOf(`ok    ${step}`));
+    expect(
+      positions.every((p) => p > 0),
+      timeline,
+    ).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(readFileSync(calls, "utf8")).toMatch(
+      /up --yes --skip-preview -s local\n[\s\S]*up --yes --skip-preview -s local-blue\n[\s\S]*up --yes --skip-preview -s local\n/,
+    );
+
+    // Every row is back, byte for byte, and the new host's repositories work again.
+    const after = await stats();
+    expect(after.count).toBe(rows.size);
+    expect(after.checksum).toBe(expectedChecksum(rows, Math.max(...rows.keys())));
+    expect(redisCli("GET", "drill:key:7")).toBe("value-7");
+    const list = runbook("backup-list", ["--json", ...common()]);
+    expect(list.status, list.stderr).toBe(0);
+    const info = JSON.parse(list.stdout) as {
+      postgres: { repo: { key: number; status: { code: number } }[] }[];
+    };
+    expect(info.postgres[0].repo.map((r) => [r.key, r.status.code])).toEqual([
+      [1, 2], // repo1: stanza re-created, no backup yet on the new host ("no valid backups")
+      [2, 0],
+    ]);
+    console.log(`full recovery: ${after.count} rows back, checksum ${after.checksum}`);
   });
 
   it("the log file of every run records the steps", () => {
