@@ -1,0 +1,303 @@
+/**
+ * runbooks/health-check: its table and exit status, driven through the docker seam with a stub
+ * `docker` on PATH (answers `inspect` and `exec` from fixture files and records every call).
+ * Plus shellcheck.
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { removeDir, run, skipReason, tempDir } from "../support/tools";
+
+const SCRIPT = resolve(__dirname, "..", "..", "runbooks", "health-check");
+const root = tempDir("health-check");
+afterAll(() => removeDir(root));
+
+const STUB_DOCKER = `#!/usr/bin/env bash
+# Stub docker: docker -H HOST inspect --format F NAME | docker -H HOST exec [opts] NAME CMD ARGS...
+set -euo pipefail
+echo "$*" >> "$FAKE/calls.log"
+[[ "$1" == -H ]] || { echo "stub docker: expected -H HOST first" >&2; exit 99; }
+shift 2
+sub=$1; shift
+case "$sub" in
+  inspect)
+    name=\${@: -1}
+    [[ -f "$FAKE/$name/health" ]] || { echo "Error: No such object: $name" >&2; exit 1; }
+    cat "$FAKE/$name/health" ;;
+  exec)
+    while [[ "$1" == -* ]]; do case "$1" in -i) shift ;; *) shift 2 ;; esac; done
+    name=$1; cmd=$2; shift 2
+    [[ -x "$FAKE/$name/bin/$cmd" ]] || { echo "stub docker: $cmd not found in $name" >&2; exit 127; }
+    exec "$FAKE/$name/bin/$cmd" "$@" ;;
+  *) echo "stub docker: unexpected $sub" >&2; exit 99 ;;
+esac
+`;
+
+const CONTAINERS = {
+  edge: "bi-prod-edge",
+  pg: "bi-prod-postgres",
+  redis: "bi-prod-redis",
+  runner: "bi-prod-backup-runner",
+  prometheus: "bi-prod-prometheus",
+  grafana: "bi-prod-grafana",
+};
+
+let fake = "";
+let bin = "";
+let outputs = "";
+const now = () => Math.floor(Date.now() / 1000);
+
+function script(container: string, cmd: string, body: string) {
+  const dir = join(fake, container, "bin");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, cmd), `#!/usr/bin/env bash\n${body}\n`);
+  chmodSync(join(dir, cmd), 0o755);
+}
+
+function health(container: string, status: string) {
+  mkdirSync(join(fake, container), { recursive: true });
+  writeFileSync(join(fake, container, "health"), `${status}\n`);
+}
+
+function df(container: string, path: string, percent: number) {
+  script(
+    container,
+    "df",
+    `printf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\n/dev/sda1 1000 ${percent * 10} ${1000 - percent * 10} ${percent}%% ${path}\\n'`,
+  );
+}
+
+function backupMetrics(overrides: Record<string, { ts: number; status?: number }> = {}, drillAgeDays = 2) {
+  const kinds: Record<string, { ts: number; status?: number }> = {
+    pg_full: { ts: now() - 3 * 86400 },
+    pg_diff: { ts: now() - 3600 },
+    logical: { ts: now() - 3600 },
+    redis: { ts: now() - 3600 },
+    verify: { ts: now() - 7200 },
+    ...overrides,
+  };
+  const lines = Object.entries(kinds).flatMap(([kind, { ts, status }]) => [
+    `# TYPE backup_last_status gauge`,
+    `backup_last_status{kind="${kind}"} ${status ?? 1}`,
+    `backup_last_success_timestamp_seconds{kind="${kind}"} ${ts}`,
+  ]);
+  lines.push(`restore_drill_last_success_timestamp_seconds ${now() - drillAgeDays * 86400}`);
+  writeFileSync(join(fake, "metrics.prom"), `${lines.join("\n")}\n`);
+}
+
+function alerts(list: { alertname: string; severity: string; state?: string }[]) {
+  const body = {
+    status: "success",
+    data: {
+      alerts: [{ alertname: "Watchdog", severity: "none" }, ...list].map((a) => ({
+        labels: { alertname: a.alertname, severity: a.severity },
+        state: a.state ?? "firing",
+      })),
+    },
+  };
+  writeFileSync(join(fake, "alerts.json"), JSON.stringify(body));
+}
+
+function writeOutputs(monitoring: Record<string, unknown> | { enabled: false }) {
+  writeFileSync(
+    outputs,
+    JSON.stringify({
+      environment: "prod",
+      dockerHost: "ssh://deploy@prod-host",
+      edge: { container: CONTAINERS.edge, url: "https://api.example.com" },
+      postgres: { container: CONTAINERS.pg, database: "app", user: "app" },
+      redis: { container: CONTAINERS.redis },
+      backups: { runnerContainer: CONTAINERS.runner },
+      monitoring,
+    }),
+  );
+}
+
+function healthCheck(...args: string[]) {
+  return run("bash", [SCRIPT, "--outputs", outputs, ...args], {
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ""}`,
+      FAKE: fake,
+      BI_LOG_DIR: join(root, "logs"),
+    },
+  });
+}
+
+/** The table as { check: [status, detail] }. */
+function table(stdout: string): Record<string, [string, string]> {
+  const rows: Record<string, [string, string]> = {};
+  for (const line of stdout.split("\n").slice(1)) {
+    const m = /^(.{36}) (\S+)\s+(.*)$/.exec(line);
+    if (m) rows[m[1].trim()] = [m[2], m[3]];
+  }
+  return rows;
+}
+
+beforeEach(() => {
+  fake = tempDir("hc-fake");
+  bin = join(fake, "stub-bin");
+  outputs = join(fake, "outputs.json");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "docker"), STUB_DOCKER);
+  chmodSync(join(bin, "docker"), 0o755);
+  for (const c of Object.values(CONTAINERS)) health(c, "healthy");
+  script(CONTAINERS.pg, "pg_isready", "exit 0");
+  script(CONTAINERS.redis, "redis-cli", "echo PONG");
+  df(CONTAINERS.pg, "/var/lib/postgresql/data", 41);
+  df(CONTAINERS.redis, "/data", 12);
+  script(CONTAINERS.runner, "sh", 'cat "$FAKE/metrics.prom"');
+  script(CONTAINERS.prometheus, "wget", 'cat "$FAKE/alerts.json"');
+  backupMetrics();
+  alerts([]);
+  writeOutputs({
+    prometheusUrl: "http://127.0.0.1:9090",
+    containers: { prometheus: CONTAINERS.prometheus, grafana: CONTAINERS.grafana },
+  });
+});
+
+describe("runbooks/health-check", () => {
+  it("is shellcheck-clean", { skip: Boolean(skipReason("shellcheck")) }, () => {
+    const result = run("shellcheck", ["-x", SCRIPT], { cwd: resolve(__dirname, "..", "..") });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("all healthy: one table, every row OK, exit 0; docker is reached through the outputs' host", () => {
+    const result = healthCheck();
+    expect(result.status, result.stderr).toBe(0);
+    const rows = table(result.stdout);
+    expect(Object.keys(rows)).toEqual([
+      `container ${CONTAINERS.edge}`,
+      `container ${CONTAINERS.pg}`,
+      `container ${CONTAINERS.redis}`,
+      `container ${CONTAINERS.runner}`,
+      `container ${CONTAINERS.prometheus}`,
+      `container ${CONTAINERS.grafana}`,
+      "postgres",
+      "redis",
+      "disk postgres-data",
+      "disk redis-data",
+      "backup physical",
+      "backup pg_full",
+      "backup logical",
+      "backup redis",
+      "backup verify",
+      "restore drill",
+      "alerts",
+    ]);
+    for (const [check, [status]] of Object.entries(rows)) expect(status, check).toBe("OK");
+    expect(rows["disk postgres-data"][1]).toBe("41% used (/var/lib/postgresql/data)");
+    expect(rows["backup physical"][1]).toBe("last success 1h0m ago");
+    expect(result.stdout).toContain("prod: 17 checks, 0 FAIL, 0 WARN");
+    const calls = readFileSync(join(fake, "calls.log"), "utf8").trim().split("\n");
+    expect(calls.every((c) => c.startsWith("-H ssh://deploy@prod-host "))).toBe(true);
+  });
+
+  it("a logical dump 27 hours old FAILs the check and the exit status", () => {
+    backupMetrics({ logical: { ts: now() - 27 * 3600 } });
+    const result = healthCheck();
+    expect(result.status).toBe(1);
+    const rows = table(result.stdout);
+    expect(rows["backup logical"]).toEqual(["FAIL", "last success 1d3h ago (limit 1d2h)"]);
+    expect(rows["backup physical"][0]).toBe("OK");
+    expect(result.stdout).toContain("1 FAIL");
+  });
+
+  it("physical freshness uses the newest of pg_full/pg_diff; an old full alone is only a WARN", () => {
+    backupMetrics({ pg_full: { ts: now() - 9 * 86400 }, pg_diff: { ts: now() - 600 } });
+    const result = healthCheck();
+    expect(result.status).toBe(0);
+    const rows = table(result.stdout);
+    expect(rows["backup physical"][0]).toBe("OK");
+    expect(rows["backup pg_full"][0]).toBe("WARN");
+    expect(healthCheck("--strict").status).toBe(1);
+  });
+
+  it("a failed last run, a never-successful kind and a stale drill are reported", () => {
+    backupMetrics({ pg_diff: { ts: now() - 3600, status: 0 }, verify: { ts: 0, status: 0 } }, 10);
+    const rows = table(healthCheck().stdout);
+    expect(rows["backup pg_diff last run"]).toEqual(["FAIL", "backup_last_status is 0: the last run failed"]);
+    expect(rows["backup verify last run"][0]).toBe("FAIL");
+    expect(rows["backup verify"]).toEqual(["FAIL", "never succeeded"]);
+    expect(rows["restore drill"][0]).toBe("WARN");
+  });
+
+  it("no backup metrics at all is a FAIL", () => {
+    script(CONTAINERS.runner, "sh", "exit 1");
+    const result = healthCheck();
+    expect(result.status).toBe(1);
+    expect(table(result.stdout).backups[0]).toBe("FAIL");
+  });
+
+  it("unhealthy, missing and starting containers, Redis down, a full disk", () => {
+    health(CONTAINERS.edge, "unhealthy");
+    removeDir(join(fake, CONTAINERS.grafana));
+    health(CONTAINERS.runner, "starting");
+    script(CONTAINERS.redis, "redis-cli", "echo 'Could not connect to Redis' >&2; exit 1");
+    df(CONTAINERS.pg, "/var/lib/postgresql/data", 93);
+    df(CONTAINERS.redis, "/data", 85);
+    const result = healthCheck();
+    expect(result.status).toBe(1);
+    const rows = table(result.stdout);
+    expect(rows[`container ${CONTAINERS.edge}`]).toEqual(["FAIL", "unhealthy"]);
+    expect(rows[`container ${CONTAINERS.grafana}`]).toEqual(["FAIL", "missing"]);
+    expect(rows[`container ${CONTAINERS.runner}`]).toEqual(["WARN", "starting"]);
+    expect(rows.redis[0]).toBe("FAIL");
+    expect(rows.redis[1]).toContain("Could not connect to Redis");
+    expect(rows["disk postgres-data"]).toEqual(["FAIL", "93% used (/var/lib/postgresql/data)"]);
+    expect(rows["disk redis-data"]).toEqual(["WARN", "85% used (/data)"]);
+  });
+
+  it("Postgres not accepting connections is a FAIL", () => {
+    script(CONTAINERS.pg, "pg_isready", "exit 2");
+    const result = healthCheck();
+    expect(result.status).toBe(1);
+    expect(table(result.stdout).postgres[0]).toBe("FAIL");
+  });
+
+  it("firing alerts: warnings WARN (exit 0, --strict 1), criticals FAIL; Watchdog and pending ignored", () => {
+    alerts([
+      { alertname: "HostMemoryLow", severity: "warning" },
+      { alertname: "PostgresDown", severity: "critical", state: "pending" },
+    ]);
+    let result = healthCheck();
+    expect(result.status).toBe(0);
+    expect(table(result.stdout).alerts).toEqual(["WARN", "1 firing: HostMemoryLow(warning)"]);
+    expect(healthCheck("--strict").status).toBe(1);
+    alerts([{ alertname: "PostgresDown", severity: "critical" }]);
+    result = healthCheck();
+    expect(result.status).toBe(1);
+    expect(table(result.stdout).alerts).toEqual(["FAIL", "1 firing: PostgresDown(critical)"]);
+  });
+
+  it("monitoring disabled: no monitoring containers, the alerts row says why", () => {
+    writeOutputs({ enabled: false });
+    const result = healthCheck();
+    const rows = table(result.stdout);
+    expect(rows[`container ${CONTAINERS.prometheus}`]).toBeUndefined();
+    expect(rows.alerts).toEqual(["WARN", "monitoring is disabled in this environment"]);
+    expect(result.status).toBe(0);
+  });
+
+  it("slot stack outputs add the slot replicas", () => {
+    const slot = join(fake, "blue.json");
+    writeFileSync(
+      slot,
+      JSON.stringify({ environment: "prod", slot: "blue", containers: ["bi-prod-blue-1"] }),
+    );
+    health("bi-prod-blue-1", "unhealthy");
+    const result = healthCheck("--slot-outputs", slot);
+    expect(table(result.stdout)["container bi-prod-blue-1"]).toEqual(["FAIL", "unhealthy"]);
+    expect(result.status).toBe(1);
+  });
+
+  it("bad arguments and unreadable outputs exit 2 with a message", () => {
+    expect(healthCheck("--bogus").status).toBe(2);
+    const result = run("bash", [SCRIPT, "--outputs", join(fake, "nope.json")], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE: fake },
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("nope.json");
+  });
+});
