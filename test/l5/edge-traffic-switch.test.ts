@@ -1,7 +1,8 @@
 /**
  * L5: the real edge. HAProxy 2.6 runs the config from renderers/haproxy-config.ts (static loopback
  * servers instead of Docker DNS, TLS with an openssl test certificate) in front of two real
- * example backends (examples/backend, on real PostgreSQL + Redis) standing for blue and green.
+ * example backends (examples/backend, on real PostgreSQL + Redis): two replicas of blue, one of
+ * green (so the per-server weight division for unequal replica counts runs for real too).
  * The traffic switch (tools/traffic-switch.ts) drives it over the admin socket while wrk keeps
  * load on it.
  */
@@ -73,6 +74,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
     let dir: string;
     let deps: BackendDeps;
     let blue: BackendApp;
+    let blue2: BackendApp;
     let green: BackendApp;
     let haproxy: Daemon | undefined;
     let cfgFile: string;
@@ -170,9 +172,13 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       writeFileSync(join(dir, "edge.pem"), ca + readFileSync(join(dir, "key.pem"), "utf8"));
 
       deps = await startBackendDeps();
-      [blue, green] = await Promise.all([
-        startBackendApp({ colour: "blue", databaseUrl: deps.databaseUrl, redisUrl: deps.redisUrl }),
-        startBackendApp({ colour: "green", databaseUrl: deps.databaseUrl, redisUrl: deps.redisUrl }),
+      // Drain (after SIGTERM /health answers 503) longer than HAProxy needs to mark a server DOWN
+      // (inter 500 ms, fastinter 250 ms, fall 2), as production keeps drain < stop timeout.
+      const app = { databaseUrl: deps.databaseUrl, redisUrl: deps.redisUrl, drainMs: 1500 };
+      [blue, blue2, green] = await Promise.all([
+        startBackendApp({ colour: "blue", ...app }),
+        startBackendApp({ colour: "blue", ...app }),
+        startBackendApp({ colour: "green", ...app }),
       ]);
 
       ports = {
@@ -198,7 +204,10 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         upstreams: {
           kind: "static",
           servers: {
-            blue: [{ address: "127.0.0.1", port: blue.port }],
+            blue: [
+              { address: "127.0.0.1", port: blue.port },
+              { address: "127.0.0.1", port: blue2.port },
+            ],
             green: [{ address: "127.0.0.1", port: green.port }],
           },
         },
@@ -208,12 +217,13 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       admin = unixTransport(join(dir, "admin.sock"));
       await startHaproxy();
       await waitHealthy("blue1");
+      await waitHealthy("blue2");
       await waitHealthy("green1");
     });
 
     afterAll(async () => {
       await haproxy?.stop("SIGTERM");
-      await Promise.all([blue?.stop(), green?.stop()]);
+      await Promise.all([blue?.stop(), blue2?.stop(), green?.stop()]);
       await deps?.destroy();
       if (dir) removeDir(dir);
       console.log(`edge L5: ${switches.length} switches applied: ${switches.join(" ")}`);
@@ -328,18 +338,52 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       });
       const after = await stats();
       expectClean(result, "canary");
-      const delta = (name: string) =>
-        (after.find((s) => s.name === name)?.responses["2xx"] ?? 0) -
-        (before.find((s) => s.name === name)?.responses["2xx"] ?? 0);
-      const canary = (100 * delta("green1")) / (delta("green1") + delta("blue1"));
+      // 2 blue servers, 1 green: the switch divided blue's weight over its two servers.
+      expect(applied.serverWeights).toEqual({ blue: 256, green: 56 }); // 2 x 256 : 56 = 9.86 % green
+      const delta = (colour: string) =>
+        after.filter((s) => s.colour === colour).reduce((sum, s) => sum + s.responses["2xx"], 0) -
+        before.filter((s) => s.colour === colour).reduce((sum, s) => sum + s.responses["2xx"], 0);
+      const canary = (100 * delta("green")) / (delta("green") + delta("blue"));
       const seenByClient = (100 * (result.counts?.green ?? 0)) / result.requests;
       console.log(
-        `canary 10%: HAProxy counted ${canary.toFixed(2)}% to green (${delta("green1")}/${delta("green1") + delta("blue1")}), ` +
+        `canary 10%: HAProxy counted ${canary.toFixed(2)}% to green (${delta("green")}/${delta("green") + delta("blue")}), ` +
           `wrk saw ${seenByClient.toFixed(2)}%`,
       );
       expect(canary).toBeGreaterThanOrEqual(7);
       expect(canary).toBeLessThanOrEqual(13);
       expect(Math.abs(seenByClient - canary)).toBeLessThan(1);
+    });
+
+    it("restarts the active slot's replicas one at a time under load without a failed request", async () => {
+      // What a slot update does: each replica gets SIGTERM (drain: /health 503, HAProxy marks it
+      // DOWN, in-flight requests finish), a new one starts, and only when the edge sees it healthy
+      // does the next replica go. retry-on + redispatch cover requests that race the close.
+      await doSwitch("blue", 0);
+      const load = runWrk({
+        url: `https://127.0.0.1:${ports.https}/ping`,
+        durationSeconds: 14,
+        connections: 8,
+        countIn: dir,
+      });
+      await sleep(500);
+      const app = {
+        colour: "blue" as const,
+        databaseUrl: deps.databaseUrl,
+        redisUrl: deps.redisUrl,
+        drainMs: 1500,
+      };
+      await blue2.stop();
+      blue2 = await startBackendApp({ ...app, port: blue2.port });
+      await waitHealthy("blue2");
+      await blue.stop();
+      blue = await startBackendApp({ ...app, port: blue.port });
+      await waitHealthy("blue1");
+      const result = await load;
+      expectClean(result, "rolling restart of blue");
+      expect(result.counts?.green).toBe(0);
+      console.log(
+        `rolling restart: ${result.requests} requests while both blue replicas were replaced, 0 errors`,
+      );
     });
 
     it("reaches the admin API through `docker exec` + bash /dev/tcp (docker replaced by a local shim)", () => {
@@ -392,6 +436,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       const saved = parseServersState(readFileSync(shimState, "utf8"));
       expect(saved.map((s) => [s.name, s.weight])).toEqual([
         ["blue1", 0],
+        ["blue2", 0],
         ["green1", 256],
       ]);
       switches.push("green/0:applied(cli+docker)");
@@ -420,12 +465,12 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
 
     it("keeps the weights when HAProxy restarts (server-state file)", async () => {
       await doSwitch("green", 10);
-      expect(await weights()).toEqual({ blue1: 28, green1: 256 });
+      expect(await weights()).toEqual({ blue1: 14, blue2: 14, green1: 256 });
       await haproxy?.stop("SIGTERM");
       haproxy = undefined;
       await startHaproxy();
       // The configured weight is 1: anything else was restored from the state file.
-      expect(await weights()).toEqual({ blue1: 28, green1: 256 });
+      expect(await weights()).toEqual({ blue1: 14, blue2: 14, green1: 256 });
       await waitHealthy("green1");
       const res = await get(`https://127.0.0.1:${ports.https}/ping`, ca);
       expect(res.status).toBe(200);
