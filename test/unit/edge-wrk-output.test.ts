@@ -48,6 +48,8 @@ describe("parseWrk", () => {
   });
 
   it("throws when wrk printed no summary (it failed to run)", () => {
-    expect(() => parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n")).toThrow(/N requests in T/);
+    expect(() => parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n")).toThrow(
+      /N requests in T/,
+    );
   });
 });
