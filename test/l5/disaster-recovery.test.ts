@@ -562,6 +562,12 @@ echo $! >${shq(exporterPid)}`,
     expect([...repos].sort()).toEqual([1, 2]);
     expect(listed.redis.s3[0].location).toMatch(/^s3:\/\/dr-backups\/redis\/redis-\d{8}T\d{6}Z\.rdb$/);
     expect(listed.redis.local.length).toBeGreaterThan(0);
+    const table = runbook("backup-list", common());
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^ +repo1 {2}full +\d{8}-\d{6}F /m);
+    expect(table.stdout).toMatch(/^ +repo2 {2}full +\d{8}-\d{6}F /m);
+    expect(table.stdout).toMatch(/^ +repo[12] {2}[0-9A-F]{24} \.\. [0-9A-F]{24}$/m);
+    expect(table.stdout).toMatch(/^ {4}s3 {4}\d{8}T\d{6}Z {2}s3:\/\/dr-backups\/redis\/redis-/m);
     const keysAfterBackup = 20;
     expect(redisCli("SET", "drill:after-backup", "lost-with-the-rdb")).toBe("OK");
 

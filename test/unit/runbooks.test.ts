@@ -500,6 +500,54 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
     });
   });
 
+  describe("lib/backups.sh: which RDB a restore picks", () => {
+    it("lists the runner's files by their UTC stamp and picks the newest at or before a time", () => {
+      const dir = fakeContainers(["runner"]);
+      const backupDir = join(root, `backup-dir-${n++}`);
+      mkdirSync(join(backupDir, "redis"), { recursive: true });
+      for (const stamp of ["20261128T080000Z", "20261128T090000Z", "20261128T100000Z"]) {
+        writeFileSync(join(backupDir, "redis", `redis-${stamp}.rdb`), "REDIS0011");
+      }
+      writeFileSync(join(backupDir, "redis", "notes.txt"), "not a backup");
+      writeFileSync(join(backupDir, "redis", "redis-latest.rdb"), "no stamp: ignored");
+      chmodSync(root, 0o755);
+      for (const d of [backupDir, join(backupDir, "redis")]) chmodSync(d, 0o755);
+      writeFileSync(join(dir, "runner", "env"), `BACKUP_DIR=${backupDir}\n`);
+      const outputs = writeJson("o.json", { ...baseOutputs(), backups: { runnerContainer: "runner" } });
+      const lib = (body: string) =>
+        run(
+          "bash",
+          [
+            "-c",
+            `set -euo pipefail; . runbooks/lib/common.sh; . runbooks/lib/backups.sh; outputs_load --outputs '${outputs}'; ${body}`,
+          ],
+          { cwd: REPO, env: { ...process.env, BI_SEAM: "local", BI_LOCAL_ROOT: dir } },
+        );
+      const all = lib("backup_files redis local");
+      expect(all.status, all.stderr).toBe(0);
+      expect(
+        all.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" ")[0]),
+      ).toEqual(["20261128T080000Z", "20261128T090000Z", "20261128T100000Z"]);
+      const cases: [string, string][] = [
+        ["", "redis-20261128T100000Z.rdb"],
+        ["$(stamp_of_time '2026-11-28 09:30:00+00')", "redis-20261128T090000Z.rdb"],
+        ["$(stamp_of_time '2026-11-28 09:00:00+00')", "redis-20261128T090000Z.rdb"],
+        ["$(stamp_of_time '2026-11-28 11:59:59+02')", "redis-20261128T090000Z.rdb"],
+      ];
+      for (const [max, expected] of cases) {
+        const picked = lib(`newest_backup_file redis local ${max}`);
+        expect(picked.status, picked.stderr).toBe(0);
+        expect(picked.stdout.trim()).toBe(join(backupDir, "redis", expected));
+      }
+      const none = lib(`newest_backup_file redis local "$(stamp_of_time '2026-11-28 07:00:00+00')"`);
+      expect(none.status).toBe(0);
+      expect(none.stdout.trim()).toBe("");
+    });
+  });
+
   it("secrets from the outputs never reach a log file", () => {
     const logs = join(root, "logs");
     const text = readdirSync(logs)
