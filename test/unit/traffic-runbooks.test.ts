@@ -164,6 +164,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(lines[0]).toMatch(/would ask to confirm|pulumi/);
       const text = lines.join("\n");
       const order = [
+        "stack select --create prod-green",
         `config set backendImage ${IMAGE.replace(/[@:]/g, (c) => c)} -s prod-green`,
         "up --yes --skip-preview -s prod-green",
         "smoke test every container of slot green",
@@ -230,6 +231,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.status, r.stderr).toBe(0);
       const cwd = resolve(RUNBOOKS, "..");
       expect(r.pulumiCalls).toEqual([
+        `--cwd ${cwd} stack select --create prod-green`,
         `--cwd ${cwd} config set backendImage ${IMAGE} -s prod-green`,
         `--cwd ${cwd} up --yes --skip-preview -s prod-green`,
         expect.stringMatching(/^switch status --docker-container backend-infra-prod-edge --docker-host ssh:/),
