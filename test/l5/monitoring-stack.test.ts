@@ -193,7 +193,8 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       `--collector.textfile.directory=${textfileDir}`,
     ]);
     start("prometheus-postgres-exporter", [`--web.listen-address=127.0.0.1:${ports.postgres}`], {
-      DATA_SOURCE_NAME: `postgresql://postgres@127.0.0.1:${pg.port}/postgres?sslmode=disable`,
+      // The application role, as components/monitoring.ts connects (no superuser, no pg_monitor).
+      DATA_SOURCE_NAME: `postgresql://app:app-password@127.0.0.1:${pg.port}/app?sslmode=disable`,
     });
     start("prometheus-redis-exporter", [
       `-redis.addr=redis://127.0.0.1:${redis.port}`,
