@@ -4,7 +4,7 @@
  * runbooks in --dry-run, which must find every field they need. A field renamed or dropped in
  * the program fails here with the runbook's own message naming it.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runProgram } from "../harness/run-program";
@@ -43,6 +43,31 @@ describe.skipIf(skipReason("jq"))("stack outputs of the program satisfy the runb
         );
         return result;
       };
+
+      it("restart covers every container the outputs name: data, slot, edge, monitoring", () => {
+        const outputs = JSON.parse(readFileSync(envFile, "utf8")) as {
+          postgres: { container: string };
+          redis: { container: string };
+          edge: { container: string };
+          backups: { runnerContainer: string };
+          monitoring?: { containers?: Record<string, string> | string[] };
+        };
+        const slot = JSON.parse(readFileSync(slotFile, "utf8")) as { containers: string[] };
+        const expected = [
+          outputs.postgres.container,
+          outputs.redis.container,
+          outputs.backups.runnerContainer,
+          ...slot.containers,
+          outputs.edge.container,
+          ...Object.values(outputs.monitoring?.containers ?? {}),
+        ];
+        const result = dryRun("disaster-recovery", ["restart"]);
+        expect(result.status, result.stderr).toBe(0);
+        const restarted = [...result.stdout.matchAll(/^\[dry-run\] docker -H \S+ restart (\S+)$/gm)].map(
+          (m) => m[1],
+        );
+        expect(restarted).toEqual(expected);
+      });
 
       it("the active slot is blue or green", () => {
         expect(["blue", "green"]).toContain(active);

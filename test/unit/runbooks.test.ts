@@ -48,7 +48,7 @@ function baseOutputs(environment = "staging"): Outputs {
       grafanaUrl: "http://127.0.0.1:3001",
       alertmanagerUrl: "http://127.0.0.1:9093",
       grafanaAdminPassword: "grafana-password-not-in-logs",
-      containers: ["prometheus", "alertmanager"],
+      containers: { prometheus: "prometheus", alertmanager: "alertmanager" },
     },
   };
 }
