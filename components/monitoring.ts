@@ -43,6 +43,17 @@ export const MONITORING_PORTS = {
   blackbox: 9115,
 } as const;
 
+/** The HTTP path each container's healthcheck fetches (checked against the real daemons in L5). */
+export const MONITORING_HEALTH_PATHS = {
+  prometheus: "/-/ready",
+  alertmanager: "/-/ready",
+  grafana: "/api/health",
+  nodeExporter: "/",
+  postgresExporter: "/",
+  redisExporter: "/health",
+  blackbox: "/-/healthy",
+} as const;
+
 /** Where the admin UIs are published on the docker host (127.0.0.1 only). */
 export const MONITORING_HOST_PORTS = { prometheus: 9090, alertmanager: 9093, grafana: 3001 } as const;
 
@@ -95,8 +106,15 @@ export interface MonitoringArgs {
   redis: { host: pulumi.Input<string>; port: pulumi.Input<number>; password: pulumi.Input<string> };
 }
 
-const wgetHealth = (url: string) => ({
-  test: ["CMD", "wget", "-q", "-O", "/dev/null", url],
+const wgetHealth = (service: keyof typeof MONITORING_PORTS) => ({
+  test: [
+    "CMD",
+    "wget",
+    "-q",
+    "-O",
+    "/dev/null",
+    `http://127.0.0.1:${MONITORING_PORTS[service]}${MONITORING_HEALTH_PATHS[service]}`,
+  ],
   intervalSeconds: 15,
   timeoutSeconds: 5,
   startPeriodSeconds: 30,
@@ -172,7 +190,7 @@ export class Monitoring extends pulumi.ComponentResource {
           { hostPath: "/", containerPath: "/host/root", readOnly: true },
           { volumeName: args.textfileVolume, containerPath: NODE_TEXTFILE_DIR, readOnly: true },
         ],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.nodeExporter}/`),
+        healthcheck: wgetHealth("nodeExporter"),
         networks: [monitoringNet],
         labels,
       },
@@ -202,7 +220,7 @@ export class Monitoring extends pulumi.ComponentResource {
         ...MONITORING_LIMITS.postgresExporter,
         command: [`--web.listen-address=:${MONITORING_PORTS.postgresExporter}`],
         envs: [pulumi.interpolate`DATA_SOURCE_NAME=${dsn}`],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.postgresExporter}/`),
+        healthcheck: wgetHealth("postgresExporter"),
         networks: [monitoringNet, { name: args.networks.data }],
         labels,
       },
@@ -221,7 +239,7 @@ export class Monitoring extends pulumi.ComponentResource {
           pulumi.interpolate`REDIS_ADDR=redis://${args.redis.host}:${args.redis.port}`,
           pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.redis.password}`),
         ],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.redisExporter}/health`),
+        healthcheck: wgetHealth("redisExporter"),
         networks: [monitoringNet, { name: args.networks.data }],
         labels,
       },
@@ -241,7 +259,7 @@ export class Monitoring extends pulumi.ComponentResource {
         ],
         writableRootfsReason: "uploads the rendered blackbox.yml",
         uploads: [{ file: "/etc/blackbox_exporter/config.yml", content: renderBlackboxConfig() }],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.blackbox}/-/healthy`),
+        healthcheck: wgetHealth("blackbox"),
         // app: probes each slot's /health by its DNS alias; monitoring: egress to the public URL.
         networks: [monitoringNet, { name: args.networks.app }],
         labels,
@@ -303,7 +321,7 @@ export class Monitoring extends pulumi.ComponentResource {
             ip: "127.0.0.1",
           },
         ],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.alertmanager}/-/ready`),
+        healthcheck: wgetHealth("alertmanager"),
         networks: [{ name: args.networks.monitoring, aliases: ["alertmanager"] }],
         labels,
       },
@@ -363,7 +381,7 @@ export class Monitoring extends pulumi.ComponentResource {
             ip: "127.0.0.1",
           },
         ],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.prometheus}/-/ready`),
+        healthcheck: wgetHealth("prometheus"),
         // app: scrapes the backend slots found through their DNS aliases.
         networks: [{ name: args.networks.monitoring, aliases: ["prometheus"] }, { name: args.networks.app }],
         stopTimeoutSeconds: 60,
@@ -422,7 +440,7 @@ export class Monitoring extends pulumi.ComponentResource {
         ports: [
           { internal: MONITORING_PORTS.grafana, external: MONITORING_HOST_PORTS.grafana, ip: "127.0.0.1" },
         ],
-        healthcheck: wgetHealth(`http://127.0.0.1:${MONITORING_PORTS.grafana}/api/health`),
+        healthcheck: wgetHealth("grafana"),
         networks: [monitoringNet],
         labels,
       },

@@ -26,6 +26,7 @@ import { renderAlertmanagerConfig } from "../../renderers/alertmanager-config";
 import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../../renderers/prometheus-config";
+import { MONITORING_HEALTH_PATHS } from "../../components/monitoring";
 import { startBackendApp, startRedisServer, type BackendApp, type RedisServer } from "../support/backend-app";
 import { createPgServer, type PgServer } from "../support/postgres";
 import {
@@ -349,6 +350,22 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     const days = Number(expiry.data.result[0]?.value[1]) / 86400;
     expect(days).toBeGreaterThan(29);
     expect(days).toBeLessThan(31);
+  });
+
+  it("the healthcheck paths the containers use answer 200 on these versions", async () => {
+    const checks: [string, number][] = [
+      [MONITORING_HEALTH_PATHS.prometheus, ports.prometheus],
+      [MONITORING_HEALTH_PATHS.alertmanager, ports.alertmanager],
+      [MONITORING_HEALTH_PATHS.nodeExporter, ports.node],
+      [MONITORING_HEALTH_PATHS.postgresExporter, ports.postgres],
+      [MONITORING_HEALTH_PATHS.redisExporter, ports.redis],
+      [MONITORING_HEALTH_PATHS.blackbox, ports.blackbox],
+    ];
+    for (const [path, port] of checks) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      await response.arrayBuffer();
+      expect(response.status, `${port}${path}`).toBe(200);
+    }
   });
 
   it("every metric the rules and dashboards read exists in these exporter versions", async () => {
