@@ -133,6 +133,16 @@ exit 64
     expect(result.stdout).toMatch(/\[dry-run\] pulumi --cwd \S+ stack export -s prod --file /);
     expect(result.stdout).toMatch(/\[dry-run\] aws --endpoint-url https:\/\/127\.0\.0\.1:\d+ .* s3 cp /);
     expect(s3.keys()).toEqual([]);
+    const kms = backupConfig([
+      "--stack",
+      "prod",
+      "--dry-run",
+      "--kms-key-id",
+      "arn:aws:kms:eu-west-1:1:key/k",
+      ...s3Args(),
+    ]);
+    expect(kms.status, kms.stderr).toBe(0);
+    expect(kms.stdout).toContain("--sse aws:kms --sse-kms-key-id arn:aws:kms:eu-west-1:1:key/k --");
   });
 
   it("exports every existing stack with secrets encrypted and uploads them, checked by size", () => {
