@@ -183,6 +183,9 @@ export class BackendSlot extends pulumi.ComponentResource {
             },
             stopSignal: "SIGTERM",
             stopTimeoutSeconds: args.stopTimeoutSeconds,
+            // Names change with every revision (revisionNamed), so a replica can be replaced
+            // create-first and the slot keeps its capacity.
+            replacement: "create-first",
             labels: {
               "backend-infra.role": "backend",
               "backend-infra.slot": args.colour,

@@ -47,14 +47,6 @@ export function edgeHealthcheckScript(port: number): string {
   );
 }
 
-/** Transformation: replace the edge container delete-first (see the Edge constructor). */
-export function deleteBeforeReplace(
-  args: pulumi.ResourceTransformationArgs,
-): pulumi.ResourceTransformationResult | undefined {
-  if (args.type !== "docker:index/container:Container") return undefined;
-  return { props: args.props, opts: pulumi.mergeOptions(args.opts, { deleteBeforeReplace: true }) };
-}
-
 export interface EdgeArgs {
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
@@ -182,9 +174,9 @@ export class Edge extends pulumi.ComponentResource {
         labels: { "backend-infra.role": "edge", "backend-infra.config-sha256": this.configHash },
       },
       // One edge per host: its fixed name and host ports cannot exist twice, so a config change
-      // replaces it delete-first (a few seconds without the edge; weights come back from the
-      // server-state volume and the switch re-applies them).
-      { parent: this, transformations: [deleteBeforeReplace] },
+      // replaces it delete-first (ServiceContainer's default): a few seconds without the edge;
+      // weights come back from the server-state volume and the switch re-applies them.
+      { parent: this },
     );
 
     this.containerName = service.containerName;

@@ -76,6 +76,13 @@ export interface ServiceContainerArgs {
   init?: boolean;
   /** Wait for the container to be healthy before the resource counts as created. Default true. */
   waitHealthy?: boolean;
+  /**
+   * How Pulumi replaces the container. `delete-first` (default): a container name is unique
+   * on a Docker host, so the new container cannot exist beside the old one; stateful services
+   * must not run twice on one volume anyway. `create-first` keeps capacity during a replace and
+   * needs a name that changes with every revision (BackendSlot's replicas).
+   */
+  replacement?: "delete-first" | "create-first";
   /** Extra labels; `backend-infra.*` labels are added for every container. */
   labels?: Record<string, pulumi.Input<string>>;
 }
@@ -172,7 +179,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         mustRun: true,
         labels: Object.entries(labels).map(([label, value]) => ({ label, value })),
       },
-      { parent: this },
+      { parent: this, deleteBeforeReplace: (args.replacement ?? "delete-first") === "delete-first" },
     );
 
     this.containerName = this.container.name;

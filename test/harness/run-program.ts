@@ -21,6 +21,12 @@ interface GrpcRequest {
   getObject?(): Struct | undefined;
   getProperties?(): Struct | undefined;
   getDependenciesList?(): string[];
+  getPropertydependenciesMap?(): {
+    forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void;
+  };
+  getDeletebeforereplace?(): boolean;
+  getProtect?(): boolean;
+  getProvider?(): string;
 }
 interface GrpcResponse {
   getObject?(): Struct | undefined;
@@ -60,6 +66,10 @@ export interface PlannedResource {
   outputs: Record<string, unknown>;
   /** URNs this resource explicitly depends on. */
   dependencies: string[];
+  /** Input name -> URNs that input depends on (what policies see as propertyDependencies). */
+  propertyDependencies: Record<string, string[]>;
+  /** Resource options the engine acts on. */
+  options: { deleteBeforeReplace: boolean; protect: boolean; provider?: string };
 }
 
 export interface PlanResult {
@@ -125,6 +135,12 @@ function unwrapSecrets(value: unknown): unknown {
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
   }
   return value;
+}
+
+function propertyDependencies(req: GrpcRequest): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  req.getPropertydependenciesMap?.().forEach((value, key) => (result[key] = value.getUrnsList()));
+  return result;
 }
 
 /** Resolves the stack's config the way the program will see it (values + secret keys). */
@@ -234,6 +250,12 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
             secretInputs: Object.keys(raw).filter((k) => containsSecret(raw[k])),
             outputs: unwrapSecrets(kind.state(res)?.toJavaScript() ?? {}) as Record<string, unknown>,
             dependencies: req.getDependenciesList?.() ?? [],
+            propertyDependencies: propertyDependencies(req),
+            options: {
+              deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+              protect: req.getProtect?.() ?? false,
+              provider: req.getProvider?.() || undefined,
+            },
           });
         }
         callback(err, res);

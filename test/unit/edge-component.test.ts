@@ -1,6 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type * as pulumi from "@pulumi/pulumi";
-import { deleteBeforeReplace } from "../../components/edge";
 import { renderHaproxyConfig } from "../../renderers/haproxy-config";
 import { runProgram, type PlannedResource } from "../harness/run-program";
 
@@ -122,21 +120,5 @@ describe("Edge component (env stack local)", async () => {
     expect(nets).toEqual(["backend-infra-local-edge", "backend-infra-local-app"]);
     const cfg = (edge?.inputs.uploads as { file: string; content: string }[])[0].content;
     expect(cfg).toContain(":8443%[capture.req.uri] code 301");
-  });
-});
-
-describe("edge container replacement", () => {
-  it("is delete-first: one fixed name and the host ports cannot exist twice", () => {
-    const args = (type: string) =>
-      ({
-        type,
-        name: "edge",
-        props: { name: "x" },
-        opts: { parent: undefined },
-      }) as unknown as pulumi.ResourceTransformationArgs;
-    expect(deleteBeforeReplace(args("docker:index/container:Container"))?.opts).toMatchObject({
-      deleteBeforeReplace: true,
-    });
-    expect(deleteBeforeReplace(args("docker:index/remoteImage:RemoteImage"))).toBeUndefined();
   });
 });

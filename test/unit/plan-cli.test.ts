@@ -83,6 +83,8 @@ describe("offline plan CLI", () => {
         secretInputs: [],
         outputs: {},
         dependencies: [],
+        propertyDependencies: {},
+        options: { deleteBeforeReplace: false, protect: false },
       },
       {
         urn: "c",
@@ -94,6 +96,8 @@ describe("offline plan CLI", () => {
         secretInputs: [],
         outputs: {},
         dependencies: [],
+        propertyDependencies: {},
+        options: { deleteBeforeReplace: false, protect: false },
       },
     ]);
     expect(lines).toEqual([

@@ -90,3 +90,20 @@ describe("ServiceContainer hardening defaults", () => {
     });
   });
 });
+
+describe("container replacement in the real plans", () => {
+  it("replaces fixed-name containers delete-first and slot replicas create-first", async () => {
+    const { runProgram } = await import("../harness/run-program.js");
+    for (const stack of ["prod", "prod-blue"]) {
+      const plan = await runProgram(stack);
+      const containers = plan.resources.filter((r) => r.type === "docker:index/container:Container");
+      expect(containers.length).toBeGreaterThan(0);
+      for (const c of containers) {
+        const isReplica =
+          c.inputs.labels &&
+          JSON.stringify(c.inputs.labels).includes('"backend-infra.role","value":"backend"');
+        expect(c.options.deleteBeforeReplace, `${stack} ${c.name}`).toBe(!isReplica);
+      }
+    }
+  });
+});
