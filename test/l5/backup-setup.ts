@@ -6,7 +6,7 @@
  * as the postgres user, with the environment the container would have.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   renderPgBackRestConf,
   type BackupCompression,
@@ -26,7 +26,16 @@ import {
   type RunResult,
 } from "../support/tools";
 
-export const BACKUP_BIN = resolve(__dirname, "../../images/backup/bin");
+/** images/backup/bin of this repository (also when running compiled from dist/). */
+export const BACKUP_BIN = (() => {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "images/backup/bin");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return resolve(__dirname, "../../images/backup/bin");
+})();
 export const STANZA = "main";
 export const APP_DB = "app";
 const PATH = "/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
