@@ -18,6 +18,7 @@
  */
 import { stringify } from "yaml";
 import { COLOURS, type Colour } from "../config/keys";
+import { EDGE_METRICS_PORT } from "./haproxy-config";
 import { EXPORTER_JOBS, JOBS } from "./prometheus-config";
 
 export type Severity = "critical" | "warning" | "none";
@@ -140,7 +141,7 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
 
   const fs = `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs",mountpoint!~"/run.*|/var/lib/docker/.+"`;
   const exporterJobs = EXPORTER_JOBS.join("|");
-  const edgeInstance = "edge:8405";
+  const edgeInstance = `edge:${EDGE_METRICS_PORT}`;
   const node = { job: "node", instance: "node-exporter:9100" };
   const nodeSel = `job="node",instance="node-exporter:9100"`;
   const pgSel = `job="postgres",instance="postgres-exporter:9187"`;
