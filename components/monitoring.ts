@@ -2,7 +2,7 @@
  * Monitoring of one environment: Prometheus (rendered config + alert rules, retention, data
  * volume), Alertmanager (receivers from secret config), Grafana (provisioned datasource and
  * dashboards, generated admin password, anonymous access and sign-up off), node_exporter (host
- * /proc, /sys and / read-only, plus the textfile directory the backup runner writes),
+ * /proc and /sys read-only, plus the textfile directory the backup runner writes),
  * postgres_exporter, redis_exporter and blackbox_exporter (each slot's /health and the public
  * URL, TLS expiry included).
  *
@@ -169,6 +169,12 @@ export class Monitoring extends pulumi.ComponentResource {
     this.prometheusDataVolume = prometheusData.name;
 
     // ---- exporters ----
+    // node_exporter reads the host's /proc and /sys read-only. The host root is NOT mounted (it
+    // holds the Docker socket; policy container-no-docker-socket): filesystem metrics come from
+    // the container's own mounts, and the textfile volume lives on the filesystem that holds
+    // Docker's named volumes - the disk of the Postgres and Redis data volumes. A data path on
+    // another disk (postgresDataPath) is not measured here; runbooks/health-check runs `df`
+    // inside the Postgres and Redis containers for that.
     const nodeExporter = new ServiceContainer(
       `${name}-node-exporter`,
       {
@@ -179,7 +185,6 @@ export class Monitoring extends pulumi.ComponentResource {
         command: [
           "--path.procfs=/host/proc",
           "--path.sysfs=/host/sys",
-          "--path.rootfs=/host/root",
           `--collector.textfile.directory=${NODE_TEXTFILE_DIR}`,
           "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)",
           `--web.listen-address=:${MONITORING_PORTS.nodeExporter}`,
@@ -187,7 +192,6 @@ export class Monitoring extends pulumi.ComponentResource {
         volumes: [
           { hostPath: "/proc", containerPath: "/host/proc", readOnly: true },
           { hostPath: "/sys", containerPath: "/host/sys", readOnly: true },
-          { hostPath: "/", containerPath: "/host/root", readOnly: true },
           { volumeName: args.textfileVolume, containerPath: NODE_TEXTFILE_DIR, readOnly: true },
         ],
         healthcheck: wgetHealth("nodeExporter"),

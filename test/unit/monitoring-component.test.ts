@@ -122,6 +122,8 @@ describe("Monitoring component (env stack prod)", async () => {
       readOnly: true,
     });
     for (const v of volumes) expect(v.readOnly).toBe(true);
+    // Never the host root (it holds the Docker socket).
+    expect(volumes.map((v) => v.hostPath).filter(Boolean)).toEqual(["/proc", "/sys"]);
     expect(node.inputs.command).toContain("--collector.textfile.directory=/var/lib/node_exporter/textfile");
     expect(node.inputs.readOnly).toBe(true);
     expect(node.inputs.privileged).toBe(false);
