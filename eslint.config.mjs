@@ -12,6 +12,8 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js", "**/*.cjs", "**/*.mjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", require: "readonly", module: "writable" } },
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", require: "readonly", module: "writable" },
+    },
   },
 );

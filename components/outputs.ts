@@ -9,7 +9,13 @@ type Out<T> = pulumi.Input<T>;
 export interface EnvStackOutputs {
   environment: string;
   dockerHost: Out<string>;
-  networks: { edge: Out<string>; app: Out<string>; data: Out<string>; monitoring: Out<string>; backup: Out<string> };
+  networks: {
+    edge: Out<string>;
+    app: Out<string>;
+    data: Out<string>;
+    monitoring: Out<string>;
+    backup: Out<string>;
+  };
   edge?: { container: Out<string>; url: Out<string>; adminSocket: Out<string>; [extra: string]: unknown };
   traffic?: { active: Out<string>; weights: Out<{ blue: number; green: number }>; [extra: string]: unknown };
   postgres?: {
@@ -22,7 +28,13 @@ export interface EnvStackOutputs {
     stanza: Out<string>;
     [extra: string]: unknown;
   };
-  redis?: { container: Out<string>; host: Out<string>; port: Out<number>; password: Out<string>; [extra: string]: unknown };
+  redis?: {
+    container: Out<string>;
+    host: Out<string>;
+    port: Out<number>;
+    password: Out<string>;
+    [extra: string]: unknown;
+  };
   backups?: {
     bucket: Out<string>;
     region: Out<string>;
@@ -31,13 +43,15 @@ export interface EnvStackOutputs {
     schedule: Out<Record<string, string>>;
     [extra: string]: unknown;
   };
-  monitoring?: {
-    prometheusUrl: Out<string>;
-    grafanaUrl: Out<string>;
-    alertmanagerUrl: Out<string>;
-    grafanaAdminPassword: Out<string>;
-    [extra: string]: unknown;
-  } | { enabled: false };
+  monitoring?:
+    | {
+        prometheusUrl: Out<string>;
+        grafanaUrl: Out<string>;
+        alertmanagerUrl: Out<string>;
+        grafanaAdminPassword: Out<string>;
+        [extra: string]: unknown;
+      }
+    | { enabled: false };
 }
 
 export interface SlotStackOutputs {
@@ -81,6 +95,10 @@ export const ENV_OUTPUT_CONTRACT = [
 ] as const;
 
 /** Output paths that must be Pulumi secrets. */
-export const SECRET_OUTPUTS = ["postgres.password", "redis.password", "monitoring.grafanaAdminPassword"] as const;
+export const SECRET_OUTPUTS = [
+  "postgres.password",
+  "redis.password",
+  "monitoring.grafanaAdminPassword",
+] as const;
 
 export const SLOT_OUTPUT_CONTRACT = ["environment", "slot", "image", "containers", "upstream"] as const;

@@ -38,7 +38,10 @@ export function assertBuildIsFresh(programDir: string): void {
   const root = join(programDir, "..");
   const built = statSync(join(programDir, "index.js")).mtimeMs;
   for (const dir of [".", ...SOURCE_DIRS]) {
-    const source = dir === "." ? { file: join(root, "index.ts"), mtimeMs: statSync(join(root, "index.ts")).mtimeMs } : newestSource(root, dir);
+    const source =
+      dir === "."
+        ? { file: join(root, "index.ts"), mtimeMs: statSync(join(root, "index.ts")).mtimeMs }
+        : newestSource(root, dir);
     if (source && source.mtimeMs > built) {
       throw new Error(
         `dist/ is older than ${relative(root, source.file)}: run \`npm run build\` before pulumi (or use npm run preview / npm run up)`,
