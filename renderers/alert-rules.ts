@@ -90,7 +90,8 @@ export function recordingRules(): RecordingDef[] {
   for (const w of ["5m", "30m", "1h", "6h"]) {
     out.push({
       record: `slo:http_errors:ratio_rate${w}`,
-      expr: `sum(rate(${err}[${w}])) / sum(rate(${req}[${w}]))`,
+      // `or ... * 0`: no 5xx series at all is a ratio of 0, not "no data".
+      expr: `(sum(rate(${err}[${w}])) or sum(rate(${req}[${w}])) * 0) / sum(rate(${req}[${w}]))`,
     });
   }
   out.push(
@@ -100,7 +101,9 @@ export function recordingRules(): RecordingDef[] {
     },
     {
       record: "colour:http_errors:ratio_rate5m",
-      expr: `sum by (colour) (rate(${err}[5m])) / sum by (colour) (rate(${req}[5m]))`,
+      // A colour that never answered 5xx has a ratio of 0 (without the `or`, no series: the
+      // canary comparison would then never fire against an error-free stable slot).
+      expr: `(sum by (colour) (rate(${err}[5m])) or sum by (colour) (rate(${req}[5m])) * 0) / sum by (colour) (rate(${req}[5m]))`,
     },
     {
       record: "colour:http_request_duration_seconds:p95_rate5m",
@@ -311,12 +314,8 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       summary: `The canary (${canary}) fails at more than twice the rate of the stable slot (${active})`,
       description: `Roll back: set traffic.canaryPercent=0 on the env stack.`,
       fires: {
-        series: [
-          requests(active, "200", 100),
-          requests(active, "500", 1),
-          requests(canary, "200", 10),
-          requests(canary, "500", 2),
-        ],
+        // The stable slot never answered 5xx: it has no 5xx series at all.
+        series: [requests(active, "200", 100), requests(canary, "200", 10), requests(canary, "500", 2)],
         at: "15m",
         alerts: [{ colour: canary, severity: "warning" }],
       },

@@ -400,6 +400,36 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     expect(wanted.size).toBeGreaterThan(40);
   });
 
+  it("every dashboard query runs on the live Prometheus and returns data", async () => {
+    type Query = { status: string; data: { result: unknown[] } };
+    const queries = Object.entries(renderGrafanaDashboards()).flatMap(([file, json]) =>
+      (JSON.parse(json) as { panels: { title: string; targets: { expr: string }[] }[] }).panels.flatMap((p) =>
+        p.targets.map((t) => ({ where: `${file} / ${p.title}`, expr: t.expr })),
+      ),
+    );
+    const empty = await waitFor(
+      "dashboard queries with data",
+      async () => {
+        const missing: string[] = [];
+        for (const q of queries) {
+          const r = await getJson<Query>(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+          expect(r.status).toBe("success");
+          if (r.data.result.length === 0) missing.push(`${q.where}: ${q.expr}`);
+        }
+        return missing.length === 0 ? missing : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 2000 },
+    ).catch(async () => {
+      const missing: string[] = [];
+      for (const q of queries) {
+        const r = await getJson<Query>(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+        if (r.data.result.length === 0) missing.push(`${q.where}: ${q.expr}`);
+      }
+      return missing;
+    });
+    expect(empty).toEqual([]);
+  });
+
   it("WAL archiving failures show in postgres_exporter 0.11.1's pg_stat_archiver metrics", async () => {
     type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
     const failed = defined(
