@@ -7,9 +7,10 @@
  * an HTTPS endpoint, HAProxy's built-in exporter, and the example backend's /metrics.
  *
  * Shows: every target is up; every metric the rules and dashboards read exists in these
- * exporter versions; a stale backup metric file makes BackupTooOld fire (rule evaluation over
- * the live TSDB) and Alertmanager delivers it to the critical receiver, the Watchdog to the
- * dead man's switch.
+ * exporter versions and every dashboard query returns data; failing WAL archiving activates
+ * PostgresWalArchivingFailing; a stale backup metric file makes BackupTooOld fire (rule
+ * evaluation over the live TSDB) and Alertmanager delivers it to the critical receiver, the
+ * Watchdog to the dead man's switch.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -449,6 +450,24 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       `${prometheusUrl}/api/v1/query?query=${encodeURIComponent('pg_stat_archiver_archived_count{job="postgres"}')}`,
     );
     expect(archived.data.result[0]?.value[1]).toBe("0");
+
+    // More WAL to archive wakes the archiver, which fails again: the failure counter moves while
+    // nothing is archived, so PostgresWalArchivingFailing becomes active (pending: its `for` is 5m).
+    pg?.sql("INSERT INTO t SELECT generate_series(1, 1000)");
+    pg?.sql("SELECT pg_switch_wal()");
+    type Alerts = { data: { alerts: Alert[] } };
+    const walAlert = defined(
+      await waitFor(
+        "PostgresWalArchivingFailing active",
+        async () =>
+          (await getJson<Alerts>(`${prometheusUrl}/api/v1/alerts`)).data.alerts.find(
+            (a) => a.labels.alertname === "PostgresWalArchivingFailing",
+          ),
+        { timeoutMs: 90_000, intervalMs: 1000 },
+      ),
+    );
+    expect(walAlert.labels).toMatchObject({ job: "postgres", severity: "critical" });
+    expect(["pending", "firing"]).toContain(walAlert.state);
   });
 
   it("a stale backup metric file makes BackupTooOld fire; Alertmanager pages it, Watchdog reaches the dead man's switch", async () => {
