@@ -18,8 +18,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Colour } from "../config/keys";
+import type { Colour, Environment } from "../config/keys";
 import { slotAlias } from "./edge";
+import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** uid:gid of the `node` user in the official Node image the backend runs on. */
@@ -44,6 +45,8 @@ export interface SlotRedis {
 export interface BackendSlotArgs {
   /** Prefix of container names, e.g. `backend-infra-prod`. */
   namePrefix: string;
+  /** Environment; prod refuses to build the image without a registry (it must run by digest). */
+  environment: Environment;
   /** Slot colour. */
   colour: Colour;
   /** Number of backend containers. */
@@ -222,26 +225,18 @@ export class BackendSlot extends pulumi.ComponentResource {
   private buildImage(name: string, args: BackendSlotArgs): pulumi.Output<string> {
     const context = args.buildContext ?? "examples/backend";
     const tag = `src-${contextHash(context).slice(0, 12)}`;
-    const repository = args.registry
-      ? `${args.registry.server.replace(/\/$/, "")}/backend-infra-backend`
-      : `${args.namePrefix}-backend`;
-    const built = new docker.Image(
-      `${name}-image`,
-      {
-        imageName: `${repository}:${tag}`,
-        build: { context, dockerfile: `${context}/Dockerfile`, platform: "linux/amd64" },
-        skipPush: !args.registry,
-        registry: args.registry
-          ? {
-              server: args.registry.server,
-              username: args.registry.username,
-              password: args.registry.password,
-            }
-          : undefined,
-      },
-      { parent: this },
-    );
     // Pushed: run by digest. Local build: the content-hash tag is the pin.
-    return args.registry ? built.repoDigest : built.imageName;
+    return buildImage(
+      name,
+      {
+        repository: "backend",
+        tag,
+        context,
+        registry: args.registry,
+        namePrefix: args.namePrefix,
+        environment: args.environment,
+      },
+      this,
+    );
   }
 }

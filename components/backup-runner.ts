@@ -28,6 +28,7 @@ import {
 } from "../renderers/pgbackrest-conf";
 import { DEFAULT_STANZA, POSTGRES_PATHS, POSTGRES_PORT, POSTGRES_SUPERUSER, POSTGRES_UID } from "./postgres";
 import { REDIS_DATA_PATH } from "./redis";
+import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the runner container (see images/backup/README.md, "Container layout"). */
@@ -242,40 +243,23 @@ export class BackupRunner extends pulumi.ComponentResource {
   constructor(name: string, args: BackupRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("backend-infra:backup:BackupRunner", name, {}, opts);
     const prefix = args.namePrefix;
-    if (args.environment === "prod" && !args.registry) {
-      throw new Error(
-        "BackupRunner: prod needs registryServer so the built runner image is pushed and run by digest",
-      );
-    }
-
     // ---- image
     const base = parseImageRef(args.postgresBaseImage);
     if (!base?.tag)
       throw new Error(`BackupRunner: postgresBaseImage needs a tag, got "${args.postgresBaseImage}"`);
-    const repository = args.registry ? `${args.registry.server}/backup-runner` : `${prefix}/backup-runner`;
-    const context = args.imageContext ?? "images/backup";
-    const image = new docker.Image(
-      `${name}-image`,
+    this.image = buildImage(
+      name,
       {
-        imageName: `${repository}:${base.tag}`,
-        build: {
-          context,
-          dockerfile: `${context}/Dockerfile`,
-          platform: "linux/amd64",
-          args: { POSTGRES_BASE_IMAGE: args.postgresBaseImage, REDIS_IMAGE: args.redisImage },
-        },
-        skipPush: !args.registry,
-        registry: args.registry
-          ? {
-              server: args.registry.server,
-              username: args.registry.username,
-              password: args.registry.password,
-            }
-          : undefined,
+        repository: "backup-runner",
+        tag: base.tag,
+        context: args.imageContext ?? "images/backup",
+        buildArgs: { POSTGRES_BASE_IMAGE: args.postgresBaseImage, REDIS_IMAGE: args.redisImage },
+        registry: args.registry,
+        namePrefix: prefix,
+        environment: args.environment,
       },
-      { parent: this },
+      this,
     );
-    this.image = args.registry ? image.repoDigest : image.imageName;
 
     // ---- volumes
     const volume = (suffix: string, label: string, retain: boolean) =>

@@ -35,6 +35,7 @@ import * as random from "@pulumi/random";
 import type { Environment, InfraConfig } from "../config/schema";
 import { parseImageRef } from "../lib/image-ref";
 import { pgbackrestArchiveCommand, postgresServerArgs, tunePostgres } from "../renderers/postgresql-conf";
+import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the container (the official image's, shared with the backup runner). */
@@ -144,42 +145,22 @@ export class Postgres extends pulumi.ComponentResource {
     const cfg = args.config;
     const prefix = args.namePrefix;
     const stanza = args.pgbackrest?.stanza ?? DEFAULT_STANZA;
-    if (args.environment === "prod" && !args.registry) {
-      throw new Error(
-        "Postgres: prod needs registryServer so the built postgres image is pushed and run by digest",
-      );
-    }
-
     // ---- image: official postgres + pgBackRest (images/postgres, owned by the backup tier)
     const base = parseImageRef(cfg.baseImage);
     if (!base?.tag) throw new Error(`Postgres: postgresBaseImage needs a tag, got "${cfg.baseImage}"`);
-    const repository = args.registry
-      ? `${args.registry.server}/postgres-pgbackrest`
-      : `${prefix}/postgres-pgbackrest`;
-    const context = args.imageContext ?? "images/postgres";
-    const image = new docker.Image(
-      `${name}-image`,
+    this.image = buildImage(
+      name,
       {
-        imageName: `${repository}:${base.tag}`,
-        build: {
-          context,
-          dockerfile: `${context}/Dockerfile`,
-          platform: "linux/amd64",
-          args: { POSTGRES_BASE_IMAGE: cfg.baseImage },
-        },
-        skipPush: !args.registry,
-        registry: args.registry
-          ? {
-              server: args.registry.server,
-              username: args.registry.username,
-              password: args.registry.password,
-            }
-          : undefined,
+        repository: "postgres-pgbackrest",
+        tag: base.tag,
+        context: args.imageContext ?? "images/postgres",
+        buildArgs: { POSTGRES_BASE_IMAGE: cfg.baseImage },
+        registry: args.registry,
+        namePrefix: prefix,
+        environment: args.environment,
       },
-      { parent: this },
+      this,
     );
-    // Pushed: the registry digest. Local build: the tag just built on this Docker host.
-    this.image = args.registry ? image.repoDigest : image.imageName;
 
     // ---- secrets
     const passwordArgs = {

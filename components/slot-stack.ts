@@ -37,6 +37,7 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
     `backend-${config.slot.colour}`,
     {
       namePrefix: config.namePrefix,
+      environment: config.environment,
       colour: config.slot.colour,
       replicas: config.backend.replicas,
       image: config.backend.image,

@@ -79,10 +79,10 @@ describe("slot stack prod-blue", async () => {
       registry: { server: "ghcr.io/example/backend-infra", username: "deploy-bot" },
     });
     expect(String(image?.inputs.imageName)).toMatch(
-      /^ghcr\.io\/example\/backend-infra\/backend-infra-backend:src-[a-f0-9]{12}$/,
+      /^ghcr\.io\/example\/backend-infra\/backend:src-[a-f0-9]{12}$/,
     );
     expect(String(containers[0].inputs.image)).toMatch(
-      /^ghcr\.io\/example\/backend-infra\/backend-infra-backend@sha256:[a-f0-9]{64}$/,
+      /^ghcr\.io\/example\/backend-infra\/backend@sha256:[a-f0-9]{64}$/,
     );
   });
 
@@ -144,7 +144,7 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     expect(containersOf(plan.resources)).toHaveLength(1);
     const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
     expect(image?.inputs).toMatchObject({ skipPush: true });
-    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-local-backend:src-[a-f0-9]{12}$/);
+    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
     expect(containersOf(plan.resources)[0].inputs.image).toBe(image?.inputs.imageName);
     expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
   });
