@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { cronError } from "../lib/cron";
 import { imagePinError } from "../lib/image-ref";
+import { EVICTION_POLICIES } from "../renderers/redis-conf";
 
 export const PROJECT = "backend-infra";
 
@@ -218,16 +219,7 @@ export const KEYS = {
   }),
   redisCpus: key(cpus, "string", "CPU limit of the Redis container.", { default: "1" }),
   redisMaxmemoryPolicy: key(
-    z.enum([
-      "noeviction",
-      "allkeys-lru",
-      "allkeys-lfu",
-      "allkeys-random",
-      "volatile-lru",
-      "volatile-lfu",
-      "volatile-random",
-      "volatile-ttl",
-    ]),
+    z.enum(EVICTION_POLICIES),
     "string",
     "Eviction policy when maxmemory is reached; noeviction keeps session data safe.",
     { default: "noeviction" },
