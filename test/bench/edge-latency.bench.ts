@@ -13,11 +13,12 @@
  * Environment: BENCH_EDGE_SECONDS (per run, default 5), BENCH_EDGE_ROUNDS (default 5),
  * BENCH_EDGE_CONNECTIONS (comma list, default "1,4").
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { renderHaproxyConfig } from "../../renderers/haproxy-config";
 import { startBackendApp, startBackendDeps, type BackendApp, type BackendDeps } from "../support/backend-app";
-import { freePort, removeDir, runOk, startDaemon, tempDir, waitFor, type Daemon } from "../support/tools";
+import { freePort, removeDir, startDaemon, tempDir, waitFor, type Daemon } from "../support/tools";
+import { selfSignedCert } from "../support/tls";
 import { runWrk, type WrkResult } from "../support/wrk";
 import type { BenchResult } from "./types";
 
@@ -90,27 +91,7 @@ export async function run(): Promise<BenchResult[]> {
   let upstream: Upstream | undefined;
   let haproxy: Daemon | undefined;
   try {
-    runOk("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ]);
-    writeFileSync(
-      join(dir, "edge.pem"),
-      readFileSync(join(dir, "cert.pem"), "utf8") + readFileSync(join(dir, "key.pem"), "utf8"),
-    );
+    writeFileSync(join(dir, "edge.pem"), selfSignedCert(dir, { keyType: "ec" }).combinedPem);
     upstream = await startUpstream();
     const backendPort = Number(new URL(upstream.url).port);
     const https = await freePort();

@@ -10,7 +10,8 @@ import {
   renderHaproxyConfig,
   type HaproxyConfigInput,
 } from "../../renderers/haproxy-config";
-import { removeDir, run, runOk, skipReason, tempDir } from "../support/tools";
+import { removeDir, run, skipReason, tempDir } from "../support/tools";
+import { selfSignedCert } from "../support/tls";
 
 describe.skipIf(skipReason("haproxy", "openssl"))("haproxy -c on the rendered edge config", () => {
   let dir: string;
@@ -18,23 +19,7 @@ describe.skipIf(skipReason("haproxy", "openssl"))("haproxy -c on the rendered ed
 
   beforeAll(() => {
     dir = tempDir("haproxy-l4");
-    runOk("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ]);
-    const pem = runOk("cat", [join(dir, "cert.pem"), join(dir, "key.pem")]).stdout;
-    writeFileSync(join(dir, "edge.pem"), pem);
+    writeFileSync(join(dir, "edge.pem"), selfSignedCert(dir).combinedPem);
     // An empty but valid server-state file (version line + header), as the switch writes it.
     writeFileSync(
       join(dir, "server-state"),

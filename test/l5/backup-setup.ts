@@ -356,7 +356,7 @@ export async function waitPromoted(pg: PgServer, timeoutMs = 120_000): Promise<v
     () => pg.sql("SELECT pg_is_in_recovery()") === "f",
     {
       timeoutMs,
-      intervalMs: 250,
+      intervalMs: 25,
     },
   );
 }

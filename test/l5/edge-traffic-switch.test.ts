@@ -28,6 +28,7 @@ import {
   waitFor,
   type Daemon,
 } from "../support/tools";
+import { selfSignedCert } from "../support/tls";
 import { runWrk, type WrkResult } from "../support/wrk";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -151,25 +152,9 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         { cwd: REPO },
       );
 
-      runOk("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ]);
-      ca = readFileSync(join(dir, "cert.pem"), "utf8");
-      writeFileSync(join(dir, "edge.pem"), ca + readFileSync(join(dir, "key.pem"), "utf8"));
+      const tls = selfSignedCert(dir);
+      ca = tls.certPem;
+      writeFileSync(join(dir, "edge.pem"), tls.combinedPem);
 
       deps = await startBackendDeps();
       // Drain (after SIGTERM /health answers 503) longer than HAProxy needs to mark a server DOWN

@@ -40,6 +40,7 @@ import {
   waitFor,
   type Daemon,
 } from "../support/tools";
+import { selfSignedCert } from "../support/tls";
 
 const TOOLS = [
   "prometheus",
@@ -142,23 +143,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     // --- an HTTPS endpoint standing in for the public URL (self-signed, trusted via ca_file) ---
     const key = join(root, "tls.key");
     const cert = join(root, "tls.crt");
-    runOk("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "30",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ]);
+    selfSignedCert(root, { days: 30, certFile: cert, keyFile: key });
     const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"status":"ok"}');

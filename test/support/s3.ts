@@ -9,7 +9,8 @@
 import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
-import { freePort, runOk, startDaemon, tempDir, removeDir, waitFor, type Daemon } from "./tools";
+import { freePort, startDaemon, tempDir, removeDir, waitFor, type Daemon } from "./tools";
+import { selfSignedCert } from "./tls";
 import { connect } from "node:tls";
 
 export interface S3Server {
@@ -42,23 +43,13 @@ export async function createS3Server(bucket = "backups"): Promise<S3Server> {
   const dataDir = join(root, "data");
   const certFile = join(root, "cert.pem");
   const keyFile = join(root, "key.pem");
-  runOk("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout",
-    keyFile,
-    "-out",
+  selfSignedCert(root, {
+    commonName: "127.0.0.1",
+    subjectAltName: "IP:127.0.0.1,DNS:localhost",
+    days: 2,
     certFile,
-  ]);
+    keyFile,
+  });
   const port = await freePort();
   // The certificate is read by tools that run as the postgres user.
   chmodSync(root, 0o755);
