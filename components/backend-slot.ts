@@ -38,6 +38,8 @@ export interface SlotDatabase {
 export interface SlotRedis {
   host: pulumi.Input<string>;
   port: pulumi.Input<number>;
+  /** The application's ACL user (not the administrator `default`). */
+  user: pulumi.Input<string>;
   /** Secret. */
   password: pulumi.Input<string>;
 }
@@ -136,8 +138,11 @@ export class BackendSlot extends pulumi.ComponentResource {
           `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
       );
     const redisUrl = pulumi
-      .all([args.redis.password, args.redis.host, args.redis.port])
-      .apply(([password, host, port]) => `redis://:${encodeURIComponent(password)}@${host}:${port}`);
+      .all([args.redis.user, args.redis.password, args.redis.host, args.redis.port])
+      .apply(
+        ([user, password, host, port]) =>
+          `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`,
+      );
     const envs = [
       pulumi.output("NODE_ENV=production"),
       pulumi.output(`PORT=${args.port}`),

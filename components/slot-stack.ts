@@ -20,7 +20,7 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
     slot: config.slot.colour,
   };
 
-  // ---- backend slot (issue 4) ----
+  // ---- backend slot ----
   // The env stack's outputs (architecture section 4), each checked with a message that says what to do.
   const envName = config.slot.envStack;
   const field = <T>(output: string, key: string): pulumi.Output<T> =>
@@ -61,7 +61,9 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
       redis: {
         host: field<string>("redis", "host"),
         port: field<number>("redis", "port"),
-        password: pulumi.secret(field<string>("redis", "password")),
+        // The app ACL user: `redis.password` is the administrator's.
+        user: field<string>("redis", "appUser"),
+        password: pulumi.secret(field<string>("redis", "appPassword")),
       },
     },
     opts,

@@ -53,9 +53,11 @@ describe("slot stack prod-blue", async () => {
       `DATABASE_URL=postgres://${String(envPostgres.user)}:${encodeURIComponent(String(envPostgres.password))}@` +
         `${String(envPostgres.host)}:${String(envPostgres.port)}/${String(envPostgres.database)}`,
     );
+    // The app's ACL user, never the administrator's password.
     expect(envs).toContain(
-      `REDIS_URL=redis://:${encodeURIComponent(String(envRedis.password))}@${String(envRedis.host)}:${String(envRedis.port)}`,
+      `REDIS_URL=redis://${String(envRedis.appUser)}:${encodeURIComponent(String(envRedis.appPassword))}@${String(envRedis.host)}:${String(envRedis.port)}`,
     );
+    expect(envs.join("\n")).not.toContain(encodeURIComponent(String(envRedis.password)));
     expect(containers[0].secretInputs).toContain("envs");
     // drain shorter than the stop timeout, so SIGTERM -> 503 -> edge stops sending -> exit
     expect(envs).toContain("SHUTDOWN_DRAIN_MS=5000");
