@@ -25,7 +25,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     networks: networks.names,
   };
 
-  // ---- backups: storage (issue 5) ----
+  // ---- backups: S3 (or MinIO) storage ----
   const backupStorage = new BackupStorage(
     "backup-storage",
     {
@@ -36,8 +36,8 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     },
     opts,
   );
-  /** Storage half of the `backups` outputs; the runner adds `localVolume` (its repo1 volume). */
-  const backupOutputs: Omit<NonNullable<EnvStackOutputs["backups"]>, "localVolume"> = {
+  /** Storage half of the `backups` outputs; the runner section adds its volumes. */
+  const backupOutputs = {
     bucket: backupStorage.bucket,
     region: backupStorage.region,
     replicaBucket: backupStorage.replicaBucket,
@@ -49,12 +49,10 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     restoreSecretAccessKey: backupStorage.restoreSecretAccessKey,
     schedule: { ...config.backups.schedules },
   };
-  // Completed by the runner section: `outputs.backups = { ...backupOutputs, localVolume: ... }`.
-  outputs.backups = backupOutputs as NonNullable<EnvStackOutputs["backups"]>;
 
-  // ---- data tier: postgres, redis (issue 3) ----
-  // pgBackRest (config, PGBACKREST_* secrets, repo1 + spool volumes) comes from the backup tier:
-  // pass it as `pgbackrest: { config, stanza, env, repoVolume, spoolVolume }`.
+  // ---- data tier: postgres, redis ----
+  // pgBackRest's config, PGBACKREST_* secrets and repo1 + spool volumes are shared by Postgres
+  // (archive_command) and the backup runner, so they are made once, before both.
   const backupRepository = new BackupRepository(
     "backup-repository",
     {
@@ -107,7 +105,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     dataVolume: redis.dataVolume,
   };
 
-  // ---- backups: runner (issue 5) ----
+  // ---- backups: runner ----
   const backupRunner = new BackupRunner(
     "backup-runner",
     {
@@ -130,14 +128,14 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     { ...opts, dependsOn: [postgres, redis] },
   );
   outputs.backups = {
-    ...(backupOutputs as NonNullable<EnvStackOutputs["backups"]>),
+    ...backupOutputs,
     localVolume: backupRunner.localVolume,
     dumpsVolume: backupRunner.dumpsVolume,
     textfileVolume: backupRunner.textfileVolume,
     runnerContainer: backupRunner.containerName,
   };
 
-  // ---- edge and traffic switch (issue 4) ----
+  // ---- edge and traffic switch ----
   const edge = new Edge(
     "edge",
     {
@@ -188,7 +186,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     canaryPercent: traffic.canaryPercent,
   };
 
-  // ---- monitoring (issue 6) ----
+  // ---- monitoring ----
   if (config.monitoring.enabled) {
     const monitoring = new Monitoring(
       "monitoring",
