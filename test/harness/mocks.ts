@@ -4,14 +4,14 @@
  */
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { parseImageRef } from "../../lib/image-ref";
 
 const hash = (text: string, length = 64) => createHash("sha256").update(text).digest("hex").slice(0, length);
 
 type State = Record<string, unknown>;
 
-function imageRepo(name: string): string {
-  return name.replace(/@sha256:[a-f0-9]+$/, "").replace(/:[\w][\w.-]*$/, "");
-}
+/** The repository part of an image reference (what a digest reference starts with). */
+const imageRepo = (reference: string): string => parseImageRef(reference)?.repository ?? reference;
 
 /** Computed outputs per resource type: what the provider would return after create. */
 function computed(type: string, name: string, inputs: State, region: string): State {
