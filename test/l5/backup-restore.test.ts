@@ -5,7 +5,7 @@
  * AOF) and the restore drill.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createPgServer } from "../support/postgres";
 import { run, skipReason, startDaemon, waitFor, freePort } from "../support/tools";
@@ -151,6 +151,20 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
         ]);
         ok(out, "restore-postgres");
         expect(out.stdout).toContain(`restored into ${copy.dataDir} from repo${from === "local" ? 1 : 2}`);
+        // repo1 is fetched synchronously (no spool polling), S3 through the config's async prefetch.
+        const restoreCommand = /^restore_command = '(.*)'$/m.exec(
+          readFileSync(join(copy.dataDir, "postgresql.auto.conf"), "utf8"),
+        )?.[1];
+        if (from === "local") {
+          expect(restoreCommand).toBe(
+            `pgbackrest --config=${env.confFile} --pg1-path=${copy.dataDir} --stanza=main --no-archive-async archive-get %f "%p"`,
+          );
+        } else {
+          // pgBackRest's own command (pins repo2); archive-async comes from the config file.
+          expect(restoreCommand).toBe(
+            `pgbackrest --config=${env.confFile} --pg1-path=${copy.dataDir} --repo=2 --stanza=main archive-get %f "%p"`,
+          );
+        }
         await startRestored(copy);
         expect(tableFingerprints(copy)).toEqual(expected);
       } finally {
@@ -184,8 +198,17 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     ok(env.pgbackrest(["check"]), "pgbackrest check (archive the WAL past the target)");
     expect(before).toBe("5");
 
-    for (const from of ["local", "s3"] as const) {
-      const copy = await createPgServer({ skipInit: true, root: env.dir(`pitr-${from}`) });
+    // The repositories' default WAL fetch (local: sync, s3: async), and S3 fetched synchronously.
+    const variants: [string, string[]][] = [
+      ["local", []],
+      ["s3", []],
+      ["s3", ["--wal-fetch", "sync"]],
+    ];
+    for (const [from, walFetch] of variants) {
+      const copy = await createPgServer({
+        skipInit: true,
+        root: env.dir(`pitr-${from}${walFetch.join("")}`),
+      });
       try {
         ok(
           env.script("restore-postgres", [
@@ -197,8 +220,9 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
             from,
             "--archive-mode",
             "off",
+            ...walFetch,
           ]),
-          `restore-postgres --to (${from})`,
+          `restore-postgres --to (${from} ${walFetch.join(" ")})`,
         );
         await startRestored(copy);
         expect(
@@ -315,12 +339,21 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     expect(readdirSync(only)).toEqual(["x.dump"]);
   });
 
+  it("restore-postgres refuses a path restore_command cannot carry, before touching anything", () => {
+    const target = join(env.root, "with blank");
+    const out = env.script("restore-postgres", ["--target-dir", target, "--latest"]);
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain(`path '${target}' contains blanks`);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it("commands reject bad arguments with a usage error (exit 2) naming the problem", () => {
     const cases: [string, string[], RegExp][] = [
       ["backup-pg", ["weekly"], /full, diff or incr/],
       ["restore-postgres", ["--target-dir", "/tmp/x", "--to", "yesterday"], /YYYY-MM-DD HH:MM:SS\+00/],
       ["restore-postgres", ["--latest"], /--target-dir is required/],
       ["restore-postgres", ["--target-dir", "/tmp/x", "--latest", "--from", "tape"], /local or s3/],
+      ["restore-postgres", ["--target-dir", "/tmp/x", "--latest", "--wal-fetch", "fast"], /sync or async/],
       ["restore-logical", ["--latest"], /--dbname is required/],
       ["write-metric", ["Bad-Kind", "ok"], /metric kind/],
     ];
