@@ -262,6 +262,12 @@ export function postgresSettings(limits: PostgresLimits, options: PostgresConfOp
     t.maxWalSizeMb === 4096 ? "PGTune web profile" : "small instance",
   );
   add(wal, "checkpoint_completion_target", "0.9", "spread checkpoint writes over the interval");
+  add(
+    wal,
+    "recovery_init_sync_method",
+    "syncfs",
+    "after a crash or a restore, one syncfs() of the volume instead of an fsync per file",
+  );
   add(wal, "archive_mode", "on", "every finished WAL segment goes to archive_command");
   add(wal, "archive_command", options.archiveCommand, "a failure keeps the segment and retries");
   add(

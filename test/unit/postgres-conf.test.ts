@@ -100,6 +100,7 @@ describe("WAL archiving settings", () => {
     expect(setting(1024, 1, "archive_timeout", { archiveTimeoutSeconds: 90 })).toBe("90s");
     expect(setting(1024, 1, "archive_timeout", { archiveTimeoutSeconds: 300 })).toBe("5min");
     expect(setting(1024, 1, "checkpoint_completion_target")).toBe("0.9");
+    expect(setting(1024, 1, "recovery_init_sync_method")).toBe("syncfs");
   });
 
   it("rejects an archive command without %p, a multi-line one, and a bad timeout", () => {
