@@ -12,6 +12,7 @@ import {
   type BackupCompression,
   type PgBackRestConfInput,
 } from "../../renderers/pgbackrest-conf";
+import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
 import { createPgServer, postgresOwnedDir, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
 import {
@@ -221,15 +222,19 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
   }
   Object.assign(process.env, secretEnv);
 
+  // The production postgresql.conf (renderers/postgresql-conf.ts) for a 1 GB / 2 CPU container:
+  // archiving, WAL and recovery settings are exactly what the Postgres component ships.
   pg.appendConfig(
     [
-      "wal_level = replica",
-      "archive_mode = on",
-      `archive_command = 'pgbackrest --config=${confFile} --stanza=${STANZA} archive-push %p'`,
-      `archive_timeout = ${options.archiveTimeoutSeconds ?? 60}`,
-      "max_wal_senders = 3",
-      "log_timezone = 'UTC'",
-      "timezone = 'UTC'",
+      renderPostgresqlConf(
+        { memoryMb: 1024, cpus: 2 },
+        {
+          archiveCommand: pgbackrestArchiveCommand(STANZA, confFile),
+          archiveTimeoutSeconds: options.archiveTimeoutSeconds ?? 60,
+          listenAddresses: "127.0.0.1",
+          port: pg.port,
+        },
+      ),
       options.postgresConfig ?? "",
     ].join("\n"),
   );
@@ -336,29 +341,45 @@ export function tableFingerprints(pg: PgServer, database = APP_DB): Record<strin
   return result;
 }
 
-/** Starts a restored server and waits until it has finished recovery (promoted). */
-export async function startRestored(pg: PgServer, timeoutMs = 120_000): Promise<void> {
+/**
+ * Starts a restored server and waits until it has finished recovery (promoted), polling every
+ * `pollMs`. Fails early, with the server log, when the server stops during recovery.
+ */
+export async function startRestored(pg: PgServer, timeoutMs = 120_000, pollMs = 25): Promise<void> {
   try {
-    await pg.start();
+    await pg.start({ wait: false });
   } catch (error) {
-    const log = existsSync(pg.logFile)
-      ? readFileSync(pg.logFile, "utf8").split("\n").slice(-15).join("\n")
-      : "(no log)";
-    throw new Error(`${String(error)}\n--- ${pg.logFile}:\n${log}`);
+    throw new Error(`${String(error)}\n--- ${pg.logFile}:\n${logTail(pg)}`);
   }
-  await waitPromoted(pg, timeoutMs);
+  await waitPromoted(pg, timeoutMs, pollMs);
+}
+
+function logTail(pg: PgServer): string {
+  return existsSync(pg.logFile)
+    ? readFileSync(pg.logFile, "utf8").split("\n").slice(-15).join("\n")
+    : "(no log)";
 }
 
 /** Waits until a restored server has finished recovery (promoted). */
-export async function waitPromoted(pg: PgServer, timeoutMs = 120_000): Promise<void> {
-  await waitFor(
-    "the restored server to finish recovery",
-    () => pg.sql("SELECT pg_is_in_recovery()") === "f",
-    {
-      timeoutMs,
-      intervalMs: 25,
-    },
-  );
+export async function waitPromoted(pg: PgServer, timeoutMs = 120_000, pollMs = 25): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      if (pg.sql("SELECT pg_is_in_recovery()") === "f") return;
+    } catch {
+      // not accepting connections yet
+    }
+    // The postmaster writes its pid file within milliseconds of starting; gone later = stopped.
+    if (Date.now() - started > 2000 && !existsSync(join(pg.dataDir, "postmaster.pid"))) {
+      throw new Error(`the restored server stopped during recovery\n--- ${pg.logFile}:\n${logTail(pg)}`);
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `the restored server did not finish recovery within ${timeoutMs} ms\n--- ${pg.logFile}:\n${logTail(pg)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 /** JSON of `pgbackrest info` for one repo. */

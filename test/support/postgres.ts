@@ -50,7 +50,11 @@ export interface PgServer {
   sql(query: string, database?: string): string;
   /** Appends settings to postgresql.conf (call before `start`, or restart afterwards). */
   appendConfig(text: string): void;
-  start(): Promise<void>;
+  /**
+   * Starts the server and waits until it accepts connections. `wait: false` returns as soon as
+   * the postmaster is forked (pg_ctl -W), for callers that poll a condition of their own.
+   */
+  start(options?: { wait?: boolean }): Promise<void>;
   /** Stops the server: `fast` for a clean shutdown, `immediate` for a crash-like stop. */
   stop(mode?: "fast" | "immediate"): void;
   /** SIGKILL to the postmaster: the crash the RPO drills measure. */
@@ -107,20 +111,19 @@ export async function createPgServer(options: PgServerOptions = {}): Promise<PgS
     appendConfig(text) {
       appendFileSync(join(dataDir, "postgresql.conf"), `\n${text}\n`);
     },
-    async start() {
+    async start({ wait = true } = {}) {
       writeFileSync(join(dataDir, "postgresql.auto.conf"), "", { flag: "a" });
       asPostgresOk(join(PG_BIN, "pg_ctl"), [
         "-D",
         dataDir,
         "-l",
         logFile,
-        "-w",
-        "-t",
-        "120",
+        ...(wait ? ["-w", "-t", "120"] : ["-W"]),
         "-o",
         `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1`,
         "start",
       ]);
+      if (!wait) return;
       await waitFor("postgres to accept connections", () => {
         const ready = asPostgres(join(PG_BIN, "pg_isready"), ["-h", socketDir, "-p", String(port)]);
         return ready.status === 0;
