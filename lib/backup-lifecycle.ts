@@ -11,6 +11,12 @@
  */
 import { BACKUP_PREFIXES, type BackupPrefixes } from "./iam-policies";
 
+/**
+ * Where `runbooks/backup-config` uploads stack exports (`config/<env>/<stamp>/`). Written by the
+ * operator's identity, not the backup runner's, so it is not one of the writer's prefixes.
+ */
+export const CONFIG_EXPORT_PREFIX = "config/";
+
 export interface LifecycleRule {
   id: string;
   status: "Enabled" | "Disabled";
@@ -29,6 +35,8 @@ export interface LifecycleInput {
   /** Days before an incomplete multipart upload is aborted. Default 7. */
   abortIncompleteUploadDays?: number;
   prefixes?: BackupPrefixes;
+  /** Prefix of the stack configuration exports; expire after the cloud retention. Default `config/`. */
+  configExportPrefix?: string;
   /**
    * Include the abort-incomplete-multipart-uploads rule. Default true. MinIO rejects a rule
    * with only that action (it cleans stale uploads itself), so the MinIO bucket turns it off.
@@ -48,10 +56,11 @@ export function backupLifecycleRules(input: LifecycleInput): LifecycleRule[] {
   const retention = positiveInt("cloudRetentionDays", input.cloudRetentionDays);
   const noncurrent = positiveInt("noncurrentVersionDays", input.noncurrentVersionDays ?? 30);
   const abort = positiveInt("abortIncompleteUploadDays", input.abortIncompleteUploadDays ?? 7);
-  for (const p of [prefixes.logical, prefixes.redis]) {
+  const configExports = input.configExportPrefix ?? CONFIG_EXPORT_PREFIX;
+  for (const p of [prefixes.logical, prefixes.redis, configExports]) {
     if (prefixesOverlap(p, prefixes.pgbackrest)) {
       throw new Error(
-        `backup lifecycle: dump prefix "${p}" overlaps pgBackRest's "${prefixes.pgbackrest}"; ` +
+        `backup lifecycle: expiring prefix "${p}" overlaps pgBackRest's "${prefixes.pgbackrest}"; ` +
           "expiring it would delete pgBackRest's files",
       );
     }
@@ -83,6 +92,12 @@ export function backupLifecycleRules(input: LifecycleInput): LifecycleRule[] {
       id: "expire-redis-snapshots",
       status: "Enabled",
       filter: { prefix: prefixes.redis },
+      expiration: { days: retention },
+    },
+    {
+      id: "expire-config-exports",
+      status: "Enabled",
+      filter: { prefix: configExports },
       expiration: { days: retention },
     },
   ];

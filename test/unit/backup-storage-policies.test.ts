@@ -347,9 +347,22 @@ describe("lifecycle rules", () => {
       filter: { prefix: "redis/" },
       expiration: { days: 90 },
     });
+    expect(byId("expire-config-exports")).toMatchObject({
+      filter: { prefix: "config/" },
+      expiration: { days: 90 },
+    });
     expect(
       backupLifecycleRules({ cloudRetentionDays: 35 }).filter((r) => r.expiration?.days === 35),
-    ).toHaveLength(2);
+    ).toHaveLength(3);
+  });
+
+  it("refuses an expiring prefix that overlaps pgBackRest's repository", () => {
+    expect(() =>
+      backupLifecycleRules({ cloudRetentionDays: 90, configExportPrefix: "pgbackrest/config/" }),
+    ).toThrow(/expiring prefix "pgbackrest\/config\/" overlaps pgBackRest's "pgbackrest\/"/);
+    expect(() => backupLifecycleRules({ cloudRetentionDays: 90, configExportPrefix: "" })).toThrow(
+      /overlaps/,
+    );
   });
 
   it("never expires or transitions current versions under pgBackRest's prefix", () => {
@@ -387,7 +400,7 @@ describe("lifecycle rules", () => {
         cloudRetentionDays: 90,
         prefixes: { pgbackrest: "backups/pgbackrest/", logical: "backups/", redis: "redis/" },
       }),
-    ).toThrow(/dump prefix "backups\/" overlaps pgBackRest's "backups\/pgbackrest\/"/);
+    ).toThrow(/expiring prefix "backups\/" overlaps pgBackRest's "backups\/pgbackrest\/"/);
     expect(() => backupLifecycleRules({ cloudRetentionDays: 0 })).toThrow(/cloudRetentionDays must be/);
   });
 });

@@ -140,7 +140,7 @@ function checkHardenedBucket(set: ReturnType<typeof bucketSet>, retentionDays: n
   expect(rules.find((r) => r.id === "expire-noncurrent-versions")?.noncurrentVersionExpiration).toEqual({
     noncurrentDays: 30,
   });
-  for (const prefix of ["logical/", "redis/"]) {
+  for (const prefix of ["logical/", "redis/", "config/"]) {
     expect(rules.find((r) => r.filter.prefix === prefix)?.expiration).toEqual({ days: retentionDays });
   }
   expect(set.lifecycle.dependencies).toContain(set.versioning.urn);
@@ -370,6 +370,7 @@ describe("staging: one bucket, no replica", () => {
     expect(rules.filter((r) => r.expiration?.days === 35).map((r) => r.filter.prefix)).toEqual([
       "logical/",
       "redis/",
+      "config/",
     ]);
     expect(rulesExpiringCurrentVersionsUnder(rules, "pgbackrest/")).toEqual([]);
   });
@@ -500,6 +501,7 @@ describe("local: MinIO stands in for S3", () => {
       "expire-noncurrent-versions",
       "expire-logical-dumps",
       "expire-redis-snapshots",
+      "expire-config-exports",
     ]);
     expect(rulesExpiringCurrentVersionsUnder(rules, "pgbackrest/")).toEqual([]);
   });
