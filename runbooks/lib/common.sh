@@ -34,6 +34,10 @@
 #     local:  $BI_LOCAL_ROOT/<CONTAINER>/health exit 0 -> healthy, else unhealthy
 #   wait_healthy CONTAINER TIMEOUT_SECONDS -> waits (bounded), logs the time it took
 # Secrets never go on a command line: pass them as environment variables with `-e NAME`.
+#
+# Pulumi: pulumi_cmd ARGS... (in ${BI_PULUMI_CWD:-repo root}; PULUMI is the seam) and
+#   pulumi_up STACK: up with --policy-pack <root>/policies --policy-pack-config
+#   <root>/policies/config/<env>.json (prod-blue -> prod), like .github/workflows/deploy.yml.
 
 # shellcheck source=runbooks/lib/outputs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/outputs.sh"
@@ -229,6 +233,52 @@ run_cmd() {
   fi
   log_info "run: $(quote_cmd "$@")"
   "$@"
+}
+
+# pulumi_cmd ARGS...: a pulumi command that changes something (printed only with --dry-run), run
+# in the Pulumi project directory. Seams: PULUMI (default `pulumi`), BI_PULUMI_CWD.
+pulumi_cmd() {
+  local -a cmd
+  read -r -a cmd <<<"${PULUMI:-pulumi}"
+  command -v "${cmd[0]}" >/dev/null 2>&1 || [[ "$BI_DRY_RUN" == 1 ]] ||
+    die "the pulumi CLI ('${cmd[0]}') is not on PATH"
+  run_cmd "${cmd[@]}" --cwd "${BI_PULUMI_CWD:-$BI_REPO_ROOT}" "$@"
+}
+
+# stack_environment STACK: the environment a stack belongs to, by the rule of config/schema.ts
+# stackIdentity: `<env>-blue` / `<env>-green` are slot stacks of <env>, any other name is the env
+# stack itself (an `org/project/` prefix is dropped).
+stack_environment() {
+  local name=${1##*/}
+  if [[ "$name" =~ ^(.+)-(blue|green)$ ]]; then
+    printf '%s\n' "${BASH_REMATCH[1]}"
+  else
+    printf '%s\n' "$name"
+  fi
+}
+
+# policy_pack_config STACK: the absolute path of policies/config/<env>.json for STACK's
+# environment (prod-green -> policies/config/prod.json); dies naming the file and the stack when
+# it does not exist. Call it before changing anything, so a missing file stops the runbook early.
+policy_pack_config() {
+  local stack=$1 root env file
+  root=${BI_PULUMI_CWD:-$BI_REPO_ROOT}
+  [[ "$root" == /* ]] || root="$PWD/$root"
+  env=$(stack_environment "$stack")
+  file="$root/policies/config/$env.json"
+  [[ -f "$file" ]] ||
+    die "stack '$stack' (environment '$env') has no policy pack config: $file does not exist; every pulumi up applies the policy pack with its environment's config, as .github/workflows/deploy.yml does"
+  printf '%s\n' "$file"
+}
+
+# pulumi_up STACK: `pulumi up` of STACK with the policy pack and its environment's config, like
+# the deploy workflow: --policy-pack <root>/policies --policy-pack-config <root>/policies/config/<env>.json.
+# The paths are absolute (root = the --cwd directory). Printed only with --dry-run.
+pulumi_up() {
+  local stack=$1 config
+  config=$(policy_pack_config "$stack") || return $?
+  # ${config%/config/*}: <root>/policies/config/<env>.json -> <root>/policies
+  pulumi_cmd up --yes --skip-preview --policy-pack "${config%/config/*}" --policy-pack-config "$config" -s "$stack"
 }
 
 _docker() {

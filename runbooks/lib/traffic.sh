@@ -5,6 +5,7 @@
 # applied by `pulumi up -s <env>` (its TrafficSwitch resource runs tools/traffic-switch.ts, which
 # refuses to send traffic to an unhealthy slot). These helpers only drive pulumi and read state.
 #
+# pulumi_cmd / pulumi_up (common.sh) run pulumi; every `pulumi up` applies the policy pack.
 # Seams for tests: PULUMI (default `pulumi`), SWITCH_CLI (default `node <repo>/dist/tools/traffic-switch.js`).
 
 # other_colour blue|green -> the other one.
@@ -23,15 +24,6 @@ env_stack() {
   else
     output_field .environment
   fi
-}
-
-# pulumi_cmd ARGS...: a pulumi command that changes something (printed only with --dry-run).
-pulumi_cmd() {
-  local -a cmd
-  read -r -a cmd <<<"${PULUMI:-pulumi}"
-  command -v "${cmd[0]}" >/dev/null 2>&1 || [[ "$BI_DRY_RUN" == 1 ]] ||
-    die "the pulumi CLI ('${cmd[0]}') is not on PATH"
-  run_cmd "${cmd[@]}" --cwd "${BI_PULUMI_CWD:-$BI_REPO_ROOT}" "$@"
 }
 
 # switch_cli ARGS...: the traffic-switch CLI against the edge container of the env stack.
@@ -114,12 +106,15 @@ Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
   wait_edge_healthy "$colour" "${BI_HEALTH_TIMEOUT:-180}"
 }
 
-# set_traffic ENV_STACK ACTIVE CANARY_PERCENT: config + pulumi up of the env stack (the switch).
+# set_traffic ENV_STACK ACTIVE CANARY_PERCENT: config + pulumi up of the env stack (the switch),
+# with the policy pack. The policy config is checked first: a missing one must not leave config
+# set that no pulumi up applied.
 set_traffic() {
   local stack=$1 active=$2 percent=$3
+  policy_pack_config "$stack" >/dev/null || return $?
   pulumi_cmd config set trafficActive "$active" -s "$stack"
   pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack"
-  pulumi_cmd up --yes --skip-preview -s "$stack"
+  pulumi_up "$stack"
 }
 
 # verify_traffic ENV_STACK ACTIVE CANARY_PERCENT: re-reads the env stack outputs and checks them.

@@ -726,6 +726,8 @@ echo $! >${shq(exporterPid)}`,
     const confFile = join(root, "postgresql.fragment.conf");
     writeFileSync(confFile, pgConfFragment);
     const calls = join(root, "pulumi-calls.log");
+    // Every `up` must carry the policy pack and the local environment's config (slot stack too).
+    const policy = `--policy-pack ${REPO}/policies --policy-pack-config ${REPO}/policies/config/local.json`;
     script(
       join(bin, "pulumi"),
       `echo "$*" >>${shq(calls)}
@@ -733,7 +735,7 @@ echo $! >${shq(exporterPid)}`,
 case "$*" in
   "stack output --json --show-secrets -s local") cat ${shq(outputsFile)} ;;
   "stack output --json --show-secrets -s local-blue") cat ${shq(slotFile)} ;;
-  "up --yes --skip-preview -s local")
+  "up --yes --skip-preview ${policy} -s local")
     if [[ ! -f ${shq(join(pg.dataDir, "PG_VERSION"))} ]]; then
       (cd /tmp && runuser -u postgres -- ${PG_BIN}/initdb -D ${shq(pg.dataDir)} -U postgres --auth=trust -E UTF8 >/dev/null)
       cat ${shq(confFile)} >>${shq(join(pg.dataDir, "postgresql.conf"))}
@@ -741,7 +743,7 @@ case "$*" in
     # pulumi up converges: a second run leaves running containers alone.
     ${shq(join(local, "postgres", "health"))} || ${shq(join(local, "postgres", "start"))}
     ${shq(join(local, "redis", "health"))} || ${shq(join(local, "redis", "start"))} ;;
-  "up --yes --skip-preview -s local-blue") ${shq(join(local, "backend-blue-1", "start"))} ;;
+  "up --yes --skip-preview ${policy} -s local-blue") ${shq(join(local, "backend-blue-1", "start"))} ;;
   "stack output --json --show-secrets -s local-green") echo "error: no stack named 'local-green' found" >&2; exit 255 ;;
   *) echo "fake pulumi: unexpected: $*" >&2; exit 64 ;;
 esac`,
@@ -788,9 +790,15 @@ esac`,
       timeline,
     ).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    expect(readFileSync(calls, "utf8")).toMatch(
-      /up --yes --skip-preview -s local\n[\s\S]*up --yes --skip-preview -s local-blue\n[\s\S]*up --yes --skip-preview -s local\n/,
-    );
+    expect(
+      readFileSync(calls, "utf8")
+        .split("\n")
+        .filter((l) => / up /.test(l)),
+    ).toEqual([
+      `--cwd ${REPO} up --yes --skip-preview ${policy} -s local`,
+      `--cwd ${REPO} up --yes --skip-preview ${policy} -s local-blue`,
+      `--cwd ${REPO} up --yes --skip-preview ${policy} -s local`,
+    ]);
 
     // Every row is back, byte for byte, and the new host's repositories work again.
     const after = await stats();

@@ -474,12 +474,17 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       expect(result.status, result.stderr).toBe(0);
       const dry = result.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
       const indexOf = (re: RegExp) => dry.findIndex((l) => re.test(l));
-      const upEnv = indexOf(/pulumi --cwd \S+ up --yes --skip-preview -s staging$/);
+      // Every pulumi up applies the policy pack with the environment's config (absolute paths),
+      // the slot stack staging-blue included: policies/config/staging.json.
+      const up = (stack: string) =>
+        `[dry-run] pulumi --cwd ${REPO} up --yes --skip-preview --policy-pack ${REPO}/policies ` +
+        `--policy-pack-config ${REPO}/policies/config/staging.json -s ${stack}`;
+      expect(dry.filter((l) => / up /.test(l))).toEqual([up("staging"), up("staging-blue"), up("staging")]);
+      const upEnv = dry.indexOf(up("staging"));
       const restorePg = indexOf(/restore-postgres .* --from s3 --delta --latest$/);
       const restoreRedis = indexOf(/restore-redis /);
-      const upSlot = indexOf(/pulumi --cwd \S+ up --yes --skip-preview -s staging-blue$/);
-      const switchUp =
-        dry.length - 1 - [...dry].reverse().findIndex((l) => /up --yes --skip-preview -s staging$/.test(l));
+      const upSlot = dry.indexOf(up("staging-blue"));
+      const switchUp = dry.lastIndexOf(up("staging"));
       expect([upEnv, restorePg, restoreRedis, upSlot].every((i) => i >= 0)).toBe(true);
       expect(upEnv).toBeLessThan(restorePg);
       expect(restorePg).toBeLessThan(restoreRedis);
@@ -497,6 +502,32 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       }
       // Only reads went to pulumi in a dry run.
       expect(recorded().every((l) => l.includes("stack output"))).toBe(true);
+    });
+
+    it("full-recovery stops before the first pulumi up when policies/config/<env>.json is missing", () => {
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      const outputsFile = outputs();
+      writeFileSync(
+        join(bin, "pulumi"),
+        `#!/usr/bin/env bash\necho "pulumi $*" >>"${calls}"\n` +
+          `case "$*" in *"stack output"*) cat "${outputsFile}" ;; *) exit 64 ;; esac\n`,
+      );
+      chmodSync(join(bin, "pulumi"), 0o755);
+      const project = join(root, `project-${n++}`);
+      mkdirSync(join(project, "policies", "config"), { recursive: true });
+      writeFileSync(join(project, "policies", "config", "prod.json"), "{}");
+      writeFileSync(calls, "");
+      const result = runbook("disaster-recovery", ["full-recovery", "--stack", "staging", "--yes"], {
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        BI_PULUMI_CWD: project,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `stack 'staging' (environment 'staging') has no policy pack config: ${project}/policies/config/staging.json does not exist`,
+      );
+      expect(result.stdout).not.toContain("pulumi up env stack");
+      expect(recorded()).toEqual([`pulumi --cwd ${project} stack output --json --show-secrets -s staging`]);
     });
   });
 

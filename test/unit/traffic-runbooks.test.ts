@@ -19,6 +19,10 @@ import {
 } from "../support/tools";
 
 const RUNBOOKS = resolve(__dirname, "..", "..", "runbooks");
+const REPO = resolve(RUNBOOKS, "..");
+/** The flags of every runbook `pulumi up`, as in .github/workflows/deploy.yml, with absolute paths. */
+const policyFlags = (env: string, root = REPO) =>
+  `--policy-pack ${root}/policies --policy-pack-config ${root}/policies/config/${env}.json`;
 const DIGEST = "sha256:" + "a".repeat(64);
 const IMAGE = `ghcr.io/acme/backend:1.4.2@${DIGEST}`;
 
@@ -166,11 +170,11 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       const order = [
         "stack select --create prod-green",
         `config set backendImage ${IMAGE.replace(/[@:]/g, (c) => c)} -s prod-green`,
-        "up --yes --skip-preview -s prod-green",
+        `up --yes --skip-preview ${policyFlags("prod")} -s prod-green`,
         "smoke test every container of slot green",
         "config set trafficActive green -s prod",
         "config set trafficCanaryPercent 0 -s prod",
-        "up --yes --skip-preview -s prod",
+        `up --yes --skip-preview ${policyFlags("prod")} -s prod\n`,
         "check that stack prod reports traffic.active=green",
       ];
       let at = -1;
@@ -229,15 +233,16 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         SLOT_GREEN: files().green,
       });
       expect(r.status, r.stderr).toBe(0);
-      const cwd = resolve(RUNBOOKS, "..");
+      const cwd = REPO;
       expect(r.pulumiCalls).toEqual([
         `--cwd ${cwd} stack select --create prod-green`,
         `--cwd ${cwd} config set backendImage ${IMAGE} -s prod-green`,
-        `--cwd ${cwd} up --yes --skip-preview -s prod-green`,
+        // A slot stack applies its environment's policy config: prod-green -> policies/config/prod.json.
+        `--cwd ${cwd} up --yes --skip-preview --policy-pack ${cwd}/policies --policy-pack-config ${cwd}/policies/config/prod.json -s prod-green`,
         expect.stringMatching(/^switch status --docker-container backend-infra-prod-edge --docker-host ssh:/),
         `--cwd ${cwd} config set trafficActive green -s prod`,
         `--cwd ${cwd} config set trafficCanaryPercent 0 -s prod`,
-        `--cwd ${cwd} up --yes --skip-preview -s prod`,
+        `--cwd ${cwd} up --yes --skip-preview --policy-pack ${cwd}/policies --policy-pack-config ${cwd}/policies/config/prod.json -s prod`,
         `--cwd ${cwd} stack output --json --show-secrets -s prod`,
       ]);
       expect(r.stdout + r.stderr).toMatch(/health 200 ping 200 colour green/);
@@ -253,6 +258,48 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.stderr).toMatch(/pulumi up of slot green failed; traffic stays on blue/);
       expect(r.pulumiCalls.some((c) => c.includes("trafficActive"))).toBe(false);
       expect(r.stdout).toMatch(/FAIL\s+deploy slot green/);
+    });
+
+    it("stops before any pulumi command when the environment has no policy pack config", () => {
+      // A project directory whose policies/config has another environment's file only.
+      const root = join(dir, "project-without-prod-policy-config");
+      mkdirSync(join(root, "policies", "config"), { recursive: true });
+      writeFileSync(join(root, "policies", "config", "staging.json"), "{}");
+      const missing = join(root, "policies", "config", "prod.json");
+      const env = { BI_PULUMI_CWD: root, SLOT_BLUE: files().blue, SLOT_GREEN: files().green };
+
+      for (const extra of ["--yes", "--dry-run"]) {
+        const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, extra], env);
+        expect(r.status, extra).toBe(1);
+        expect(r.stderr).toContain(
+          `stack 'prod-green' (environment 'prod') has no policy pack config: ${missing} does not exist`,
+        );
+        expect(r.pulumiCalls, extra).toEqual([]);
+        expect(r.stdout, extra).not.toMatch(/\[dry-run\]/);
+      }
+      // The env stack: refused before `config set`, so no traffic config is left unapplied.
+      const canary = runbook(
+        "canary",
+        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
+        env,
+      );
+      expect(canary.status).toBe(1);
+      expect(canary.stderr).toContain(
+        `stack 'prod' (environment 'prod') has no policy pack config: ${missing} does not exist`,
+      );
+      expect(canary.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
+
+      // With the file in place the same project directory is used for both paths.
+      writeFileSync(missing, "{}");
+      const ok = runbook(
+        "canary",
+        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--dry-run"],
+        env,
+      );
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain(
+        `--cwd ${root} up --yes --skip-preview ${policyFlags("prod", root)} -s prod`,
+      );
     });
 
     it("stops when the smoke test finds the wrong build answering", () => {
@@ -288,7 +335,10 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/\[dry-run\] .*config set trafficActive blue -s prod/);
       expect(r.stdout).toMatch(/\[dry-run\] .*config set trafficCanaryPercent 10 -s prod/);
-      expect(r.stdout).toMatch(/\[dry-run\] .*up --yes --skip-preview -s prod$/m);
+      const ups = r.stdout.split("\n").filter((l) => l.startsWith("[dry-run] ") && / up /.test(l));
+      expect(ups).toEqual([
+        `[dry-run] bash ${join(dir, "fake-pulumi")} --cwd ${REPO} up --yes --skip-preview ${policyFlags("prod")} -s prod`,
+      ]);
       expect(r.pulumiCalls).toEqual([]);
     });
 
