@@ -112,8 +112,9 @@ Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
 set_traffic() {
   local stack=$1 active=$2 percent=$3
   policy_pack_config "$stack" >/dev/null || return $?
-  pulumi_cmd config set trafficActive "$active" -s "$stack"
-  pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack"
+  # Explicit returns: callers run this under `step ... ||`, where errexit is off.
+  pulumi_cmd config set trafficActive "$active" -s "$stack" || return $?
+  pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack" || return $?
   pulumi_up "$stack"
 }
 

@@ -123,6 +123,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "set -euo pipefail",
         'printf "%s\\n" "$*" >> "$PULUMI_LOG"',
         'if [[ -n "${FAIL_UP:-}" && "$*" == *" up "*"-s $FAIL_UP"* ]]; then echo "error: update failed" >&2; exit 1; fi',
+        'if [[ -n "${FAIL_CONFIG:-}" && "$*" == *"config set $FAIL_CONFIG "* ]]; then echo "error: config set failed" >&2; exit 1; fi',
         'if [[ "$*" == *"stack output --json --show-secrets -s "* ]]; then',
         '  case "${*: -1}" in',
         '    *-blue) cat "$SLOT_BLUE" ;;',
@@ -258,6 +259,16 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.stderr).toMatch(/pulumi up of slot green failed; traffic stays on blue/);
       expect(r.pulumiCalls.some((c) => c.includes("trafficActive"))).toBe(false);
       expect(r.stdout).toMatch(/FAIL\s+deploy slot green/);
+    });
+
+    it("a failed config set of the switch never runs the env stack's up", () => {
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        FAIL_CONFIG: "trafficCanaryPercent",
+      });
+      expect(r.status).toBe(1);
+      expect(r.pulumiCalls.some((c) => c.includes("config set trafficCanaryPercent"))).toBe(true);
+      expect(r.pulumiCalls.some((c) => / up .*-s prod$/.test(c))).toBe(false);
+      expect(r.stderr).toMatch(/the switch to green failed/);
     });
 
     it("stops before any pulumi command when the environment has no policy pack config", () => {
