@@ -100,6 +100,11 @@ export interface MockOptions {
 
 export function createMocks(options: MockOptions): pulumi.runtime.Mocks {
   const region = options.region ?? "eu-west-1";
+  // Region of each explicit aws provider, by the id the mock gave it: a resource created
+  // through the replica provider gets ARNs in the replica's region, as AWS would give it.
+  const providerRegions = new Map<string, string>();
+  const regionOf = (provider: string | undefined) =>
+    (provider && providerRegions.get(provider.slice(provider.lastIndexOf("::") + 2))) || region;
   return {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       if (args.type === "pulumi:pulumi:StackReference") {
@@ -108,11 +113,15 @@ export function createMocks(options: MockOptions): pulumi.runtime.Mocks {
         if (!outputs) throw new Error(`StackReference ${referenced}: no such stack in this offline plan`);
         return { id: referenced, state: { name: referenced, outputs, secretOutputNames: [] } };
       }
-      const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs, region) };
-      return {
-        id: args.custom === false ? "" : `${args.name}-${hash(`${args.type}:${args.name}`, 8)}`,
-        state,
+      const state = {
+        ...args.inputs,
+        ...computed(args.type, args.name, args.inputs, regionOf(args.provider)),
       };
+      const id = args.custom === false ? "" : `${args.name}-${hash(`${args.type}:${args.name}`, 8)}`;
+      if (args.type === "pulumi:providers:aws" && typeof args.inputs.region === "string") {
+        providerRegions.set(id, args.inputs.region);
+      }
+      return { id, state };
     },
     call(args: pulumi.runtime.MockCallArgs) {
       switch (args.token) {

@@ -205,6 +205,9 @@ describe("prod: primary + replica in another region, Object Lock", () => {
     expect(primary.bucket.inputs.bucketPrefix).toBe("backend-infra-prod-backup-");
     expect(replica.bucket.inputs.bucketPrefix).toBe("backend-infra-prod-replica-");
     expect(primary.key.outputs.arn).not.toBe(replica.key.outputs.arn);
+    // Each key lives in its bucket's region (S3 replication needs a key in the replica's region).
+    expect(str(primary.key.outputs.arn)).toMatch(/^arn:aws:kms:eu-west-1:/);
+    expect(str(replica.key.outputs.arn)).toMatch(/^arn:aws:kms:eu-central-1:/);
     checkHardenedBucket(primary, 90);
     checkHardenedBucket(replica, 90);
   });
