@@ -94,7 +94,10 @@ export interface MonitoringArgs {
   textfileVolume: pulumi.Input<string>;
   /** The edge's HAProxy exporter on the monitoring network. Unset: no edge job. */
   edge?: { host: pulumi.Input<string>; metricsPort: number };
-  /** PostgreSQL as postgres_exporter connects to it (password is a secret). */
+  /**
+   * PostgreSQL as postgres_exporter connects to it: the monitoring role (Postgres.monitorUser,
+   * pg_monitor only), never the application role. The password is a secret.
+   */
   postgres: {
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;

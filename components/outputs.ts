@@ -97,6 +97,7 @@ export const ENV_OUTPUT_CONTRACT = [
 /** Output paths that must be Pulumi secrets. */
 export const SECRET_OUTPUTS = [
   "postgres.password",
+  "postgres.monitorPassword",
   "redis.password",
   "monitoring.grafanaAdminPassword",
 ] as const;

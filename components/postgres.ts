@@ -21,6 +21,18 @@
  *   so only OS uid 999 (this container, the backup runner) gets in as postgres over the socket).
  *   The application role (config `postgresUser`) is a plain LOGIN role that owns the
  *   application database, created on first initialisation by APP_ROLE_SQL.
+ * - postgres_exporter connects as its own role, POSTGRES_MONITOR_ROLE (`monitor`): LOGIN, a
+ *   generated password, member of `pg_monitor` (read all pg_stat_* rows and settings) and
+ *   nothing else - no table rights, no CREATE, only the CONNECT that PUBLIC has. The exporter
+ *   container therefore holds no credential that can read or write application data.
+ *   MONITOR_ROLE_SQL creates it; the entrypoint runs it on first initialisation (after
+ *   APP_ROLE_SQL). A cluster initialised before the role existed never runs init SQL again:
+ *   an operator runs the same file once by hand (docs/RUNBOOK.md "Monitoring role on an existing
+ *   cluster"; it is idempotent and also resets the password to the stack's). Running it on every
+ *   start was rejected: the start script runs before the server is up, so it would need a
+ *   background process outliving `exec postgres`, and the postmaster (PID 1 here) treats an
+ *   unknown child that exits with a status other than 0 or 1 as a crashed backend and restarts
+ *   every session.
  * - Settings are `-c` arguments, not a mounted postgresql.conf: the root filesystem is
  *   read-only and Docker refuses uploads into such a container ("container rootfs is marked
  *   read-only"; the provider uploads to `/`). For the same reason pgbackrest.conf and the init
@@ -51,6 +63,8 @@ export const POSTGRES_PATHS = {
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_UID = 999;
 export const POSTGRES_SUPERUSER = "postgres";
+/** Role postgres_exporter connects as: LOGIN + pg_monitor only (see MONITOR_ROLE_SQL). */
+export const POSTGRES_MONITOR_ROLE = "monitor";
 export const DEFAULT_STANZA = "main";
 
 /**
@@ -69,8 +83,35 @@ export const APP_ROLE_SQL = [
 ].join("\n");
 
 /**
+ * Creates (or brings back to spec) the monitoring role postgres_exporter connects as: LOGIN with
+ * the generated password, every other attribute off, member of pg_monitor. Idempotent, so the
+ * same file serves the entrypoint's first initialisation (20-monitor-role.sql, after the app
+ * role) and the one-off run on a cluster initialised before it existed:
+ *
+ *   docker exec <prefix>-postgres bash -c \
+ *     'psql -v ON_ERROR_STOP=1 -X -U postgres -d "$POSTGRES_DB" -f /docker-entrypoint-initdb.d/20-monitor-role.sql'
+ *
+ * (POSTGRES_START_SCRIPT writes the file on every start; `docker exec` runs as uid 999, which
+ * the socket's peer authentication maps to postgres.) Values come from MONITOR_DB_USER and
+ * MONITOR_DB_PASSWORD in the container environment via \getenv, so no secret is in the file.
+ */
+export const MONITOR_ROLE_SQL = [
+  "-- backend-infra: monitoring role for postgres_exporter (pg_monitor only; idempotent)",
+  "\\getenv monitor_user MONITOR_DB_USER",
+  "\\getenv monitor_password MONITOR_DB_PASSWORD",
+  "SELECT format('CREATE ROLE %I', :'monitor_user')",
+  "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \\gexec",
+  'ALTER ROLE :"monitor_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS',
+  "  PASSWORD :'monitor_password';",
+  'GRANT pg_monitor TO :"monitor_user";',
+  "",
+].join("\n");
+
+/**
  * Entrypoint wrapper: writes pgbackrest.conf (from PGBACKREST_CONF_B64) and the init SQL into
  * their tmpfs directories, then hands over to the official entrypoint with the same arguments.
+ * The init SQL is written on every start (the entrypoint runs it only on first initialisation),
+ * so an operator can run 20-monitor-role.sql on an existing cluster.
  */
 export const POSTGRES_START_SCRIPT = `set -euo pipefail
 umask 077
@@ -82,10 +123,14 @@ if [ -n "\${PGBACKREST_CONF_B64:-}" ]; then
   echo "postgres-start: wrote $conf" >&2
 fi
 unset PGBACKREST_CONF_B64
+initdb_dir="\${INITDB_DIR:-${POSTGRES_PATHS.initdb}}"
 if [ -n "\${APP_DB_USER:-}" ]; then
-  initdb_dir="\${INITDB_DIR:-${POSTGRES_PATHS.initdb}}"
   cat > "$initdb_dir/10-app-role.sql" <<'SQL'
 ${APP_ROLE_SQL}SQL
+fi
+if [ -n "\${MONITOR_DB_USER:-}" ]; then
+  cat > "$initdb_dir/20-monitor-role.sql" <<'SQL'
+${MONITOR_ROLE_SQL}SQL
 fi
 exec docker-entrypoint.sh "$@"
 `;
@@ -129,6 +174,10 @@ export class Postgres extends pulumi.ComponentResource {
   readonly user: pulumi.Output<string>;
   /** Application role's password (secret). */
   readonly password: pulumi.Output<string>;
+  /** Monitoring role (POSTGRES_MONITOR_ROLE): LOGIN + pg_monitor, for postgres_exporter. */
+  readonly monitorUser: pulumi.Output<string>;
+  /** Monitoring role's password (secret). */
+  readonly monitorPassword: pulumi.Output<string>;
   /** Superuser (`postgres`) password (secret); for operators and restores over the network. */
   readonly superuserPassword: pulumi.Output<string>;
   /** `postgresql://user:password@host:5432/database` for the backend slots (secret). */
@@ -141,6 +190,12 @@ export class Postgres extends pulumi.ComponentResource {
   readonly service: ServiceContainer;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Checked before anything is registered, so a refused config leaves no half-built component.
+    if (args.config.user === POSTGRES_MONITOR_ROLE) {
+      throw new Error(
+        `Postgres: postgresUser "${args.config.user}" is reserved for the monitoring role (postgres_exporter); choose another name`,
+      );
+    }
     super("backend-infra:data:Postgres", name, {}, opts);
     const cfg = args.config;
     const prefix = args.namePrefix;
@@ -179,6 +234,10 @@ export class Postgres extends pulumi.ComponentResource {
       : pulumi.secret(
           new random.RandomPassword(`${name}-app-password`, passwordArgs, { parent: this }).result,
         );
+
+    this.monitorPassword = pulumi.secret(
+      new random.RandomPassword(`${name}-monitor-password`, passwordArgs, { parent: this }).result,
+    );
 
     // ---- volumes (kept when the resource is deleted: data outlives the stack's resources)
     const dataVolumeName = `${prefix}-postgres-data`;
@@ -226,6 +285,10 @@ export class Postgres extends pulumi.ComponentResource {
     if (!appIsSuperuser) {
       envs.push(`APP_DB_USER=${cfg.user}`, pulumi.interpolate`APP_DB_PASSWORD=${this.password}`);
     }
+    envs.push(
+      `MONITOR_DB_USER=${POSTGRES_MONITOR_ROLE}`,
+      pulumi.interpolate`MONITOR_DB_PASSWORD=${this.monitorPassword}`,
+    );
     const volumes: docker.types.input.ContainerVolume[] = [
       { volumeName: data.name, containerPath: POSTGRES_PATHS.data },
       { volumeName: socket.name, containerPath: POSTGRES_PATHS.socket },
@@ -298,6 +361,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.port = pulumi.output(POSTGRES_PORT);
     this.database = pulumi.output(cfg.database);
     this.user = pulumi.output(cfg.user);
+    this.monitorUser = pulumi.output(POSTGRES_MONITOR_ROLE);
     this.stanza = pulumi.output(stanza);
     this.url = pulumi.secret(
       pulumi.interpolate`postgresql://${cfg.user}:${this.password}@${this.host}:${POSTGRES_PORT}/${cfg.database}`,
@@ -310,6 +374,8 @@ export class Postgres extends pulumi.ComponentResource {
       database: this.database,
       user: this.user,
       password: this.password,
+      monitorUser: this.monitorUser,
+      monitorPassword: this.monitorPassword,
       url: this.url,
       stanza: this.stanza,
       dataVolume: this.dataVolume,

@@ -165,11 +165,16 @@ describe("Monitoring component (env stack prod)", async () => {
 
   it("keeps secrets secret: exporter credentials, alertmanager.yml, Grafana admin password", () => {
     expect(pgExporter.secretInputs).toContain("envs");
-    expect(
-      envs(pgExporter).some((e) =>
-        /^DATA_SOURCE_NAME=postgresql:\/\/app:.+@.+:5432\/app\?sslmode=disable$/.test(e),
-      ),
-    ).toBe(true);
+    const pg = plan.outputs.postgres as { user: string; password: string; monitorPassword: string };
+    expect(pg.monitorPassword).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    expect(pg.monitorPassword).not.toBe(pg.password);
+    // the monitoring role (pg_monitor only) and its password, never the application role's
+    expect(envs(pgExporter).filter((e) => e.startsWith("DATA_SOURCE_NAME="))).toEqual([
+      `DATA_SOURCE_NAME=postgresql://monitor:${pg.monitorPassword}@${P}-postgres:5432/app?sslmode=disable`,
+    ]);
+    expect(pg.user).toBe("app");
+    expect(envs(pgExporter).join("\n")).not.toContain(pg.password);
+    expect(plan.secretOutputs).toContain("postgres.monitorPassword");
     expect(redisExporter.secretInputs).toContain("envs");
     expect(envs(redisExporter).some((e) => e.startsWith("REDIS_PASSWORD="))).toBe(true);
     expect(alertmanager.secretInputs).toContain("uploads");

@@ -92,7 +92,12 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     const env = (i.envs as string[]).join("\n");
     expect(env).toContain("POSTGRES_USER=postgres");
     expect(env).toContain(`APP_DB_USER=${config.postgres.user}`);
-    expect(i.command.join(" ")).not.toContain(String(get((await plan(stack)).outputs, "postgres.password")));
+    const { outputs } = await plan(stack);
+    const monitorPassword = String(get(outputs, "postgres.monitorPassword"));
+    expect(i.envs).toContain("MONITOR_DB_USER=monitor");
+    expect(i.envs).toContain(`MONITOR_DB_PASSWORD=${monitorPassword}`);
+    expect(i.command.join(" ")).not.toContain(String(get(outputs, "postgres.password")));
+    expect(i.command.join(" ")).not.toContain(monitorPassword);
   });
 
   it("Postgres image: built from images/postgres; prod runs it by registry digest", async () => {
@@ -159,6 +164,7 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     for (const secret of [
       "postgres.password",
       "postgres.superuserPassword",
+      "postgres.monitorPassword",
       "postgres.url",
       "redis.password",
       "redis.appPassword",
@@ -175,6 +181,10 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     const pgPassword = String(get(outputs, "postgres.password"));
     expect(pgPassword).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(pgPassword).not.toBe(get(outputs, "postgres.superuserPassword"));
+    expect(get(outputs, "postgres.monitorUser")).toBe("monitor");
+    const monitorPassword = String(get(outputs, "postgres.monitorPassword"));
+    expect(monitorPassword).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    expect([pgPassword, get(outputs, "postgres.superuserPassword")]).not.toContain(monitorPassword);
     expect(get(outputs, "postgres.url")).toBe(
       `postgresql://${config.postgres.user}:${pgPassword}@${p}-postgres:5432/${config.postgres.database}`,
     );
@@ -203,6 +213,25 @@ describe("data tier options", () => {
       o: "bind",
       device: "/opt/data/redis",
     });
+  });
+
+  it("postgresUser may not take the monitoring role's name", async () => {
+    await expect(runProgram("local", { overrides: { postgresUser: "monitor" } })).rejects.toThrow(
+      /postgresUser "monitor" is reserved for the monitoring role/,
+    );
+  });
+
+  it("an app role that is the superuser still gets the monitoring role (and no app-role SQL)", async () => {
+    const { resources } = await runProgram("local", { overrides: { postgresUser: "postgres" } });
+    const pg = only(
+      resources,
+      (r) => r.type === CONTAINER && r.inputs.name === "backend-infra-local-postgres",
+      "pg",
+    );
+    const names = (pg.inputs.envs as string[]).map((e) => e.split("=")[0]);
+    expect(names).toContain("MONITOR_DB_USER");
+    expect(names).toContain("MONITOR_DB_PASSWORD");
+    expect(names).not.toContain("APP_DB_USER");
   });
 
   it("prod without a registry is refused: the Postgres image must run by digest", async () => {

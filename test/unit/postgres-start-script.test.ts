@@ -4,10 +4,10 @@
  * docker-entrypoint.sh: it writes pgbackrest.conf (0600) and the init SQL, removes the base64
  * variable from the environment and passes every argument through unchanged.
  */
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { APP_ROLE_SQL, POSTGRES_START_SCRIPT } from "../../components/postgres";
+import { APP_ROLE_SQL, MONITOR_ROLE_SQL, POSTGRES_START_SCRIPT } from "../../components/postgres";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
 
 describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start script", () => {
@@ -56,6 +56,7 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
           PGBACKREST_CONFIG: confPath,
           INITDB_DIR: join(dir, "initdb"),
           APP_DB_USER: "app",
+          MONITOR_DB_USER: "monitor",
         },
       },
     );
@@ -73,6 +74,28 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
     expect(readFileSync(confPath, "utf8")).toBe(conf);
     expect(statSync(confPath).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, "initdb", "10-app-role.sql"), "utf8")).toBe(APP_ROLE_SQL);
+    expect(readFileSync(join(dir, "initdb", "20-monitor-role.sql"), "utf8")).toBe(MONITOR_ROLE_SQL);
+  });
+
+  it("with only the monitoring role (the app role is the superuser) it writes only 20-monitor-role.sql", () => {
+    const initdb = join(dir, "initdb-monitor-only");
+    mkdirSync(initdb);
+    const result = run(
+      "bash",
+      ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
+      {
+        env: {
+          HOME: dir,
+          PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+          PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+          INITDB_DIR: initdb,
+          MONITOR_DB_USER: "monitor",
+        },
+      },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(readdirSync(initdb)).toEqual(["20-monitor-role.sql"]);
+    expect(readFileSync(join(initdb, "20-monitor-role.sql"), "utf8")).toBe(MONITOR_ROLE_SQL);
   });
 
   it("without pgBackRest config or app user it only execs the entrypoint", () => {
