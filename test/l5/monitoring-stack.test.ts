@@ -28,8 +28,9 @@ import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../../renderers/prometheus-config";
 import { MONITORING_HEALTH_PATHS } from "../../components/monitoring";
+import { MONITOR_ROLE_SQL, POSTGRES_MONITOR_ROLE } from "../../components/postgres";
 import { startBackendApp, startRedisServer, type BackendApp, type RedisServer } from "../support/backend-app";
-import { createPgServer, type PgServer } from "../support/postgres";
+import { createPgServer, runInitSql, type PgServer } from "../support/postgres";
 import {
   freePort,
   removeDir,
@@ -128,6 +129,15 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     await pg.start();
     pg.sql("CREATE ROLE app LOGIN PASSWORD 'app-password'");
     pg.sql("CREATE DATABASE app OWNER app");
+    // postgres_exporter's role, created by the real init SQL (components/postgres.ts)
+    const monitorRole = runInitSql(
+      pg,
+      "20-monitor-role.sql",
+      MONITOR_ROLE_SQL,
+      { MONITOR_DB_USER: POSTGRES_MONITOR_ROLE, MONITOR_DB_PASSWORD: "monitor-password" },
+      "app",
+    );
+    if (monitorRole.status !== 0) throw new Error(`MONITOR_ROLE_SQL: ${monitorRole.stderr}`);
     pg.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n");
     pg.sql("SELECT pg_switch_wal()");
     redis = await startRedisServer();
@@ -180,8 +190,8 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       `--collector.textfile.directory=${textfileDir}`,
     ]);
     start("prometheus-postgres-exporter", [`--web.listen-address=127.0.0.1:${ports.postgres}`], {
-      // The application role, as components/monitoring.ts connects (no superuser, no pg_monitor).
-      DATA_SOURCE_NAME: `postgresql://app:app-password@127.0.0.1:${pg.port}/app?sslmode=disable`,
+      // The monitoring role (pg_monitor only), as components/monitoring.ts connects.
+      DATA_SOURCE_NAME: `postgresql://${POSTGRES_MONITOR_ROLE}:monitor-password@127.0.0.1:${pg.port}/app?sslmode=disable`,
     });
     start("prometheus-redis-exporter", [
       `-redis.addr=redis://127.0.0.1:${redis.port}`,
@@ -321,6 +331,16 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     expect(targets.find((t) => t.labels.job === "backend")?.labels.colour).toBe("blue");
 
     type Query = { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    // postgres_exporter, connected as the monitoring role, reaches the database and reads pg_stat_*
+    const postgresUp = defined(
+      await waitFor("pg_up and pg_stat_database", async () => {
+        const query =
+          'pg_up{job="postgres"} == 1 and on() count(pg_stat_database_xact_commit{datname="app"}) > 0';
+        const q = await getJson<Query>(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+        return q.data.result.length === 1 ? q.data.result : undefined;
+      }),
+    );
+    expect(postgresUp[0].value[1]).toBe("1");
     const probes = defined(
       await waitFor("probe results", async () => {
         const q = await getJson<Query>(

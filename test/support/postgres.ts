@@ -143,3 +143,38 @@ export async function createPgServer(options: PgServerOptions = {}): Promise<PgS
   };
   return server;
 }
+
+/**
+ * Runs an init SQL file the way the official image's entrypoint runs
+ * /docker-entrypoint-initdb.d/*.sql (`psql -v ON_ERROR_STOP=1 --username postgres --no-password
+ * --no-psqlrc --dbname $POSTGRES_DB -f FILE`), as the postgres OS user over the socket, with
+ * `env` in psql's environment (the container's env, which the SQL reads with \getenv).
+ */
+export function runInitSql(
+  pg: PgServer,
+  fileName: string,
+  sql: string,
+  env: Record<string, string>,
+  database = "postgres",
+): RunResult {
+  const file = join(pg.root, fileName);
+  writeFileSync(file, sql, { mode: 0o644 });
+  return asPostgres("env", [
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    join(PG_BIN, "psql"),
+    "-v",
+    "ON_ERROR_STOP=1",
+    "--no-password",
+    "--no-psqlrc",
+    "-h",
+    pg.socketDir,
+    "-p",
+    String(pg.port),
+    "--username",
+    "postgres",
+    "--dbname",
+    database,
+    "-f",
+    file,
+  ]);
+}
