@@ -51,7 +51,9 @@ describe.skipIf(skipReason(...TOOLS))(
     let goodDump: string;
 
     beforeAll(async () => {
-      env = await createBackupEnv();
+      // Shorter pgBackRest timeouts than production (10 s / 300 s): every command against the dead
+      // S3 endpoint waits about 4 x io-timeout, and the behaviour under test does not depend on it.
+      env = await createBackupEnv({ pgbackrestTimeouts: { ioSeconds: 4, backupArchiveSeconds: 60 } });
       env.pg.sql(
         `CREATE TABLE items (id bigserial PRIMARY KEY, payload text);
        INSERT INTO items (payload) SELECT 'seed-' || g FROM generate_series(1, 2000) g;`,
@@ -104,7 +106,9 @@ describe.skipIf(skipReason(...TOOLS))(
         );
         console.log(`S3 down: WAL ${segment} reached repo1 after ${(Date.now() - outageStart) / 1000} s`);
 
+        const stepStart = Date.now();
         const diff = env.script("backup-pg", ["diff"]);
+        console.log(`S3 down: backup-pg diff took ${(Date.now() - stepStart) / 1000} s`);
         expectLoudFailure("pg_diff", diff, diffTs);
         expect(diff.stderr).toContain("diff backup failed for repo(s): 2");
         expect(backupLabels(env, 1).length).toBe(repo1Before + 1); // repo1 still got its backup

@@ -53,6 +53,8 @@ export interface BackupEnvOptions {
   processMax?: number;
   /** archive_timeout in seconds. Default 60 (the production default). */
   archiveTimeoutSeconds?: number;
+  /** pgBackRest io-timeout and backup/check archive-timeout (renderer defaults: 10 and 300 s). */
+  pgbackrestTimeouts?: { ioSeconds: number; backupArchiveSeconds: number };
   /** Extra postgresql.conf settings. */
   postgresConfig?: string;
 }
@@ -204,6 +206,8 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
     spoolPath: spool,
     logLevel: "info",
     lockPath: lock,
+    ioTimeoutSeconds: options.pgbackrestTimeouts?.ioSeconds,
+    backupArchiveTimeoutSeconds: options.pgbackrestTimeouts?.backupArchiveSeconds,
   };
   const confText = renderPgBackRestConf(confInput);
   const confFile = join(root, "pgbackrest.conf");
