@@ -14,7 +14,14 @@ import {
   renderPostgresqlConf,
 } from "../../renderers/postgresql-conf";
 import { APP_ROLE_SQL } from "../../components/postgres";
-import { asPostgres, createPgServer, postgresOwnedDir, PG_BIN, type PgServer } from "../support/postgres";
+import {
+  asPostgres,
+  createPgServer,
+  postgresOwnedDir,
+  PG_BIN,
+  runInitSql,
+  type PgServer,
+} from "../support/postgres";
 import { skipReason, waitFor } from "../support/tools";
 
 const LIMITS = { memoryMb: 1024, cpus: 2 };
@@ -161,29 +168,14 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
 
   it("the app-role init SQL (run once by the official entrypoint) creates a scram LOGIN role owning the database", () => {
     pg.sql("CREATE DATABASE appdb");
-    const file = join(pg.root, "10-app-role.sql");
-    writeFileSync(file, APP_ROLE_SQL, { mode: 0o644 });
     const password = "Zq3-_generated-password-0123456789abcdef";
-    // As the entrypoint does: psql -v ON_ERROR_STOP=1 --username postgres --dbname $POSTGRES_DB -f FILE
-    const result = asPostgres("env", [
-      "APP_DB_USER=app",
-      `APP_DB_PASSWORD=${password}`,
-      "POSTGRES_DB=appdb",
-      join(PG_BIN, "psql"),
-      "-v",
-      "ON_ERROR_STOP=1",
-      "--no-psqlrc",
-      "-h",
-      pg.socketDir,
-      "-p",
-      String(pg.port),
-      "--username",
-      "postgres",
-      "--dbname",
+    const result = runInitSql(
+      pg,
+      "10-app-role.sql",
+      APP_ROLE_SQL,
+      { APP_DB_USER: "app", APP_DB_PASSWORD: password, POSTGRES_DB: "appdb" },
       "appdb",
-      "-f",
-      file,
-    ]);
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).not.toContain(password);
     expect(
