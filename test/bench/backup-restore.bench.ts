@@ -29,11 +29,7 @@ function timed(what: string, fn: () => { status: number; stderr: string; stdout:
   return elapsed;
 }
 
-/**
- * Writes back every dirty page before a timed restore, so no restore pays for flushing what an
- * earlier step wrote (measured: a 905 MB file restore took 3.2 s right after the backups, 1.5-1.9 s
- * on its own).
- */
+/** Writes back every dirty page before a timed restore, so none pays for an earlier step's writes. */
 function flushWrites(): void {
   runOk("sync", []);
 }
