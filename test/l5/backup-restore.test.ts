@@ -235,16 +235,24 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     }
   });
 
-  it("restore-drill --exact restores from S3 and compares every table", () => {
-    const out = env.script("restore-drill", ["--from", "s3", "--exact"]);
-    ok(out, "restore-drill");
-    expect(out.stdout).toMatch(/restore drill passed: \d+ tables/);
-    expect(out.stderr).toMatch(/0 differ, 0 missing/);
-    const m = env.metrics("restore_drill");
-    expect(m.backup_last_status).toBe(1);
-    expect(m.restore_drill_last_success_timestamp_seconds).toBeGreaterThan(Date.now() / 1000 - 600);
-    expect(readdirSync(env.scratchDir)).toEqual([]); // the scratch copy is removed
-  });
+  // repo1 fetches WAL synchronously, S3 asynchronously (the two restore_command forms).
+  for (const from of ["local", "s3"] as const) {
+    it(`restore-drill --exact restores from ${from} and compares every table`, () => {
+      const out = env.script("restore-drill", ["--from", from, "--exact"]);
+      ok(out, "restore-drill");
+      expect(out.stdout).toMatch(
+        new RegExp(
+          `restore drill passed: \\d+ tables, \\d+ rows restored from repo${from === "local" ? 1 : 2}`,
+        ),
+      );
+      expect(out.stderr).toMatch(/0 differ, 0 missing/);
+      expect(out.stderr).toContain(`WAL fetch ${from === "local" ? "sync" : "async"}`);
+      const m = env.metrics("restore_drill");
+      expect(m.backup_last_status).toBe(1);
+      expect(m.restore_drill_last_success_timestamp_seconds).toBeGreaterThan(Date.now() / 1000 - 600);
+      expect(readdirSync(env.scratchDir)).toEqual([]); // the scratch copy is removed
+    });
+  }
 
   it("restore-logical restores the latest dump into a fresh database", () => {
     env.pg.sql(`CREATE DATABASE logical_copy`);
