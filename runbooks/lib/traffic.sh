@@ -108,14 +108,25 @@ Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
 
 # set_traffic ENV_STACK ACTIVE CANARY_PERCENT: config + pulumi up of the env stack (the switch),
 # with the policy pack. The policy config is checked first: a missing one must not leave config
-# set that no pulumi up applied.
+# set that no pulumi up applied. When a config set or the up fails, the config goes back to what
+# the loaded outputs say the stack runs, so no later `pulumi up` applies a switch this runbook
+# reported as failed.
 set_traffic() {
-  local stack=$1 active=$2 percent=$3
+  local stack=$1 active=$2 percent=$3 was_active was_percent status
   policy_pack_config "$stack" >/dev/null || return $?
+  was_active=$(output_field .traffic.active) || return $?
+  was_percent=$(output_field_or .traffic.canaryPercent 0)
   # Explicit returns: callers run this under `step ... ||`, where errexit is off.
-  pulumi_cmd config set trafficActive "$active" -s "$stack" || return $?
-  pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack" || return $?
-  pulumi_up "$stack"
+  pulumi_cmd config set trafficActive "$active" -s "$stack" &&
+    pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack" &&
+    pulumi_up "$stack" && return 0
+  status=$?
+  log_error "the switch failed; setting the config of $stack back to trafficActive=$was_active trafficCanaryPercent=$was_percent"
+  if ! { pulumi_cmd config set trafficActive "$was_active" -s "$stack" &&
+    pulumi_cmd config set trafficCanaryPercent "$was_percent" -s "$stack"; }; then
+    log_error "could not restore the config of $stack: set trafficActive=$was_active and trafficCanaryPercent=$was_percent before the next pulumi up"
+  fi
+  return "$status"
 }
 
 # verify_traffic ENV_STACK ACTIVE CANARY_PERCENT: re-reads the env stack outputs and checks them.

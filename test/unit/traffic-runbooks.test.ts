@@ -122,7 +122,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "#!/usr/bin/env bash",
         "set -euo pipefail",
         'printf "%s\\n" "$*" >> "$PULUMI_LOG"',
-        'if [[ -n "${FAIL_UP:-}" && "$*" == *" up "*"-s $FAIL_UP"* ]]; then echo "error: update failed" >&2; exit 1; fi',
+        'if [[ -n "${FAIL_UP:-}" && "$*" == *" up "*"-s $FAIL_UP" ]]; then echo "error: update failed" >&2; exit 1; fi',
         'if [[ -n "${FAIL_CONFIG:-}" && "$*" == *"config set $FAIL_CONFIG "* ]]; then echo "error: config set failed" >&2; exit 1; fi',
         'if [[ "$*" == *"stack output --json --show-secrets -s "* ]]; then',
         '  case "${*: -1}" in',
@@ -268,6 +268,34 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.status).toBe(1);
       expect(r.pulumiCalls.some((c) => c.includes("config set trafficCanaryPercent"))).toBe(true);
       expect(r.pulumiCalls.some((c) => / up .*-s prod$/.test(c))).toBe(false);
+      expect(r.stderr).toMatch(/the switch to green failed/);
+      // The config goes back to what prod runs; the failing key cannot, and the operator is told.
+      expect(r.pulumiCalls.filter((c) => c.includes("config set")).slice(-2)).toEqual([
+        expect.stringMatching(/config set trafficActive blue -s prod$/),
+        expect.stringMatching(/config set trafficCanaryPercent 0 -s prod$/),
+      ]);
+      expect(r.stderr).toContain(
+        "could not restore the config of prod: set trafficActive=blue and trafficCanaryPercent=0 before the next pulumi up",
+      );
+    });
+
+    it("a failed env stack up puts the traffic config back to what the stack runs", () => {
+      const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        FAIL_UP: "prod",
+      });
+      expect(r.status).toBe(1);
+      const tail = r.pulumiCalls.filter((c) => !c.startsWith("switch ")).slice(-5);
+      expect(tail).toEqual([
+        expect.stringMatching(/config set trafficActive green -s prod$/),
+        expect.stringMatching(/config set trafficCanaryPercent 0 -s prod$/),
+        expect.stringMatching(/ up --yes --skip-preview .* -s prod$/),
+        expect.stringMatching(/config set trafficActive blue -s prod$/),
+        expect.stringMatching(/config set trafficCanaryPercent 0 -s prod$/),
+      ]);
+      expect(r.stderr).toContain(
+        "the switch failed; setting the config of prod back to trafficActive=blue trafficCanaryPercent=0",
+      );
+      expect(r.stderr).not.toContain("could not restore");
       expect(r.stderr).toMatch(/the switch to green failed/);
     });
 
