@@ -132,6 +132,16 @@ if [ -n "\${MONITOR_DB_USER:-}" ]; then
   cat > "$initdb_dir/20-monitor-role.sql" <<'SQL'
 ${MONITOR_ROLE_SQL}SQL
 fi
+# A restored data directory (recovery.signal) starts without the old cluster's archive spool, as
+# \`pgbackrest restore\` would leave it had it run here: it runs in the backup runner, whose spool
+# is another volume. Stale archive-push acks could make the new cluster skip pushing a segment of
+# the same name; losing the spool is harmless (pgBackRest re-checks each segment).
+data="\${PGDATA:-${POSTGRES_PATHS.data}}"
+spool="\${SPOOL_DIR:-${POSTGRES_PATHS.spool}}"
+if [ -f "$data/recovery.signal" ] && [ -d "$spool/archive" ]; then
+  rm -rf -- "$spool/archive"
+  echo "postgres-start: restored cluster: cleared the archive spool $spool/archive" >&2
+fi
 exec docker-entrypoint.sh "$@"
 `;
 

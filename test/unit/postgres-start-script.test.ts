@@ -4,7 +4,15 @@
  * docker-entrypoint.sh: it writes pgbackrest.conf (0600) and the init SQL, removes the base64
  * variable from the environment and passes every argument through unchanged.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { APP_ROLE_SQL, MONITOR_ROLE_SQL, POSTGRES_START_SCRIPT } from "../../components/postgres";
@@ -96,6 +104,38 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
     expect(result.status, result.stderr).toBe(0);
     expect(readdirSync(initdb)).toEqual(["20-monitor-role.sql"]);
     expect(readFileSync(join(initdb, "20-monitor-role.sql"), "utf8")).toBe(MONITOR_ROLE_SQL);
+  });
+
+  it("clears the archive spool of a restored data directory (recovery.signal), and only then", () => {
+    for (const restored of [true, false]) {
+      const root = join(dir, `spool-${restored}`);
+      const data = join(root, "data");
+      const spool = join(root, "spool");
+      mkdirSync(join(spool, "archive", "main", "out"), { recursive: true });
+      mkdirSync(data, { recursive: true });
+      writeFileSync(join(spool, "archive", "main", "out", "000000010000000000000003.ok"), "");
+      if (restored) writeFileSync(join(data, "recovery.signal"), "");
+      const result = run(
+        "bash",
+        ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
+        {
+          env: {
+            HOME: dir,
+            PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+            PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+            PGDATA: data,
+            SPOOL_DIR: spool,
+          },
+        },
+      );
+      expect(result.status, result.stderr).toBe(0);
+      expect(existsSync(join(spool, "archive")), `restored=${restored}`).toBe(!restored);
+      expect(existsSync(spool)).toBe(true);
+      expect(result.stderr).toBe(
+        restored ? `postgres-start: restored cluster: cleared the archive spool ${spool}/archive\n` : "",
+      );
+      expect(result.stdout).toBe("arg:postgres\nb64:unset\n");
+    }
   });
 
   it("without pgBackRest config or app user it only execs the entrypoint", () => {
