@@ -157,12 +157,12 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
         )?.[1];
         if (from === "local") {
           expect(restoreCommand).toBe(
-            `pgbackrest --config=${env.confFile} --pg1-path=${copy.dataDir} --stanza=main --no-archive-async archive-get %f "%p"`,
+            `pgbackrest --config=${env.runnerConfFile} --pg1-path=${copy.dataDir} --stanza=main --no-archive-async archive-get %f "%p"`,
           );
         } else {
           // pgBackRest's own command (pins repo2); archive-async comes from the config file.
           expect(restoreCommand).toBe(
-            `pgbackrest --config=${env.confFile} --pg1-path=${copy.dataDir} --repo=2 --stanza=main archive-get %f "%p"`,
+            `pgbackrest --config=${env.runnerConfFile} --pg1-path=${copy.dataDir} --repo=2 --stanza=main archive-get %f "%p"`,
           );
         }
         await startRestored(copy);

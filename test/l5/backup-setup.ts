@@ -74,7 +74,15 @@ export interface BackupEnv {
   pg: PgServer;
   s3?: S3Server;
   redis?: RedisServer;
+  /** pgbackrest.conf of the Postgres server (archive_command); spool-path = `spool`. */
   confFile: string;
+  /**
+   * pgbackrest.conf of the runner scripts: the same file but for its spool-path, as in
+   * production, where the runner mounts its own spool volume at the same path. A restore clears
+   * the spool of the config it runs with; sharing Postgres's would delete the acks of its
+   * in-flight archive-push (measured: a 60 s archiving stall).
+   */
+  runnerConfFile: string;
   confText: string;
   confInput: PgBackRestConfInput;
   repo1: string;
@@ -86,7 +94,7 @@ export interface BackupEnv {
   env: Record<string, string>;
   /** Runs images/backup/bin/NAME as the postgres user with the runner environment. */
   script(name: string, args?: string[], extraEnv?: Record<string, string>): RunResult;
-  /** pgbackrest with the rendered config, as the postgres user. */
+  /** pgbackrest with the runner's config (runnerConfFile), as the postgres user. */
   pgbackrest(args: string[]): RunResult;
   /** Parsed metrics of backup_<kind>.prom: metric name -> value. */
   metrics(kind: string): Record<string, number>;
@@ -175,6 +183,7 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
   const dir = (name: string) => postgresOwnedDir(join(root, name));
   const repo1 = dir("repo1");
   const spool = dir("spool");
+  const runnerSpool = dir("runner-spool");
   const lock = dir("lock");
   const backupDir = dir("backups");
   const textfileDir = dir("textfile");
@@ -212,6 +221,10 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
   const confText = renderPgBackRestConf(confInput);
   const confFile = join(root, "pgbackrest.conf");
   writeFileSync(confFile, confText, { mode: 0o644 });
+  const runnerConfFile = join(root, "pgbackrest-runner.conf");
+  writeFileSync(runnerConfFile, renderPgBackRestConf({ ...confInput, spoolPath: runnerSpool }), {
+    mode: 0o644,
+  });
 
   // Secrets reach pgBackRest through the environment, as in the containers. archive_command runs
   // in the postmaster, which inherits the environment of the test process (createPgServer.start).
@@ -253,7 +266,7 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
     PGPORT: String(pg.port),
     PGUSER: "postgres",
     PGDATABASE: APP_DB,
-    PGBACKREST_CONFIG: confFile,
+    PGBACKREST_CONFIG: runnerConfFile,
     PGBACKREST_STANZA: STANZA,
     BACKUP_DIR: backupDir,
     TEXTFILE_DIR: textfileDir,
@@ -286,6 +299,7 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
     s3,
     redis,
     confFile,
+    runnerConfFile,
     confText,
     confInput,
     repo1,
@@ -298,7 +312,11 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
       return runAsPostgres(join(BACKUP_BIN, name), args, { ...env, ...extraEnv });
     },
     pgbackrest(args) {
-      return runAsPostgres("pgbackrest", [`--config=${confFile}`, `--stanza=${STANZA}`, ...args], secretEnv);
+      return runAsPostgres(
+        "pgbackrest",
+        [`--config=${runnerConfFile}`, `--stanza=${STANZA}`, ...args],
+        secretEnv,
+      );
     },
     metrics(kind) {
       const file = join(textfileDir, `backup_${kind}.prom`);
