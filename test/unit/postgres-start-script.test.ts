@@ -22,6 +22,16 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
   const dir = tempDir("pgstart");
   afterAll(() => removeDir(dir));
 
+  /** The script under bash with `postgres ...args` and, besides HOME and PATH, only `env`. */
+  const runStart = (env: Record<string, string>, args: string[] = []) =>
+    run(
+      "bash",
+      ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres", ...args],
+      {
+        env: { HOME: dir, PATH: `${join(dir, "bin")}:${process.env.PATH}`, ...env },
+      },
+    );
+
   it("is shellcheck-clean", () => {
     const file = join(dir, "postgres-start.sh");
     writeFileSync(file, `#!/usr/bin/env bash\n${POSTGRES_START_SCRIPT}`);
@@ -42,31 +52,15 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
     chmodSync(join(bin, "docker-entrypoint.sh"), 0o755);
     const conf = "[global]\nrepo1-path=/var/lib/pgbackrest\n\n[main]\npg1-path=/var/lib/postgresql/data\n";
     const confPath = join(dir, "etc", "pgbackrest.conf");
-    const result = run(
-      "bash",
-      [
-        "--norc",
-        "--noprofile",
-        "-c",
-        POSTGRES_START_SCRIPT,
-        "postgres-start",
-        "postgres",
-        "-c",
-        "archive_command=pgbackrest --stanza=main archive-push %p",
-        "-c",
-        "log_line_prefix=%m [%p] ",
-      ],
+    const result = runStart(
       {
-        env: {
-          HOME: dir,
-          PATH: `${bin}:${process.env.PATH}`,
-          PGBACKREST_CONF_B64: Buffer.from(conf).toString("base64"),
-          PGBACKREST_CONFIG: confPath,
-          INITDB_DIR: join(dir, "initdb"),
-          APP_DB_USER: "app",
-          MONITOR_DB_USER: "monitor",
-        },
+        PGBACKREST_CONF_B64: Buffer.from(conf).toString("base64"),
+        PGBACKREST_CONFIG: confPath,
+        INITDB_DIR: join(dir, "initdb"),
+        APP_DB_USER: "app",
+        MONITOR_DB_USER: "monitor",
       },
+      ["-c", "archive_command=pgbackrest --stanza=main archive-push %p", "-c", "log_line_prefix=%m [%p] "],
     );
     expect(result.stderr).toContain(`postgres-start: wrote ${confPath}`);
     expect(result.status).toBe(0);
@@ -88,19 +82,11 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
   it("with only the monitoring role (the app role is the superuser) it writes only 20-monitor-role.sql", () => {
     const initdb = join(dir, "initdb-monitor-only");
     mkdirSync(initdb);
-    const result = run(
-      "bash",
-      ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
-      {
-        env: {
-          HOME: dir,
-          PATH: `${join(dir, "bin")}:${process.env.PATH}`,
-          PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
-          INITDB_DIR: initdb,
-          MONITOR_DB_USER: "monitor",
-        },
-      },
-    );
+    const result = runStart({
+      PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+      INITDB_DIR: initdb,
+      MONITOR_DB_USER: "monitor",
+    });
     expect(result.status, result.stderr).toBe(0);
     expect(readdirSync(initdb)).toEqual(["20-monitor-role.sql"]);
     expect(readFileSync(join(initdb, "20-monitor-role.sql"), "utf8")).toBe(MONITOR_ROLE_SQL);
@@ -115,19 +101,11 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
       mkdirSync(data, { recursive: true });
       writeFileSync(join(spool, "archive", "main", "out", "000000010000000000000003.ok"), "");
       if (restored) writeFileSync(join(data, "recovery.signal"), "");
-      const result = run(
-        "bash",
-        ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
-        {
-          env: {
-            HOME: dir,
-            PATH: `${join(dir, "bin")}:${process.env.PATH}`,
-            PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
-            PGDATA: data,
-            SPOOL_DIR: spool,
-          },
-        },
-      );
+      const result = runStart({
+        PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+        PGDATA: data,
+        SPOOL_DIR: spool,
+      });
       expect(result.status, result.stderr).toBe(0);
       expect(existsSync(join(spool, "archive")), `restored=${restored}`).toBe(!restored);
       expect(existsSync(spool)).toBe(true);
@@ -139,17 +117,9 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
   });
 
   it("without pgBackRest config or app user it only execs the entrypoint", () => {
-    const result = run(
-      "bash",
-      ["--norc", "--noprofile", "-c", POSTGRES_START_SCRIPT, "postgres-start", "postgres"],
-      {
-        env: {
-          HOME: dir,
-          PATH: `${join(dir, "bin")}:${process.env.PATH}`,
-          PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
-        },
-      },
-    );
+    const result = runStart({
+      PGBACKREST_CONFIG: join(dir, "none", "x.conf"),
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toBe("arg:postgres\nb64:unset\n");
     expect(result.stderr).toBe("");
