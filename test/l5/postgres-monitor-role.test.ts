@@ -35,25 +35,24 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
     let pg: PgServer;
     const daemons: Daemon[] = [];
 
+    /** psql arguments for a TCP connection (so the password is checked, scram) as `user`. */
+    const tcpArgs = (user: string, database = DB) => [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(pg.port),
+      "-U",
+      user,
+      "-d",
+      database,
+      "-qAtX",
+    ];
     /** psql over TCP with a password (scram), as `user`; no ON_ERROR_STOP hiding: status is returned. */
     const psqlAs = (user: string, password: string, query: string, database = DB): RunResult =>
-      run(
-        join(PG_BIN, "psql"),
-        [
-          "-h",
-          "127.0.0.1",
-          "-p",
-          String(pg.port),
-          "-U",
-          user,
-          "-d",
-          database,
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-qAtX",
-        ],
-        { input: query, env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" } },
-      );
+      run(join(PG_BIN, "psql"), [...tcpArgs(user, database), "-v", "ON_ERROR_STOP=1"], {
+        input: query,
+        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" },
+      });
     const monitor = (query: string) => psqlAs(POSTGRES_MONITOR_ROLE, MONITOR_PASSWORD, query);
     const ok = (result: RunResult) => {
       expect(result.status, result.stderr).toBe(0);
@@ -132,19 +131,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
       const marker = "monitor_role_probe_sleep";
       const sleeper = startDaemon(
         join(PG_BIN, "psql"),
-        [
-          "-h",
-          "127.0.0.1",
-          "-p",
-          String(pg.port),
-          "-U",
-          "app",
-          "-d",
-          DB,
-          "-qAtX",
-          "-c",
-          `SELECT pg_sleep(60) AS ${marker}`,
-        ],
+        [...tcpArgs("app"), "-c", `SELECT pg_sleep(60) AS ${marker}`],
         { env: { ...process.env, PGPASSWORD: APP_PASSWORD } },
       );
       daemons.push(sleeper);
