@@ -44,7 +44,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { POSTGRES_MONITOR_ROLE } from "../config/keys";
 import type { Environment, InfraConfig } from "../config/schema";
+
+/** Role postgres_exporter connects as: LOGIN + pg_monitor only (see MONITOR_ROLE_SQL). */
+export { POSTGRES_MONITOR_ROLE };
 import { parseImageRef } from "../lib/image-ref";
 import { pgbackrestArchiveCommand, postgresServerArgs, tunePostgres } from "../renderers/postgresql-conf";
 import { buildImage } from "./built-image";
@@ -63,8 +67,6 @@ export const POSTGRES_PATHS = {
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_UID = 999;
 export const POSTGRES_SUPERUSER = "postgres";
-/** Role postgres_exporter connects as: LOGIN + pg_monitor only (see MONITOR_ROLE_SQL). */
-export const POSTGRES_MONITOR_ROLE = "monitor";
 export const DEFAULT_STANZA = "main";
 
 /**
@@ -200,12 +202,6 @@ export class Postgres extends pulumi.ComponentResource {
   readonly service: ServiceContainer;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Checked before anything is registered, so a refused config leaves no half-built component.
-    if (args.config.user === POSTGRES_MONITOR_ROLE) {
-      throw new Error(
-        `Postgres: postgresUser "${args.config.user}" is reserved for the monitoring role (postgres_exporter); choose another name`,
-      );
-    }
     super("backend-infra:data:Postgres", name, {}, opts);
     const cfg = args.config;
     const prefix = args.namePrefix;

@@ -12,6 +12,9 @@ import { cronError } from "../lib/cron";
 import { imagePinError } from "../lib/image-ref";
 import { EVICTION_POLICIES } from "../renderers/redis-conf";
 
+/** Role postgres_exporter connects as (components/postgres.ts MONITOR_ROLE_SQL); the app role may not use it. */
+export const POSTGRES_MONITOR_ROLE = "monitor";
+
 export const PROJECT = "backend-infra";
 
 export type PulumiType = "string" | "integer" | "boolean" | "array";
@@ -177,7 +180,12 @@ export const KEYS = {
     { default: "app" },
   ),
   postgresUser: key(
-    z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "expected a lower-case SQL identifier" }),
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "expected a lower-case SQL identifier" })
+      .refine((user) => user !== POSTGRES_MONITOR_ROLE, {
+        message: `postgresUser "${POSTGRES_MONITOR_ROLE}" is reserved for the monitoring role (postgres_exporter); choose another name`,
+      }),
     "string",
     "Application database role.",
     { default: "app" },
