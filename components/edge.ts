@@ -6,8 +6,14 @@
  * The rendered haproxy.cfg does not depend on the traffic target: the split is set at runtime
  * by the TrafficSwitch (components/traffic-switch.ts) and persisted in the server-state file,
  * which lives on a named volume so it survives container re-creation.
+ *
+ * A changed haproxy.cfg or certificate (a renewal) does not replace the container: the uploads
+ * are only what a new container starts with, and the `<name>-config` command runs
+ * tools/edge-reload.ts, which validates the files in the running edge and reloads HAProxy in
+ * place (master-worker, listeners handed over), so no request fails.
  */
 import { createHash } from "node:crypto";
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -38,6 +44,14 @@ export const DOCKER_DNS = "127.0.0.11:53";
 export const EDGE_SLOTS_PER_COLOUR = 40;
 /** Network alias of a slot's replicas on the app network. */
 export const slotAlias = (colour: "blue" | "green") => `backend-${colour}`;
+
+/** The reload CLI as run from the project directory (Pulumi runs the built program from there). */
+export const EDGE_RELOAD_CLI = "node dist/tools/edge-reload.js";
+
+/** The exact reload invocation for an edge container (files and secrets go on stdin). */
+export function edgeReloadCommand(container: string, cli = EDGE_RELOAD_CLI): string {
+  return `${cli} --docker-container '${container.replace(/'/g, `'\\''`)}'`;
+}
 
 /** The Docker healthcheck (bash; the image has no curl): GET /healthz on the internal frontend. */
 export function edgeHealthcheckScript(port: number): string {
@@ -70,6 +84,8 @@ export interface EdgeArgs {
   backendPort: number;
   /** Server slots per colour: the most replicas one slot may run. */
   slotsPerColour: number;
+  /** Docker engine (`unix://`, `ssh://`, `tcp://`) the reload command reaches the edge through. */
+  dockerHost: string;
   /** Docker network names. The edge joins edge and app, and monitoring when given. */
   networks: { edge: pulumi.Input<string>; app: pulumi.Input<string>; monitoring?: pulumi.Input<string> };
 }
@@ -89,8 +105,10 @@ export class Edge extends pulumi.ComponentResource {
   readonly metricsPort = EDGE_METRICS_PORT;
   /** The rendered haproxy.cfg (not secret: the certificate is a separate file). */
   readonly config: string;
-  /** sha256 of the config, to trigger dependants when it changes. */
+  /** sha256 of the config. */
   readonly configHash: string;
+  /** The config hash, resolved once the running edge serves that config (after a reload). */
+  readonly appliedConfigHash: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("backend-infra:edge:Edge", name, {}, opts);
@@ -147,8 +165,10 @@ export class Edge extends pulumi.ComponentResource {
           { internal: EDGE_CONTAINER_HTTP_PORT, external: args.httpPort, protocol: "tcp" },
           { internal: EDGE_CONTAINER_HTTPS_PORT, external: args.httpsPort, protocol: "tcp" },
         ],
-        // Docker copies uploads to "/", which a read-only root filesystem refuses.
+        // Docker copies uploads to "/", which a read-only root filesystem refuses; the reload
+        // also writes the files there.
         writableRootfsReason: "uploads the rendered haproxy.cfg and TLS certificate",
+        uploadsAppliedInPlace: true,
         uploads: [
           { file: `${EDGE_CONFIG_DIR}/haproxy.cfg`, content: this.config },
           { file: EDGE_CERT_PATH, content: pulumi.secret(pem) },
@@ -171,13 +191,35 @@ export class Edge extends pulumi.ComponentResource {
         stopSignal: "SIGUSR1",
         stopTimeoutSeconds: 30,
         pidsLimit: 256,
-        labels: { "backend-infra.role": "edge", "backend-infra.config-sha256": this.configHash },
+        // No config hash label: a label change would replace the container.
+        labels: { "backend-infra.role": "edge" },
       },
-      // One edge per host: its fixed name and host ports cannot exist twice, so a config change
-      // replaces it delete-first (ServiceContainer's default): a few seconds without the edge;
-      // weights come back from the server-state volume and the switch re-applies them.
+      // One edge per host: its fixed name and host ports cannot exist twice, so when it must be
+      // replaced (image, ports, limits) it goes delete-first (ServiceContainer's default): a few
+      // seconds without the edge; weights come back from the server-state volume and the switch
+      // re-applies them. Config and certificate changes reload in place instead (below).
       { parent: this },
     );
+
+    // Runs on every config or certificate change (stdin) and on a new container (trigger); a
+    // container that already runs these files answers "unchanged" without a reload. A container
+    // replaced for another reason may start from the previous uploads (ignoreChanges keeps
+    // them); the trigger then brings it to the current files.
+    const reload = new command.local.Command(
+      `${name}-config`,
+      {
+        create: service.containerName.apply((c) => edgeReloadCommand(c)),
+        update: service.containerName.apply((c) => edgeReloadCommand(c)),
+        stdin: pulumi.secret(
+          pem.apply((certificate) => JSON.stringify({ config: this.config, certificate })),
+        ),
+        environment: { DOCKER_HOST: args.dockerHost },
+        triggers: [service.container.id],
+        logging: "stdoutAndStderr",
+      },
+      { parent: this },
+    );
+    this.appliedConfigHash = reload.stdout.apply(() => this.configHash);
 
     this.containerName = service.containerName;
     this.containerId = service.container.id;
@@ -187,6 +229,7 @@ export class Edge extends pulumi.ComponentResource {
       url: this.url,
       adminSocket: this.adminSocket,
       configHash: this.configHash,
+      appliedConfigHash: this.appliedConfigHash,
     });
   }
 

@@ -152,6 +152,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       rateLimitPer10s: config.edge.rateLimitPer10s,
       backendPort: config.backend.port,
       slotsPerColour: EDGE_SLOTS_PER_COLOUR,
+      dockerHost: config.dockerHost,
       networks: {
         edge: networks.names.edge,
         app: networks.names.app,
@@ -167,7 +168,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       canaryPercent: config.traffic.canaryPercent,
       edgeContainer: edge.containerName,
       edgeContainerId: edge.containerId,
-      edgeConfigHash: edge.configHash,
+      edgeConfigHash: edge.appliedConfigHash,
       adminTcp: edge.adminTcp,
       stateFile: edge.stateFile,
       dockerHost: config.dockerHost,

@@ -56,6 +56,12 @@ export interface ServiceContainerArgs {
    * `writableRootfsReason`.
    */
   uploads?: docker.types.input.ContainerUpload[];
+  /**
+   * The uploads are only the files a new container starts with: later changes to them do not
+   * replace the container, because the caller applies them to the running one (the edge's
+   * in-place reload). Default false: an upload change replaces the container.
+   */
+  uploadsAppliedInPlace?: boolean;
   /** Published ports. Only the edge publishes public ports; admin UIs bind 127.0.0.1. */
   ports?: docker.types.input.ContainerPort[];
   /**
@@ -179,7 +185,11 @@ export class ServiceContainer extends pulumi.ComponentResource {
         mustRun: true,
         labels: Object.entries(labels).map(([label, value]) => ({ label, value })),
       },
-      { parent: this, deleteBeforeReplace: (args.replacement ?? "delete-first") === "delete-first" },
+      {
+        parent: this,
+        deleteBeforeReplace: (args.replacement ?? "delete-first") === "delete-first",
+        ignoreChanges: args.uploadsAppliedInPlace ? ["uploads"] : undefined,
+      },
     );
 
     this.containerName = this.container.name;

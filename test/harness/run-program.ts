@@ -25,6 +25,7 @@ interface GrpcRequest {
     forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void;
   };
   getDeletebeforereplace?(): boolean;
+  getIgnorechangesList?(): string[];
   getProtect?(): boolean;
   getProvider?(): string;
 }
@@ -69,7 +70,7 @@ export interface PlannedResource {
   /** Input name -> URNs that input depends on (what policies see as propertyDependencies). */
   propertyDependencies: Record<string, string[]>;
   /** Resource options the engine acts on. */
-  options: { deleteBeforeReplace: boolean; protect: boolean; provider?: string };
+  options: { deleteBeforeReplace: boolean; ignoreChanges: string[]; protect: boolean; provider?: string };
 }
 
 export interface PlanResult {
@@ -253,6 +254,7 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
             propertyDependencies: propertyDependencies(req),
             options: {
               deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+              ignoreChanges: req.getIgnorechangesList?.() ?? [],
               protect: req.getProtect?.() ?? false,
               provider: req.getProvider?.() || undefined,
             },

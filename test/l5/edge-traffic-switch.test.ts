@@ -87,8 +87,9 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
     let input: HaproxyConfigInput;
     const switches: string[] = [];
 
-    const startHaproxy = async () => {
-      const daemon = startDaemon("haproxy", ["-db", "-f", cfgFile]);
+    // masterWorker: as the official image runs it (`haproxy -W -db`), which reloads on SIGUSR2.
+    const startHaproxy = async (masterWorker = false) => {
+      const daemon = startDaemon("haproxy", [...(masterWorker ? ["-W"] : []), "-db", "-f", cfgFile]);
       await waitFor("haproxy admin socket", async () => {
         if (daemon.process.exitCode !== null) throw new Error(`haproxy exited: ${daemon.output()}`);
         return (await admin.send("show info")).includes("Name: HAProxy");
@@ -148,6 +149,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           "--skipLibCheck",
           "--esModuleInterop",
           join(REPO, "tools", "traffic-switch.ts"),
+          join(REPO, "tools", "edge-reload.ts"),
         ],
         { cwd: REPO },
       );
@@ -459,6 +461,172 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       await waitHealthy("green1");
       const res = await get(`https://127.0.0.1:${ports.https}/ping`, ca);
       expect(res.status).toBe(200);
+    });
+
+    describe("in-place reload of a changed config and certificate (tools/edge-reload.ts)", () => {
+      const reloadCli = (args: string[], stdin: string, env: NodeJS.ProcessEnv = process.env) =>
+        spawnSync(process.execPath, [join(cliDir, "tools", "edge-reload.js"), ...args], {
+          encoding: "utf8",
+          env,
+          input: stdin,
+          timeout: 60_000,
+        });
+      const localArgs = () => [
+        "--master-pid",
+        String(haproxy?.process.pid),
+        "--socket",
+        join(dir, "admin.sock"),
+        "--config-path",
+        cfgFile,
+        "--cert-path",
+        join(dir, "edge.pem"),
+        "--state-file",
+        stateFile,
+        "--wait-seconds",
+        "20",
+      ];
+      const servedCertificateFingerprint = () =>
+        runOk("bash", [
+          "-c",
+          `openssl s_client -connect 127.0.0.1:${ports.https} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+        ]).stdout.trim();
+      const subDir = (name: string) => {
+        const path = join(dir, name);
+        mkdirSync(path, { recursive: true });
+        return path;
+      };
+      const fingerprint = (pem: string) =>
+        runOk("openssl", ["x509", "-noout", "-fingerprint", "-sha256"], { input: pem }).stdout.trim();
+
+      it("swaps config and certificate under load without a failed request and keeps the weights", async () => {
+        await haproxy?.stop("SIGTERM");
+        haproxy = undefined;
+        await startHaproxy(true);
+        await waitHealthy("green1");
+        await waitHealthy("blue1");
+        const weightsBefore = await weights();
+        expect(weightsBefore).toEqual({ blue1: 14, blue2: 14, green1: 256 });
+
+        const renewed = selfSignedCert(subDir("renewed"));
+        const newConfig = renderHaproxyConfig({ ...input, rateLimitPer10s: 999_999 });
+        expect(newConfig).not.toBe(readFileSync(cfgFile, "utf8"));
+        const stdin = JSON.stringify({ config: newConfig, certificate: renewed.combinedPem });
+
+        const load = runWrk({
+          url: `https://127.0.0.1:${ports.https}/ping`,
+          durationSeconds: 5,
+          connections: 8,
+          countIn: subDir("reload-wrk"),
+        });
+        await sleep(1000);
+        const res = reloadCli(localArgs(), stdin);
+        const result = await load;
+        expect(res.status, res.stderr).toBe(0);
+        const out = JSON.parse(res.stdout) as {
+          action: string;
+          workerPid: number;
+          previousWorkerPid: number;
+        };
+        expect(out.action).toBe("reloaded");
+        expect(out.workerPid).not.toBe(out.previousWorkerPid);
+        expectClean(result, "load during the reload");
+
+        expect(readFileSync(cfgFile, "utf8")).toBe(newConfig);
+        expect(readFileSync(`${cfgFile}.prev`, "utf8")).not.toBe(newConfig);
+        expect(await weights()).toEqual(weightsBefore);
+        expect(servedCertificateFingerprint()).toBe(fingerprint(renewed.certPem));
+        ca = renewed.certPem;
+        expect((await get(`https://127.0.0.1:${ports.https}/ping`, ca)).status).toBe(200);
+        expect((haproxy as Daemon | undefined)?.process.exitCode).toBeNull(); // the same master, no restart
+
+        const again = reloadCli(localArgs(), stdin);
+        expect(again.status, again.stderr).toBe(0);
+        expect(JSON.parse(again.stdout)).toMatchObject({ action: "unchanged", workerPid: out.workerPid });
+      });
+
+      it("refuses a config HAProxy rejects: files put back, the running worker untouched", async () => {
+        const liveConfig = readFileSync(cfgFile, "utf8");
+        const liveCert = readFileSync(join(dir, "edge.pem"), "utf8");
+        const pidBefore = (await admin.send("show info")).match(/^Pid: (\d+)$/m)?.[1];
+        const broken = liveConfig.replace(
+          "load-server-state-from-file global",
+          "load-server-state-from-file sideways",
+        );
+        const res = reloadCli(localArgs(), JSON.stringify({ config: broken, certificate: liveCert }));
+        expect(res.status).toBe(1);
+        expect(res.stderr).toMatch(/does not pass "haproxy -c"; the edge keeps its configuration/);
+        expect(readFileSync(cfgFile, "utf8")).toBe(liveConfig);
+        expect(existsSync(`${cfgFile}.next`)).toBe(false);
+        expect((await admin.send("show info")).match(/^Pid: (\d+)$/m)?.[1]).toBe(pidBefore);
+        expect((await get(`https://127.0.0.1:${ports.https}/ping`, ca)).status).toBe(200);
+
+        const notJson = reloadCli(localArgs(), "config=1");
+        expect(notJson.status).toBe(2);
+        expect(notJson.stderr).toMatch(/stdin: expected JSON/);
+        const noKey = reloadCli(localArgs(), JSON.stringify({ config: liveConfig, certificate: ca }));
+        expect(noKey.status).toBe(2);
+        expect(noKey.stderr).toMatch(/"certificate" must hold the PEM chain followed by its private key/);
+        const both = reloadCli(["--docker-container", "edge", ...localArgs()], "{}");
+        expect(both.status).toBe(2);
+        expect(both.stderr).toMatch(/exactly one of --docker-container NAME or --master-pid PID/);
+      });
+
+      it("runs the file steps as root through `docker exec -u 0` and signals with `docker kill` (docker replaced by a shim)", async () => {
+        const bin = subDir("reload-bin");
+        const log = join(dir, "reload-docker-calls.log");
+        writeFileSync(
+          join(bin, "docker"),
+          [
+            "#!/usr/bin/env bash",
+            "set -euo pipefail",
+            'if [[ "${1:-}" == "-H" ]]; then shift 2; fi',
+            'echo "$*" | cut -c1-40 >> "$DOCKER_SHIM_LOG"',
+            'if [[ "$1" == kill && "$2" == --signal && "$4" == edge-under-test ]]; then exec kill -s "$3" "$HAPROXY_MASTER_PID"; fi',
+            'if [[ "$1" != exec || "$2" != -i ]]; then echo "unexpected docker call: $*" >&2; exit 64; fi',
+            'shift 2; if [[ "$1" == -u ]]; then shift 2; fi',
+            '[[ "$1" == edge-under-test ]] || { echo "unexpected container $1" >&2; exit 64; }',
+            'shift; exec "$@"',
+            "",
+          ].join("\n"),
+        );
+        chmodSync(join(bin, "docker"), 0o755);
+        const env = {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          DOCKER_SHIM_LOG: log,
+          HAPROXY_MASTER_PID: String(haproxy?.process.pid),
+        };
+        const renewed = selfSignedCert(subDir("renewed-again"));
+        const stdin = JSON.stringify({
+          config: readFileSync(cfgFile, "utf8"),
+          certificate: renewed.combinedPem,
+        });
+        const res = reloadCli(
+          [
+            "--docker-container",
+            "edge-under-test",
+            "--admin-tcp",
+            `127.0.0.1:${ports.admin}`,
+            "--config-path",
+            cfgFile,
+            "--cert-path",
+            join(dir, "edge.pem"),
+            "--state-file",
+            stateFile,
+          ],
+          stdin,
+          env,
+        );
+        expect(res.status, res.stderr).toBe(0);
+        expect(JSON.parse(res.stdout).action).toBe("reloaded");
+        const calls = readFileSync(log, "utf8");
+        expect(calls).toMatch(/^exec -i -u 0 edge-under-test bash -c/m);
+        expect(calls).toMatch(/^exec -i edge-under-test bash -c/m); // runtime API as the edge's user
+        expect(calls).toMatch(/^kill --signal USR2 edge-under-test$/m);
+        expect(servedCertificateFingerprint()).toBe(fingerprint(renewed.certPem));
+        ca = renewed.certPem;
+        expect(await weights()).toEqual({ blue1: 14, blue2: 14, green1: 256 });
+      });
     });
 
     it("refuses to switch to an unhealthy slot and leaves weights, state file and traffic unchanged", async () => {

@@ -89,6 +89,40 @@ describe("Edge component (env stack prod)", async () => {
     expect(healthcheck.tests.join(" ")).toContain("/dev/tcp/127.0.0.1/8405");
   });
 
+  it("applies config and certificate changes to the running edge instead of replacing it", () => {
+    expect(edge?.options.ignoreChanges).toEqual(["uploads"]);
+    expect(edge?.inputs.labels).not.toContainEqual(
+      expect.objectContaining({ label: "backend-infra.config-sha256" }),
+    );
+    // Every other container is replaced when its uploads change (no in-place reload there).
+    for (const c of containers(plan.resources).filter((r) => r !== edge)) {
+      expect(c.options.ignoreChanges, String(c.inputs.name)).toEqual([]);
+    }
+
+    const reload = plan.resources.find((r) => r.type === "command:local:Command" && r.name === "edge-config");
+    const component = plan.resources.find((r) => r.type === "backend-infra:edge:Edge");
+    expect(reload?.parent).toBe(component?.urn);
+    const cli = "node dist/tools/edge-reload.js --docker-container 'backend-infra-prod-edge'";
+    expect(reload?.inputs).toMatchObject({
+      create: cli,
+      update: cli,
+      environment: { DOCKER_HOST: plan.config.dockerHost },
+    });
+    expect(reload?.secretInputs).toContain("stdin");
+    const uploads = edge?.inputs.uploads as { file: string; content: string }[];
+    expect(JSON.parse(String(reload?.inputs.stdin))).toEqual({
+      config: uploads.find((u) => u.file.endsWith("/haproxy.cfg"))?.content,
+      certificate: uploads.find((u) => u.file.endsWith("/edge.pem"))?.content,
+    });
+    // A re-created container runs it again; the traffic switch waits for it.
+    expect(reload?.inputs.triggers).toEqual([edge?.outputs.id ?? expect.any(String)]);
+    expect(reload?.propertyDependencies.triggers).toContain(edge?.urn);
+    const apply = plan.resources.find(
+      (r) => r.type === "command:local:Command" && r.name === "traffic-apply",
+    );
+    expect(apply?.propertyDependencies.triggers).toContain(reload?.urn);
+  });
+
   it("exports the edge and traffic outputs of the contract", () => {
     expect(plan.outputs.edge).toMatchObject({
       container: "backend-infra-prod-edge",

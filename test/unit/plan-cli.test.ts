@@ -84,7 +84,7 @@ describe("offline plan CLI", () => {
         outputs: {},
         dependencies: [],
         propertyDependencies: {},
-        options: { deleteBeforeReplace: false, protect: false },
+        options: { deleteBeforeReplace: false, ignoreChanges: [], protect: false },
       },
       {
         urn: "c",
@@ -97,7 +97,7 @@ describe("offline plan CLI", () => {
         outputs: {},
         dependencies: [],
         propertyDependencies: {},
-        options: { deleteBeforeReplace: false, protect: false },
+        options: { deleteBeforeReplace: false, ignoreChanges: [], protect: false },
       },
     ]);
     expect(lines).toEqual([
