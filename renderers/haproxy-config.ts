@@ -229,6 +229,8 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
   }
   add(
     "    stats timeout 30s",
+    // After a reload the old worker finishes its requests; this bounds how long it may linger.
+    "    hard-stop-after 2m",
     // Weights set at runtime are dumped here by the switch and loaded on start/reload.
     `    server-state-file ${input.serverStateFile}`,
     `    ssl-default-bind-ciphers ${TLS_CIPHERS}`,
@@ -262,6 +264,9 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     ...(logging === "stdout" ? ["    log global", "    option httplog", "    option dontlognull"] : []),
     "    option forwardfor",
     "    option http-keep-alive",
+    // On a reload (soft stop) an idle keep-alive connection is not closed under a client that
+    // may be sending on it: the old worker answers its next request with "Connection: close".
+    "    option idle-close-on-response",
     // Restore weights and states saved by the traffic switch (see server-state-file above).
     "    load-server-state-from-file global",
     `    timeout connect ${t.connect}ms`,

@@ -508,40 +508,50 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         expect(weightsBefore).toEqual({ blue1: 14, blue2: 14, green1: 256 });
 
         const renewed = selfSignedCert(subDir("renewed"));
-        const newConfig = renderHaproxyConfig({ ...input, rateLimitPer10s: 999_999 });
-        expect(newConfig).not.toBe(readFileSync(cfgFile, "utf8"));
+        // Three reloads in one wrk run: the first brings a new certificate too.
+        const configs = [999_999, 999_998, 999_997].map((limit) =>
+          renderHaproxyConfig({ ...input, rateLimitPer10s: limit }),
+        );
+        expect(configs[0]).not.toBe(readFileSync(cfgFile, "utf8"));
+        const newConfig = configs[2];
         const stdin = JSON.stringify({ config: newConfig, certificate: renewed.combinedPem });
 
         const load = runWrk({
           url: `https://127.0.0.1:${ports.https}/ping`,
-          durationSeconds: 5,
+          durationSeconds: 7,
           connections: 8,
           countIn: subDir("reload-wrk"),
         });
         await sleep(1000);
-        const res = reloadCli(localArgs(), stdin);
+        const workers: number[] = [];
+        for (const config of configs) {
+          const res = reloadCli(localArgs(), JSON.stringify({ config, certificate: renewed.combinedPem }));
+          expect(res.status, res.stderr).toBe(0);
+          const out = JSON.parse(res.stdout) as {
+            action: string;
+            workerPid: number;
+            previousWorkerPid: number;
+          };
+          expect(out.action).toBe("reloaded");
+          expect(out.workerPid).not.toBe(out.previousWorkerPid);
+          workers.push(out.workerPid);
+          await sleep(1500);
+        }
+        ca = renewed.certPem; // what the edge serves from now on, also if an expectation below fails
         const result = await load;
-        expect(res.status, res.stderr).toBe(0);
-        const out = JSON.parse(res.stdout) as {
-          action: string;
-          workerPid: number;
-          previousWorkerPid: number;
-        };
-        expect(out.action).toBe("reloaded");
-        expect(out.workerPid).not.toBe(out.previousWorkerPid);
-        expectClean(result, "load during the reload");
+        expectClean(result, "load during three reloads");
+        expect(new Set(workers).size).toBe(3);
 
         expect(readFileSync(cfgFile, "utf8")).toBe(newConfig);
         expect(readFileSync(`${cfgFile}.prev`, "utf8")).not.toBe(newConfig);
         expect(await weights()).toEqual(weightsBefore);
         expect(servedCertificateFingerprint()).toBe(fingerprint(renewed.certPem));
-        ca = renewed.certPem;
         expect((await get(`https://127.0.0.1:${ports.https}/ping`, ca)).status).toBe(200);
         expect((haproxy as Daemon | undefined)?.process.exitCode).toBeNull(); // the same master, no restart
 
         const again = reloadCli(localArgs(), stdin);
         expect(again.status, again.stderr).toBe(0);
-        expect(JSON.parse(again.stdout)).toMatchObject({ action: "unchanged", workerPid: out.workerPid });
+        expect(JSON.parse(again.stdout)).toMatchObject({ action: "unchanged", workerPid: workers[2] });
       });
 
       it("refuses a config HAProxy rejects: files put back, the running worker untouched", async () => {
