@@ -198,7 +198,6 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
         environment: config.environment,
         config: config.monitoring,
         alerting: config.alerting,
-        activeColour: config.traffic.active,
         backendPort: config.backend.port,
         publicUrl: `${edge.url}/health`,
         networks: {

@@ -17,7 +17,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { Colour } from "../config/keys";
 import type { InfraConfig } from "../config/schema";
 import { renderAlertRules } from "../renderers/alert-rules";
 import { renderAlertmanagerConfig } from "../renderers/alertmanager-config";
@@ -82,8 +81,6 @@ export interface MonitoringArgs {
   config: InfraConfig["monitoring"];
   /** Alert receivers (secret URLs); unset receivers route to the null receiver. */
   alerting: InfraConfig["alerting"];
-  /** Colour serving production traffic (the other one is the canary in the alert rules). */
-  activeColour: Colour;
   /** Port the backend listens on inside its containers (slots are `backend-<colour>:<port>`). */
   backendPort: number;
   /** Public URL probed through the edge, e.g. https://api.example.com/health. Unset: no probe. */
@@ -378,7 +375,7 @@ export class Monitoring extends pulumi.ComponentResource {
         writableRootfsReason: "uploads the rendered prometheus.yml and alert rules",
         uploads: [
           { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
-          { file: RULES_PATH, content: renderAlertRules({ activeColour: args.activeColour }) },
+          { file: RULES_PATH, content: renderAlertRules() },
         ],
         volumes: [{ volumeName: prometheusData.name, containerPath: "/prometheus" }],
         ports: [

@@ -18,15 +18,19 @@
  */
 import { stringify } from "yaml";
 import { COLOURS, type Colour } from "../config/keys";
-import { EDGE_METRICS_PORT } from "./haproxy-config";
+import { EDGE_BACKEND, EDGE_METRICS_PORT } from "./haproxy-config";
 import { EXPORTER_JOBS, JOBS } from "./prometheus-config";
 
 export type Severity = "critical" | "warning" | "none";
 export type Labels = Record<string, string>;
 
 export interface AlertRulesInput {
-  /** Colour serving production traffic; the other colour is the canary. */
-  activeColour: Colour;
+  /**
+   * Colour the promtool test cases make active (through the edge weights in their input
+   * series). The rules do not depend on it: they take the active colour and the canary from
+   * the edge's weights, so a traffic switch does not change the rule file. Default blue.
+   */
+  testActiveColour?: Colour;
   /** Availability SLO as a fraction (0.999 = 99.9 %). Default 0.999. */
   availabilitySlo?: number;
   /** p95 latency target in seconds (the seed's < 200 ms). Default 0.2. */
@@ -72,6 +76,8 @@ export interface RecordingDef {
 }
 
 const s = (series: string, values: string) => ({ series, values });
+/** Server names of the edge's app backend: `<colour><n>` (server-template). */
+const SERVER_PATTERN = `(${COLOURS.join("|")})[0-9]+`;
 /**
  * A timestamp series that stays at "`seconds` before the test starts" (promtool's clock starts
  * at 0, so the value is negative): the last success happened long ago without simulating days.
@@ -85,6 +91,7 @@ const D = 86400;
 /** Recording rules the alerts and dashboards share (`level:metric:operations`). */
 export function recordingRules(): RecordingDef[] {
   const req = `http_request_duration_seconds_count{job="${JOBS.backend}"}`;
+  const weight = "colour:edge_traffic_weight:sum";
   const err = `http_request_duration_seconds_count{job="${JOBS.backend}",status_code=~"5.."}`;
   const out: RecordingDef[] = [];
   for (const w of ["5m", "30m", "1h", "6h"]) {
@@ -109,6 +116,24 @@ export function recordingRules(): RecordingDef[] {
       record: "colour:http_request_duration_seconds:p95_rate5m",
       expr: `histogram_quantile(0.95, sum by (colour, le) (rate(http_request_duration_seconds_bucket{job="${JOBS.backend}"}[5m])))`,
     },
+    {
+      // The split the traffic switch set: the user weights of the edge's servers (blue1..N,
+      // green1..N of the app backend), per colour. A switch changes these, not the rules.
+      record: weight,
+      expr:
+        `sum by (colour) (label_replace(haproxy_server_uweight{job="${JOBS.edge}",proxy="${EDGE_BACKEND}",server=~"${SERVER_PATTERN}"}, ` +
+        `"colour", "$1", "server", "${SERVER_PATTERN}"))`,
+    },
+    {
+      // 1 for the colour with the largest share (both at 50/50): the active slot.
+      record: "colour:edge_active:bool",
+      expr: `(${weight} > 0 and ${weight} == scalar(max(${weight}))) * 0 + 1`,
+    },
+    {
+      // 1 for a colour with a share that is not the active one: the canary.
+      record: "colour:edge_canary:bool",
+      expr: `((${weight} > 0) unless on (colour) colour:edge_active:bool) * 0 + 1`,
+    },
   );
   return out;
 }
@@ -130,8 +155,9 @@ function requests(colour: string, status: string, perMinute: number, samples = 4
   );
 }
 
-export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
-  const active = input.activeColour;
+export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
+  // Test fixtures only: which colour the input series make active (see testActiveColour).
+  const active = input.testActiveColour ?? "blue";
   const canary = COLOURS.find((c) => c !== active) as Colour;
   const slo = input.availabilitySlo ?? 0.999;
   const budget = +(1 - slo).toPrecision(6);
@@ -145,6 +171,14 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
   const fs = `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs",mountpoint!~"/run.*|/var/lib/docker/.+"`;
   const exporterJobs = EXPORTER_JOBS.join("|");
   const edgeInstance = `edge:${EDGE_METRICS_PORT}`;
+  /** The edge's user weights with `activeColour` active and `canaryPercent` % on the other colour. */
+  const edgeWeights = (activeColour: Colour, canaryPercent = 0) =>
+    COLOURS.map((colour) =>
+      s(
+        `haproxy_server_uweight{job="${JOBS.edge}",instance="${edgeInstance}",proxy="${EDGE_BACKEND}",server="${colour}1"}`,
+        `${colour === activeColour ? 100 - canaryPercent : canaryPercent}x400`,
+      ),
+    );
   const node = { job: "node", instance: "node-exporter:9100" };
   const nodeSel = `job="node",instance="node-exporter:9100"`;
   const pgSel = `job="postgres",instance="postgres-exporter:9187"`;
@@ -173,22 +207,32 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       group: "backend",
       alert: "BackendActiveSlotDown",
       severity: "critical",
-      // Docker DNS drops stopped containers, so a dead slot has no targets at all: count
-      // healthy replicas and treat "none found" as down.
-      expr: `(sum(up{job="${JOBS.backend}",colour="${active}"}) or vector(0)) == 0`,
+      // The active slot is the colour with the larger share of the edge's weights. Docker DNS
+      // drops stopped containers, so a dead slot has no targets at all: count healthy replicas
+      // and treat "none found" as down.
+      expr:
+        `(sum by (colour) (up{job="${JOBS.backend}"}) or on (colour) (colour:edge_active:bool * 0)) == 0` +
+        ` and on (colour) colour:edge_active:bool`,
       for: "1m",
-      labels: { colour: active },
-      summary: `No replica of the active ${active} slot is up`,
-      description: `The ${active} slot serves production traffic and none of its replicas answers; switch traffic back or redeploy.`,
+      summary: "No replica of the active {{ $labels.colour }} slot is up",
+      description:
+        "The {{ $labels.colour }} slot has the larger share of the edge's traffic and none of its replicas answers; switch traffic back or redeploy.",
       fires: {
-        series: [s(`up{job="backend",instance="10.0.1.5:4000",colour="${active}"}`, "0x10")],
+        // Its replicas are gone from DNS (no series); the other slot is up but has no traffic.
+        series: [
+          s(`up{job="backend",instance="10.0.1.9:4000",colour="${canary}"}`, "1x10"),
+          ...edgeWeights(active),
+        ],
         at: "5m",
         alerts: [{ colour: active, severity: "critical" }],
       },
       silent: {
+        // One active replica of two is up; the slot without traffic is down.
         series: [
           s(`up{job="backend",instance="10.0.1.5:4000",colour="${active}"}`, "1x10"),
           s(`up{job="backend",instance="10.0.1.6:4000",colour="${active}"}`, "0x10"),
+          s(`up{job="backend",instance="10.0.1.9:4000",colour="${canary}"}`, "0x10"),
+          ...edgeWeights(active),
         ],
         at: "5m",
       },
@@ -307,15 +351,22 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       group: "canary",
       alert: "CanaryErrorRateWorseThanStable",
       severity: "warning",
+      // Canary and stable slot come from the edge's weights (colour:edge_*:bool).
       expr:
-        `colour:http_errors:ratio_rate5m{colour="${canary}"} > ignoring(colour) group_left() (2 * colour:http_errors:ratio_rate5m{colour="${active}"})` +
-        ` and colour:http_errors:ratio_rate5m{colour="${canary}"} > 0.01`,
+        `(colour:http_errors:ratio_rate5m and on (colour) colour:edge_canary:bool)` +
+        ` > on () group_left () (2 * max(colour:http_errors:ratio_rate5m and on (colour) colour:edge_active:bool))` +
+        ` and colour:http_errors:ratio_rate5m > 0.01`,
       for: "5m",
-      summary: `The canary (${canary}) fails at more than twice the rate of the stable slot (${active})`,
+      summary: "The canary ({{ $labels.colour }}) fails at more than twice the rate of the stable slot",
       description: `Roll back: set traffic.canaryPercent=0 on the env stack.`,
       fires: {
         // The stable slot never answered 5xx: it has no 5xx series at all.
-        series: [requests(active, "200", 100), requests(canary, "200", 10), requests(canary, "500", 2)],
+        series: [
+          requests(active, "200", 100),
+          requests(canary, "200", 10),
+          requests(canary, "500", 2),
+          ...edgeWeights(active, 10),
+        ],
         at: "15m",
         alerts: [{ colour: canary, severity: "warning" }],
       },
@@ -325,6 +376,7 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
           requests(active, "500", 1),
           requests(canary, "200", 100),
           requests(canary, "500", 1),
+          ...edgeWeights(active, 10),
         ],
         at: "15m",
       },
@@ -334,15 +386,17 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
       alert: "CanaryLatencyWorseThanStable",
       severity: "warning",
       expr:
-        `colour:http_request_duration_seconds:p95_rate5m{colour="${canary}"} > ignoring(colour) group_left() (1.5 * colour:http_request_duration_seconds:p95_rate5m{colour="${active}"})` +
-        ` and colour:http_request_duration_seconds:p95_rate5m{colour="${canary}"} > ${latency}`,
+        `(colour:http_request_duration_seconds:p95_rate5m and on (colour) colour:edge_canary:bool)` +
+        ` > on () group_left () (1.5 * max(colour:http_request_duration_seconds:p95_rate5m and on (colour) colour:edge_active:bool))` +
+        ` and colour:http_request_duration_seconds:p95_rate5m > ${latency}`,
       for: "10m",
-      summary: `The canary (${canary}) is more than 1.5x slower (p95) than the stable slot (${active})`,
+      summary: "The canary ({{ $labels.colour }}) is more than 1.5x slower (p95) than the stable slot",
       description: `Roll back: set traffic.canaryPercent=0 on the env stack.`,
       fires: {
         series: [
           ...histogram(active, { "0.1": 90, "0.2": 99, "0.5": 100, "+Inf": 100 }),
           ...histogram(canary, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
+          ...edgeWeights(active, 10),
         ],
         at: "25m",
         alerts: [{ colour: canary, severity: "warning" }],
@@ -351,6 +405,7 @@ export function alertDefinitions(input: AlertRulesInput): AlertDef[] {
         series: [
           ...histogram(active, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
           ...histogram(canary, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
+          ...edgeWeights(active, 10),
         ],
         at: "25m",
       },
@@ -1181,7 +1236,7 @@ function annotations(def: AlertDef) {
 }
 
 /** The rule file (`promtool check rules` format). */
-export function renderAlertRules(input: AlertRulesInput): string {
+export function renderAlertRules(input: AlertRulesInput = {}): string {
   const defs = alertDefinitions(input);
   const groups: Record<string, unknown>[] = [{ name: "recording", rules: recordingRules() }];
   for (const def of defs) {
@@ -1215,7 +1270,7 @@ export function expandAnnotation(template: string, labels: Labels): string {
  * promtool unit tests (`promtool test rules`): per alert one test where it fires with exactly
  * the expected labels and annotations, and one where it stays silent.
  */
-export function renderAlertRuleTests(input: AlertRulesInput, ruleFile = "alert-rules.yml"): string {
+export function renderAlertRuleTests(input: AlertRulesInput = {}, ruleFile = "alert-rules.yml"): string {
   const defs = alertDefinitions(input);
   const byName = new Map<string, AlertDef[]>();
   defs.forEach((d) => byName.set(d.alert, [...(byName.get(d.alert) ?? []), d]));

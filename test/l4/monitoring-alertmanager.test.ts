@@ -94,7 +94,7 @@ describe.skipIf(skipReason("amtool"))("amtool on the rendered alertmanager.yml",
       warning: RECEIVERS.warning,
       none: RECEIVERS.deadMansSwitch,
     };
-    for (const def of alertDefinitions({ activeColour: "blue" })) {
+    for (const def of alertDefinitions({ testActiveColour: "blue" })) {
       const result = run("amtool", [
         "config",
         "routes",

@@ -25,10 +25,10 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   for (const activeColour of COLOURS) {
     it(`check rules + test rules: every alert fires and stays silent (active ${activeColour})`, () => {
       const dir = workDir();
-      writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ activeColour }));
+      writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ testActiveColour: activeColour }));
       writeFileSync(
         join(dir, "alert-rules.test.yml"),
-        renderAlertRuleTests({ activeColour }, "alert-rules.yml"),
+        renderAlertRuleTests({ testActiveColour: activeColour }, "alert-rules.yml"),
       );
 
       const check = run("promtool", ["check", "rules", join(dir, "alert-rules.yml")]);
@@ -44,10 +44,10 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
 
   it("a broken expectation makes promtool test rules fail (the tests can fail)", () => {
     const dir = workDir();
-    writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ activeColour: "blue" }));
+    writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ testActiveColour: "blue" }));
     // Keep BackupTooOld's two tests and flip the firing one to expect silence: promtool must
     // report the mismatch.
-    const file = parse(renderAlertRuleTests({ activeColour: "blue" })) as {
+    const file = parse(renderAlertRuleTests({ testActiveColour: "blue" })) as {
       tests: { name: string; alert_rule_test: { exp_alerts: unknown[] }[] }[];
     };
     file.tests = file.tests.filter((t) => t.name.startsWith("BackupTooOld"));
@@ -66,7 +66,7 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   it("check config: the rendered prometheus.yml with its rule file", () => {
     const dir = workDir();
     const rules = join(dir, "alert-rules.yml");
-    writeFileSync(rules, renderAlertRules({ activeColour: "green" }));
+    writeFileSync(rules, renderAlertRules({ testActiveColour: "green" }));
     const config = renderPrometheusConfig({
       environment: "prod",
       scrapeIntervalSeconds: 15,
@@ -100,7 +100,7 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
     const rules = join(dir, "alert-rules.yml");
     writeFileSync(
       rules,
-      renderAlertRules({ activeColour: "blue" }).replace("expr: vector(1)", "expr: vector(1"),
+      renderAlertRules({ testActiveColour: "blue" }).replace("expr: vector(1)", "expr: vector(1"),
     );
     const config = renderPrometheusConfig({
       environment: "prod",
@@ -115,8 +115,8 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   });
 
   it("every alert name in the table has a test in the rendered test file", () => {
-    const tests = renderAlertRuleTests({ activeColour: "blue" });
-    for (const def of alertDefinitions({ activeColour: "blue" })) {
+    const tests = renderAlertRuleTests({ testActiveColour: "blue" });
+    for (const def of alertDefinitions({ testActiveColour: "blue" })) {
       expect(tests).toContain(`name: ${def.alert} (${def.severity}) fires`);
       if (def.alert !== "Watchdog")
         expect(tests).toContain(`name: ${def.alert} (${def.severity}) stays silent`);

@@ -8,7 +8,9 @@
  *
  * Shows: every target is up; every metric the rules and dashboards read exists in these
  * exporter versions and every dashboard query returns data; failing WAL archiving activates
- * PostgresWalArchivingFailing; a stale backup metric file makes BackupTooOld fire (rule
+ * PostgresWalArchivingFailing; setting the weights on HAProxy's admin socket, as the traffic
+ * switch does, moves the active slot the rules see (BackendActiveSlotDown for an empty green
+ * slot) without touching the rule file; a stale backup metric file makes BackupTooOld fire (rule
  * evaluation over the live TSDB) and Alertmanager delivers it to the critical receiver, the
  * Watchdog to the dead man's switch.
  */
@@ -42,6 +44,7 @@ import {
   type Daemon,
 } from "../support/tools";
 import { selfSignedCert } from "../support/tls";
+import { unixTransport } from "../../tools/traffic-switch";
 
 const TOOLS = [
   "prometheus",
@@ -203,13 +206,15 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       `--config.file=${join(root, "blackbox.yml")}`,
       `--web.listen-address=127.0.0.1:${ports.blackbox}`,
     ]);
-    // HAProxy only as the source of its built-in exporter's metric names (the edge's real
-    // haproxy.cfg is tested by the edge suites): one frontend serving /metrics, one backend.
+    // HAProxy as the source of its built-in exporter's metrics (the edge's real haproxy.cfg is
+    // tested by the edge suites): one frontend serving /metrics and the edge's backend shape,
+    // `app` with one server per colour, blue weighted (the active slot), green at 0.
     writeFileSync(
       join(root, "haproxy.cfg"),
       [
         "global",
         "  log stderr local0",
+        `  stats socket ${join(root, "haproxy.sock")} level admin`,
         "defaults",
         "  mode http",
         "  timeout connect 2s",
@@ -218,9 +223,10 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
         "frontend metrics",
         `  bind 127.0.0.1:${ports.edge}`,
         "  http-request use-service prometheus-exporter if { path /metrics }",
-        "  default_backend blue",
-        "backend blue",
-        `  server blue-1 127.0.0.1:${backend.port} check`,
+        "  default_backend app",
+        "backend app",
+        `  server blue1 127.0.0.1:${backend.port} check weight 256`,
+        `  server green1 127.0.0.1:${backend.port} check weight 0`,
         "",
       ].join("\n"),
     );
@@ -246,7 +252,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
 
     // --- Prometheus with the rendered config and rules ---
     const rules = join(root, "alert-rules.yml");
-    writeFileSync(rules, renderAlertRules({ activeColour: "blue" }));
+    writeFileSync(rules, renderAlertRules({ testActiveColour: "blue" }));
     writeFileSync(
       join(root, "prometheus.yml"),
       renderPrometheusConfig({
@@ -388,7 +394,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
 
   it("every metric the rules and dashboards read exists in these exporter versions", async () => {
     const exprs = [
-      ...alertDefinitions({ activeColour: "blue" }).map((d) => d.expr),
+      ...alertDefinitions({ testActiveColour: "blue" }).map((d) => d.expr),
       ...recordingRules().map((r) => r.expr),
       ...Object.values(renderGrafanaDashboards()).flatMap((json) =>
         (JSON.parse(json) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) =>
@@ -485,6 +491,52 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     );
     expect(walAlert.labels).toMatchObject({ job: "postgres", severity: "critical" });
     expect(["pending", "firing"]).toContain(walAlert.state);
+  });
+
+  it("the active slot follows the edge's weights: a switch to an empty green slot raises BackendActiveSlotDown for green", async () => {
+    type Alerts = { data: { alerts: Alert[] } };
+    type Vector = { data: { result: { metric: Record<string, string> }[] } };
+    const admin = unixTransport(join(root, "haproxy.sock"));
+    const activeColours = async () =>
+      (await getJson<Vector>(`${prometheusUrl}/api/v1/query?query=colour:edge_active:bool`)).data.result
+        .map((r) => r.metric.colour)
+        .sort();
+    const slotDown = async () =>
+      (await getJson<Alerts>(`${prometheusUrl}/api/v1/alerts`)).data.alerts.filter(
+        (a) => a.labels.alertname === "BackendActiveSlotDown",
+      );
+    expect(await activeColours()).toEqual(["blue"]);
+    expect(await slotDown()).toEqual([]);
+    try {
+      // What the traffic switch does; the rule file stays as it is.
+      await admin.send("set server app/green1 weight 256; set server app/blue1 weight 0");
+      await waitFor("green active in Prometheus", async () => (await activeColours()).join() === "green", {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+      });
+      const alerts = await waitFor(
+        "BackendActiveSlotDown for green",
+        async () => {
+          const a = await slotDown();
+          return a.length > 0 ? a : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 500 },
+      );
+      // Pending: the rule's `for: 1m` has not passed; no replica of green exists.
+      expect(defined(alerts).map((a) => [a.labels.colour, a.labels.severity, a.state])).toEqual([
+        ["green", "critical", "pending"],
+      ]);
+    } finally {
+      await admin.send("set server app/blue1 weight 256; set server app/green1 weight 0");
+    }
+    await waitFor(
+      "BackendActiveSlotDown gone after the switch back",
+      async () => (await slotDown()).length === 0,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+      },
+    );
   });
 
   it("a stale backup metric file makes BackupTooOld fire; Alertmanager pages it, Watchdog reaches the dead man's switch", async () => {

@@ -130,9 +130,7 @@ describe("Monitoring component (env stack prod)", async () => {
   });
 
   it("uploads exactly the rendered rules and blackbox config; prometheus.yml scrapes every job", () => {
-    expect(upload(prometheus, "/etc/prometheus/rules/alert-rules.yml")).toBe(
-      renderAlertRules({ activeColour: plan.config.traffic.active }),
-    );
+    expect(upload(prometheus, "/etc/prometheus/rules/alert-rules.yml")).toBe(renderAlertRules());
     expect(upload(blackbox, "/etc/blackbox_exporter/config.yml")).toBe(renderBlackboxConfig());
     const config = parse(upload(prometheus, "/etc/prometheus/prometheus.yml") as string) as {
       global: { scrape_interval: string };

@@ -21,7 +21,7 @@ import {
 } from "../../renderers/grafana-provisioning";
 import { renderPrometheusConfig, type PrometheusConfigInput } from "../../renderers/prometheus-config";
 
-const defs = alertDefinitions({ activeColour: "blue" });
+const defs = alertDefinitions({ testActiveColour: "blue" });
 
 describe("alert rule table", () => {
   it("covers every alert the issue asks for", () => {
@@ -102,19 +102,28 @@ describe("alert rule table", () => {
     );
   });
 
-  it("the canary is the colour that is not active", () => {
-    const blue = alertDefinitions({ activeColour: "blue" }).find(
-      (d) => d.alert === "CanaryErrorRateWorseThanStable",
+  it("takes the active slot and the canary from the edge's weights, so a traffic switch leaves the rules as they are", () => {
+    expect(renderAlertRules({ testActiveColour: "green" })).toBe(
+      renderAlertRules({ testActiveColour: "blue" }),
     );
-    const green = alertDefinitions({ activeColour: "green" }).find(
-      (d) => d.alert === "CanaryErrorRateWorseThanStable",
+    const rules = renderAlertRules();
+    expect(rules).not.toMatch(/colour="(blue|green)"/);
+    const records = Object.fromEntries(recordingRules().map((r) => [r.record, r.expr]));
+    expect(records["colour:edge_traffic_weight:sum"]).toContain(
+      'haproxy_server_uweight{job="edge",proxy="app"',
     );
-    expect(blue?.expr).toMatch(/^colour:http_errors:ratio_rate5m\{colour="green"\}/);
-    expect(green?.expr).toMatch(/^colour:http_errors:ratio_rate5m\{colour="blue"\}/);
+    for (const alert of [
+      "BackendActiveSlotDown",
+      "CanaryErrorRateWorseThanStable",
+      "CanaryLatencyWorseThanStable",
+    ]) {
+      const def = defs.find((d) => d.alert === alert);
+      expect(def?.expr, alert).toContain("colour:edge_active:bool");
+    }
   });
 
   it("renders groups with severity labels and annotations", () => {
-    const file = parse(renderAlertRules({ activeColour: "blue" })) as {
+    const file = parse(renderAlertRules({ testActiveColour: "blue" })) as {
       groups: { name: string; rules: { alert?: string; record?: string; labels?: { severity: string } }[] }[];
     };
     expect(file.groups[0].name).toBe("recording");
@@ -124,7 +133,7 @@ describe("alert rule table", () => {
   });
 
   it("rejects a nonsense SLO", () => {
-    expect(() => alertDefinitions({ activeColour: "blue", availabilitySlo: 99.9 })).toThrow(
+    expect(() => alertDefinitions({ testActiveColour: "blue", availabilitySlo: 99.9 })).toThrow(
       /availabilitySlo/,
     );
   });

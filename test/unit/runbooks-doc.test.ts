@@ -16,9 +16,10 @@ const doc = readFileSync(join(REPO, "docs", "RUNBOOK.md"), "utf8");
 describe("docs/RUNBOOK.md", () => {
   const alerts = [
     ...new Set(
-      [...alertDefinitions({ activeColour: "blue" }), ...alertDefinitions({ activeColour: "green" })].map(
-        (a) => a.alert,
-      ),
+      [
+        ...alertDefinitions({ testActiveColour: "blue" }),
+        ...alertDefinitions({ testActiveColour: "green" }),
+      ].map((a) => a.alert),
     ),
   ].sort();
 
