@@ -268,6 +268,9 @@ policy_pack_config() {
   file="$root/policies/config/$env.json"
   [[ -f "$file" ]] ||
     die "stack '$stack' (environment '$env') has no policy pack config: $file does not exist; every pulumi up applies the policy pack with its environment's config, as .github/workflows/deploy.yml does"
+  # Pulumi does not install a local pack's dependencies; resolve them as the pack's node would.
+  node -e 'require.resolve("@pulumi/policy", { paths: [process.argv[1]] })' "$root/policies" 2>/dev/null ||
+    die "the policy pack's dependencies are not installed: @pulumi/policy does not resolve from $root/policies; run 'npm ci' in $root (or 'npm ci --prefix policies')"
   printf '%s\n' "$file"
 }
 

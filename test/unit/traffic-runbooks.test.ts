@@ -328,8 +328,24 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       );
       expect(canary.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
 
-      // With the file in place the same project directory is used for both paths.
+      // With the file in place but the pack's dependencies not installed: refused as early.
       writeFileSync(missing, "{}");
+      const noDeps = runbook(
+        "canary",
+        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
+        env,
+      );
+      expect(noDeps.status).toBe(1);
+      expect(noDeps.stderr).toContain(
+        `the policy pack's dependencies are not installed: @pulumi/policy does not resolve from ${root}/policies; run 'npm ci' in ${root}`,
+      );
+      expect(noDeps.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
+
+      // Installed (a package Node resolves from policies/): the same project directory is used for both paths.
+      const policyPackage = join(root, "policies", "node_modules", "@pulumi", "policy");
+      mkdirSync(policyPackage, { recursive: true });
+      writeFileSync(join(policyPackage, "package.json"), '{"name":"@pulumi/policy","main":"index.js"}');
+      writeFileSync(join(policyPackage, "index.js"), "");
       const ok = runbook(
         "canary",
         ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--dry-run"],
