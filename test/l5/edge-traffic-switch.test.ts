@@ -471,17 +471,20 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           input: stdin,
           timeout: 60_000,
         });
-      const localArgs = () => [
-        "--master-pid",
-        String(haproxy?.process.pid),
-        "--socket",
-        join(dir, "admin.sock"),
+      const fileArgs = () => [
         "--config-path",
         cfgFile,
         "--cert-path",
         join(dir, "edge.pem"),
         "--state-file",
         stateFile,
+      ];
+      const localArgs = () => [
+        "--master-pid",
+        String(haproxy?.process.pid),
+        "--socket",
+        join(dir, "admin.sock"),
+        ...fileArgs(),
         "--wait-seconds",
         "20",
       ];
@@ -612,18 +615,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           certificate: renewed.combinedPem,
         });
         const res = reloadCli(
-          [
-            "--docker-container",
-            "edge-under-test",
-            "--admin-tcp",
-            `127.0.0.1:${ports.admin}`,
-            "--config-path",
-            cfgFile,
-            "--cert-path",
-            join(dir, "edge.pem"),
-            "--state-file",
-            stateFile,
-          ],
+          ["--docker-container", "edge-under-test", "--admin-tcp", `127.0.0.1:${ports.admin}`, ...fileArgs()],
           stdin,
           env,
         );

@@ -316,30 +316,23 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         expect(r.pulumiCalls, extra).toEqual([]);
         expect(r.stdout, extra).not.toMatch(/\[dry-run\]/);
       }
-      // The env stack: refused before `config set`, so no traffic config is left unapplied.
-      const canary = runbook(
-        "canary",
-        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
-        env,
-      );
-      expect(canary.status).toBe(1);
-      expect(canary.stderr).toContain(
-        `stack 'prod' (environment 'prod') has no policy pack config: ${missing} does not exist`,
-      );
-      expect(canary.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
-
-      // With the file in place but the pack's dependencies not installed: refused as early.
+      // The env stack: refused before `config set`, so no traffic config is left unapplied;
+      // first without the config file, then with it but without the pack's dependencies.
+      const refusedCanary = (message: string) => {
+        const canary = runbook(
+          "canary",
+          ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
+          env,
+        );
+        expect(canary.status).toBe(1);
+        expect(canary.stderr).toContain(message);
+        expect(canary.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
+      };
+      refusedCanary(`stack 'prod' (environment 'prod') has no policy pack config: ${missing} does not exist`);
       writeFileSync(missing, "{}");
-      const noDeps = runbook(
-        "canary",
-        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
-        env,
-      );
-      expect(noDeps.status).toBe(1);
-      expect(noDeps.stderr).toContain(
+      refusedCanary(
         `the policy pack's dependencies are not installed: @pulumi/policy does not resolve from ${root}/policies; run 'npm ci' in ${root}`,
       );
-      expect(noDeps.pulumiCalls.filter((c) => !c.startsWith("switch "))).toEqual([]);
 
       // Installed (a package Node resolves from policies/): the same project directory is used for both paths.
       const policyPackage = join(root, "policies", "node_modules", "@pulumi", "policy");
