@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createPgServer } from "../support/postgres";
-import { run, skipReason, startDaemon, waitFor, freePort } from "../support/tools";
+import { redisCli, startRedisDaemon } from "../support/redis";
+import { run, skipReason, freePort } from "../support/tools";
 import {
   APP_DB,
   backupLabels,
@@ -296,28 +297,9 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     expect(readdirSync(join(dataDir, "appendonlydir")).some((f) => f.endsWith(".manifest"))).toBe(true);
 
     const port = await freePort();
-    const redis = startDaemon("runuser", [
-      "-u",
-      "postgres",
-      "--",
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dataDir,
-      "--appendonly",
-      "yes",
-      "--save",
-      "",
-    ]);
+    const redis = await startRedisDaemon({ port, dir: dataDir, appendonly: true, asPostgres: true });
     try {
-      const cli = (...args: string[]) => run("redis-cli", ["-p", String(port), ...args]).stdout.trim();
-      await waitFor(
-        "restored redis",
-        () => cli("ping") === "PONG" && !cli("info", "persistence").includes("loading:1"),
-      );
+      const cli = (...args: string[]) => redisCli(port)(...args).stdout.trim();
       expect(cli("get", "session:1")).toBe("alice");
       expect(cli("hget", "user:7", "plan")).toBe("pro");
       expect(cli("dbsize")).toBe("4");

@@ -15,17 +15,8 @@ import {
 import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
 import { createPgServer, postgresOwnedDir, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
-import {
-  freePort,
-  removeDir,
-  run,
-  runOk,
-  startDaemon,
-  tempDir,
-  waitFor,
-  type Daemon,
-  type RunResult,
-} from "../support/tools";
+import { freePort, removeDir, run, runOk, tempDir, type Daemon, type RunResult } from "../support/tools";
+import { redisCli, startRedisDaemon } from "../support/redis";
 
 /** images/backup/bin of this repository (also when running compiled from dist/). */
 export const BACKUP_BIN = (() => {
@@ -124,10 +115,12 @@ async function startRedis(root: string): Promise<RedisServer> {
   chownSync(passwordFile, uid, 0);
   chmodSync(passwordFile, 0o400);
   let daemon: Daemon | undefined;
-  const cli = (...args: string[]) =>
-    runOk("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", ...args], {
-      env: { ...process.env, REDISCLI_AUTH: password },
-    }).stdout.trim();
+  const redisCliAuth = redisCli(port, password);
+  const cli = (...args: string[]) => {
+    const out = redisCliAuth(...args);
+    if (out.status !== 0) throw new Error(`redis-cli ${args.join(" ")} exited ${out.status}: ${out.stderr}`);
+    return out.stdout.trim();
+  };
   const server: RedisServer = {
     port,
     password,
@@ -135,38 +128,7 @@ async function startRedis(root: string): Promise<RedisServer> {
     dataDir,
     cli,
     async start() {
-      daemon = startDaemon("runuser", [
-        "-u",
-        "postgres",
-        "--",
-        "redis-server",
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--requirepass",
-        password,
-        "--dir",
-        dataDir,
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-      ]);
-      const started = daemon;
-      await waitFor("redis to answer PING", () => {
-        if (started.process.exitCode !== null) throw new Error(`redis-server exited: ${started.output()}`);
-        return run("redis-cli", [
-          "-p",
-          String(port),
-          "--no-auth-warning",
-          "-a",
-          password,
-          "ping",
-        ]).stdout.includes("PONG");
-      });
+      daemon = await startRedisDaemon({ port, dir: dataDir, password, appendonly: true, asPostgres: true });
     },
     async stop() {
       await daemon?.stop();

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createPgServer, type PgServer } from "./postgres";
-import { freePort, removeDir, startDaemon, tempDir, waitFor, which, type Daemon } from "./tools";
+import { startRedisDaemon } from "./redis";
+import { freePort, removeDir, tempDir, waitFor, type Daemon } from "./tools";
 
 export const BACKEND_DIR = resolve(__dirname, "..", "..", "examples", "backend");
 export const BACKEND_MAIN = join(BACKEND_DIR, "dist", "main.js");
@@ -167,31 +168,9 @@ export async function startRedisServer(
   password = "test-redis-password",
   port?: number,
 ): Promise<RedisServer> {
-  const redisBin = which("redis-server");
-  if (!redisBin) throw new Error("redis-server is not installed (Debian package redis-server)");
   port ??= await freePort();
   const dir = tempDir("redis");
-  const daemon = startDaemon(redisBin, [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--requirepass",
-    password,
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    dir,
-    "--daemonize",
-    "no",
-  ]);
-  const listeningPort = port;
-  await waitFor(`redis-server on port ${listeningPort}`, () => {
-    if (daemon.process.exitCode !== null) throw new Error(`redis-server exited: ${daemon.output()}`);
-    return daemon.output().includes("Ready to accept connections");
-  });
+  const daemon = await startRedisDaemon({ port, dir, password });
   return {
     port,
     password,
