@@ -9,11 +9,10 @@
  *
  * A changed haproxy.cfg or certificate (a renewal) does not replace the container: the uploads
  * are only what a new container starts with, and the `<name>-config` command runs
- * tools/edge-reload.ts, which validates the files in the running edge and reloads HAProxy in
+ * tools/config-reload.ts, which validates the files in the running edge and reloads HAProxy in
  * place (master-worker, listeners handed over), so no request fails.
  */
 import { createHash } from "node:crypto";
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -31,6 +30,7 @@ import {
   EDGE_STATE_FILE,
   renderHaproxyConfig,
 } from "../renderers/haproxy-config";
+import { configReload } from "./config-reload";
 import { ServiceContainer } from "./service-container";
 
 /** uid:gid of the `haproxy` user in the official image. */
@@ -44,14 +44,6 @@ export const DOCKER_DNS = "127.0.0.11:53";
 export const EDGE_SLOTS_PER_COLOUR = 40;
 /** Network alias of a slot's replicas on the app network. */
 export const slotAlias = (colour: "blue" | "green") => `backend-${colour}`;
-
-/** The reload CLI as run from the project directory (Pulumi runs the built program from there). */
-export const EDGE_RELOAD_CLI = "node dist/tools/edge-reload.js";
-
-/** The exact reload invocation for an edge container (files and secrets go on stdin). */
-export function edgeReloadCommand(container: string, cli = EDGE_RELOAD_CLI): string {
-  return `${cli} --docker-container '${container.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The Docker healthcheck (bash; the image has no curl): GET /healthz on the internal frontend. */
 export function edgeHealthcheckScript(port: number): string {
@@ -146,6 +138,10 @@ export class Edge extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
 
+    const uploads = [
+      { file: `${EDGE_CONFIG_DIR}/haproxy.cfg`, content: this.config },
+      { file: EDGE_CERT_PATH, content: pulumi.secret(pem) },
+    ];
     const networks = [
       { name: args.networks.edge },
       { name: args.networks.app },
@@ -169,10 +165,7 @@ export class Edge extends pulumi.ComponentResource {
         // also writes the files there.
         writableRootfsReason: "uploads the rendered haproxy.cfg and TLS certificate",
         uploadsAppliedInPlace: true,
-        uploads: [
-          { file: `${EDGE_CONFIG_DIR}/haproxy.cfg`, content: this.config },
-          { file: EDGE_CERT_PATH, content: pulumi.secret(pem) },
-        ],
+        uploads,
         volumes: [{ volumeName: stateVolume.name, containerPath: EDGE_STATE_DIR }],
         tmpfs: {
           "/tmp": "rw,noexec,nosuid,size=16m",
@@ -205,17 +198,14 @@ export class Edge extends pulumi.ComponentResource {
     // container that already runs these files answers "unchanged" without a reload. A container
     // replaced for another reason may start from the previous uploads (ignoreChanges keeps
     // them); the trigger then brings it to the current files.
-    const reload = new command.local.Command(
+    const reload = configReload(
       `${name}-config`,
       {
-        create: service.containerName.apply((c) => edgeReloadCommand(c)),
-        update: service.containerName.apply((c) => edgeReloadCommand(c)),
-        stdin: pulumi.secret(
-          pem.apply((certificate) => JSON.stringify({ config: this.config, certificate })),
-        ),
-        environment: { DOCKER_HOST: args.dockerHost },
-        triggers: [service.container.id],
-        logging: "stdoutAndStderr",
+        service: "haproxy",
+        container: service.containerName,
+        containerId: service.container.id,
+        files: uploads,
+        dockerHost: args.dockerHost,
       },
       { parent: this },
     );

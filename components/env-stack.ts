@@ -198,6 +198,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
         environment: config.environment,
         config: config.monitoring,
         alerting: config.alerting,
+        dockerHost: config.dockerHost,
         backendPort: config.backend.port,
         publicUrl: `${edge.url}/health`,
         networks: {

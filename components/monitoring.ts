@@ -10,7 +10,9 @@
  * caps dropped). Admin UIs publish on 127.0.0.1 of the docker host only: reach them through an
  * SSH tunnel (`ssh -L 3001:127.0.0.1:3001 host`). Containers that take uploaded configs
  * (Prometheus, Alertmanager, Grafana, blackbox) need a writable root filesystem because Docker
- * refuses uploads into a read-only one; the exporters run read-only.
+ * refuses uploads into a read-only one; the exporters run read-only. A change to Prometheus's or
+ * Alertmanager's files reloads them in place (components/config-reload.ts: promtool / amtool
+ * check, then SIGHUP); Grafana and blackbox are replaced.
  *
  * All configs come from the pure renderers in renderers/ - the same text the L4/L5 tests check.
  */
@@ -29,6 +31,7 @@ import {
 import { renderBlackboxConfig } from "../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../renderers/prometheus-config";
 import { COLOURS } from "../config/keys";
+import { configReload } from "./config-reload";
 import { ServiceContainer } from "./service-container";
 
 /** Ports inside the containers (and on the monitoring network). */
@@ -69,7 +72,8 @@ export const MONITORING_LIMITS = {
 
 /** The textfile collector directory inside node_exporter (read-only there). */
 export const NODE_TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
-const RULES_PATH = "/etc/prometheus/rules/alert-rules.yml";
+// Next to prometheus.yml: the in-place reload writes both as the owner of one directory.
+const RULES_PATH = "/etc/prometheus/alert-rules.yml";
 const NOBODY = "65534:65534";
 
 export interface MonitoringArgs {
@@ -81,6 +85,8 @@ export interface MonitoringArgs {
   config: InfraConfig["monitoring"];
   /** Alert receivers (secret URLs); unset receivers route to the null receiver. */
   alerting: InfraConfig["alerting"];
+  /** Docker engine the in-place config reloads of Prometheus and Alertmanager go through. */
+  dockerHost: string;
   /** Port the backend listens on inside its containers (slots are `backend-<colour>:<port>`). */
   backendPort: number;
   /** Public URL probed through the edge, e.g. https://api.example.com/health. Unset: no probe. */
@@ -301,6 +307,7 @@ export class Monitoring extends pulumi.ComponentResource {
           }),
         ),
     );
+    const alertmanagerFiles = [{ file: "/etc/alertmanager/alertmanager.yml", content: alertmanagerYml }];
     const alertmanager = new ServiceContainer(
       `${name}-alertmanager`,
       {
@@ -316,7 +323,8 @@ export class Monitoring extends pulumi.ComponentResource {
           "--cluster.listen-address=",
         ],
         writableRootfsReason: "uploads the rendered alertmanager.yml (receiver URLs are secrets)",
-        uploads: [{ file: "/etc/alertmanager/alertmanager.yml", content: alertmanagerYml }],
+        uploads: alertmanagerFiles,
+        uploadsAppliedInPlace: true,
         volumes: [{ volumeName: alertmanagerData.name, containerPath: "/alertmanager" }],
         ports: [
           {
@@ -359,6 +367,10 @@ export class Monitoring extends pulumi.ComponentResource {
         publicUrl: args.publicUrl,
       }),
     );
+    const prometheusFiles = [
+      { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
+      { file: RULES_PATH, content: pulumi.output(renderAlertRules()) },
+    ];
     const prometheus = new ServiceContainer(
       `${name}-prometheus`,
       {
@@ -373,10 +385,8 @@ export class Monitoring extends pulumi.ComponentResource {
           `--web.listen-address=:${MONITORING_PORTS.prometheus}`,
         ],
         writableRootfsReason: "uploads the rendered prometheus.yml and alert rules",
-        uploads: [
-          { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
-          { file: RULES_PATH, content: renderAlertRules() },
-        ],
+        uploads: prometheusFiles,
+        uploadsAppliedInPlace: true,
         volumes: [{ volumeName: prometheusData.name, containerPath: "/prometheus" }],
         ports: [
           {
@@ -392,6 +402,32 @@ export class Monitoring extends pulumi.ComponentResource {
         labels,
       },
       { parent: this, dependsOn: [alertmanager, nodeExporter, postgresExporter, redisExporter, blackbox] },
+    );
+
+    // Config and rule changes reload Prometheus and Alertmanager in place (SIGHUP after
+    // promtool / amtool accept the files) instead of replacing them: alert state, pending `for`
+    // clocks and silences stay.
+    configReload(
+      `${name}-alertmanager-config`,
+      {
+        service: "alertmanager",
+        container: alertmanager.containerName,
+        containerId: alertmanager.container.id,
+        files: alertmanagerFiles,
+        dockerHost: args.dockerHost,
+      },
+      { parent: this },
+    );
+    configReload(
+      `${name}-prometheus-config`,
+      {
+        service: "prometheus",
+        container: prometheus.containerName,
+        containerId: prometheus.container.id,
+        files: prometheusFiles,
+        dockerHost: args.dockerHost,
+      },
+      { parent: this },
     );
 
     // ---- Grafana ----

@@ -7,7 +7,7 @@
  * load on it.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join, resolve } from "node:path";
@@ -149,7 +149,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           "--skipLibCheck",
           "--esModuleInterop",
           join(REPO, "tools", "traffic-switch.ts"),
-          join(REPO, "tools", "edge-reload.ts"),
+          join(REPO, "tools", "config-reload.ts"),
         ],
         { cwd: REPO },
       );
@@ -463,28 +463,31 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       expect(res.status).toBe(200);
     });
 
-    describe("in-place reload of a changed config and certificate (tools/edge-reload.ts)", () => {
+    describe("in-place reload of a changed config and certificate (tools/config-reload.ts)", () => {
       const reloadCli = (args: string[], stdin: string, env: NodeJS.ProcessEnv = process.env) =>
-        spawnSync(process.execPath, [join(cliDir, "tools", "edge-reload.js"), ...args], {
+        spawnSync(process.execPath, [join(cliDir, "tools", "config-reload.js"), ...args], {
           encoding: "utf8",
           env,
           input: stdin,
           timeout: 60_000,
         });
-      const fileArgs = () => [
-        "--config-path",
-        cfgFile,
-        "--cert-path",
-        join(dir, "edge.pem"),
-        "--state-file",
-        stateFile,
-      ];
+      /** stdin as the Edge component sends it: haproxy.cfg first, then the certificate bundle. */
+      const files = (config: string, certificate: string) =>
+        JSON.stringify({
+          files: [
+            { path: cfgFile, content: config },
+            { path: join(dir, "edge.pem"), content: certificate },
+          ],
+        });
       const localArgs = () => [
-        "--master-pid",
+        "--service",
+        "haproxy",
+        "--pid",
         String(haproxy?.process.pid),
         "--socket",
         join(dir, "admin.sock"),
-        ...fileArgs(),
+        "--state-file",
+        stateFile,
         "--wait-seconds",
         "20",
       ];
@@ -517,7 +520,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         );
         expect(configs[0]).not.toBe(readFileSync(cfgFile, "utf8"));
         const newConfig = configs[2];
-        const stdin = JSON.stringify({ config: newConfig, certificate: renewed.combinedPem });
+        const stdin = files(newConfig, renewed.combinedPem);
 
         const load = runWrk({
           url: `https://127.0.0.1:${ports.https}/ping`,
@@ -528,16 +531,12 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         await sleep(1000);
         const workers: number[] = [];
         for (const config of configs) {
-          const res = reloadCli(localArgs(), JSON.stringify({ config, certificate: renewed.combinedPem }));
+          const res = reloadCli(localArgs(), files(config, renewed.combinedPem));
           expect(res.status, res.stderr).toBe(0);
-          const out = JSON.parse(res.stdout) as {
-            action: string;
-            workerPid: number;
-            previousWorkerPid: number;
-          };
+          const out = JSON.parse(res.stdout) as { action: string; marker: string; previousMarker: string };
           expect(out.action).toBe("reloaded");
-          expect(out.workerPid).not.toBe(out.previousWorkerPid);
-          workers.push(out.workerPid);
+          expect(out.marker).not.toBe(out.previousMarker); // the worker pid
+          workers.push(Number(out.marker));
           await sleep(1500);
         }
         ca = renewed.certPem; // what the edge serves from now on, also if an expectation below fails
@@ -554,7 +553,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
 
         const again = reloadCli(localArgs(), stdin);
         expect(again.status, again.stderr).toBe(0);
-        expect(JSON.parse(again.stdout)).toMatchObject({ action: "unchanged", workerPid: workers[2] });
+        expect(JSON.parse(again.stdout)).toMatchObject({ action: "unchanged", marker: String(workers[2]) });
       });
 
       it("refuses a config HAProxy rejects: files put back, the running worker untouched", async () => {
@@ -565,9 +564,12 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           "load-server-state-from-file global",
           "load-server-state-from-file sideways",
         );
-        const res = reloadCli(localArgs(), JSON.stringify({ config: broken, certificate: liveCert }));
+        const res = reloadCli(localArgs(), files(broken, liveCert));
         expect(res.status).toBe(1);
-        expect(res.stderr).toMatch(/does not pass "haproxy -c"; the edge keeps its configuration/);
+        expect(res.stderr).toMatch(
+          /the new files do not pass haproxy's check; haproxy keeps its configuration/,
+        );
+        expect(res.stderr).toMatch(/sideways/); // HAProxy's own message
         expect(readFileSync(cfgFile, "utf8")).toBe(liveConfig);
         expect(existsSync(`${cfgFile}.next`)).toBe(false);
         expect((await admin.send("show info")).match(/^Pid: (\d+)$/m)?.[1]).toBe(pidBefore);
@@ -576,15 +578,23 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         const notJson = reloadCli(localArgs(), "config=1");
         expect(notJson.status).toBe(2);
         expect(notJson.stderr).toMatch(/stdin: expected JSON/);
-        const noKey = reloadCli(localArgs(), JSON.stringify({ config: liveConfig, certificate: ca }));
-        expect(noKey.status).toBe(2);
-        expect(noKey.stderr).toMatch(/"certificate" must hold the PEM chain followed by its private key/);
+        const relative = reloadCli(
+          localArgs(),
+          JSON.stringify({ files: [{ path: "haproxy.cfg", content: liveConfig }] }),
+        );
+        expect(relative.status).toBe(2);
+        expect(relative.stderr).toMatch(/files\[0\]\.path must be an absolute path/);
         const both = reloadCli(["--docker-container", "edge", ...localArgs()], "{}");
         expect(both.status).toBe(2);
-        expect(both.stderr).toMatch(/exactly one of --docker-container NAME or --master-pid PID/);
+        expect(both.stderr).toMatch(/exactly one of --docker-container NAME or --pid PID/);
+        const service = reloadCli(["--service", "nginx", "--pid", "1"], "{}");
+        expect(service.status).toBe(2);
+        expect(service.stderr).toMatch(
+          /--service: expected one of haproxy, prometheus, alertmanager, got "nginx"/,
+        );
       });
 
-      it("runs the file steps as root through `docker exec -u 0` and signals with `docker kill` (docker replaced by a shim)", async () => {
+      it("runs the file steps as the config directory's owner (`docker exec -u`) and signals with `docker kill` (docker replaced by a shim)", async () => {
         const bin = subDir("reload-bin");
         const log = join(dir, "reload-docker-calls.log");
         writeFileSync(
@@ -595,8 +605,8 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
             'if [[ "${1:-}" == "-H" ]]; then shift 2; fi',
             'echo "$*" | cut -c1-40 >> "$DOCKER_SHIM_LOG"',
             'if [[ "$1" == kill && "$2" == --signal && "$4" == edge-under-test ]]; then exec kill -s "$3" "$HAPROXY_MASTER_PID"; fi',
-            'if [[ "$1" != exec || "$2" != -i ]]; then echo "unexpected docker call: $*" >&2; exit 64; fi',
-            'shift 2; if [[ "$1" == -u ]]; then shift 2; fi',
+            'if [[ "$1" != exec ]]; then echo "unexpected docker call: $*" >&2; exit 64; fi',
+            'shift; if [[ "$1" == -i ]]; then shift; fi; if [[ "$1" == -u ]]; then shift 2; fi',
             '[[ "$1" == edge-under-test ]] || { echo "unexpected container $1" >&2; exit 64; }',
             'shift; exec "$@"',
             "",
@@ -610,19 +620,27 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
           HAPROXY_MASTER_PID: String(haproxy?.process.pid),
         };
         const renewed = selfSignedCert(subDir("renewed-again"));
-        const stdin = JSON.stringify({
-          config: readFileSync(cfgFile, "utf8"),
-          certificate: renewed.combinedPem,
-        });
+        const stdin = files(readFileSync(cfgFile, "utf8"), renewed.combinedPem);
         const res = reloadCli(
-          ["--docker-container", "edge-under-test", "--admin-tcp", `127.0.0.1:${ports.admin}`, ...fileArgs()],
+          [
+            "--service",
+            "haproxy",
+            "--docker-container",
+            "edge-under-test",
+            "--admin-tcp",
+            `127.0.0.1:${ports.admin}`,
+            "--state-file",
+            stateFile,
+          ],
           stdin,
           env,
         );
         expect(res.status, res.stderr).toBe(0);
         expect(JSON.parse(res.stdout).action).toBe("reloaded");
         const calls = readFileSync(log, "utf8");
-        expect(calls).toMatch(/^exec -i -u 0 edge-under-test bash -c/m);
+        const owner = String(statSync(dir).uid);
+        expect(calls).toContain(`exec edge-under-test stat -c %u ${dir}`.slice(0, 40));
+        expect(calls).toMatch(new RegExp(`^exec -i -u ${owner} edge-under-test sh -c`, "m"));
         expect(calls).toMatch(/^exec -i edge-under-test bash -c/m); // runtime API as the edge's user
         expect(calls).toMatch(/^kill --signal USR2 edge-under-test$/m);
         expect(servedCertificateFingerprint()).toBe(fingerprint(renewed.certPem));

@@ -41,9 +41,11 @@ import {
   startDaemon,
   tempDir,
   waitFor,
+  which,
   type Daemon,
 } from "../support/tools";
 import { selfSignedCert } from "../support/tls";
+import { localServiceHost, reloadService, type ReloadTarget } from "../../tools/config-reload";
 import { unixTransport } from "../../tools/traffic-switch";
 
 const TOOLS = [
@@ -102,7 +104,41 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
   let backend: BackendApp | undefined;
   let prometheusUrl = "";
   let alertmanagerDaemon: Daemon | undefined;
+  let prometheusDaemon: Daemon | undefined;
   const ports: Record<string, number> = {};
+  const hookUrl = () => `http://127.0.0.1:${ports.hook}`;
+  const alertmanagerYml = (environment = "l5") =>
+    renderAlertmanagerConfig({
+      environment,
+      pagerWebhookUrl: `${hookUrl()}/pager`,
+      slackWebhookUrl: `${hookUrl()}/slack`,
+      deadMansSwitchUrl: `${hookUrl()}/dms`,
+    });
+  const rulesFile = join(root, "alert-rules.yml");
+  const prometheusYml = (scrapeIntervalSeconds = 2) =>
+    renderPrometheusConfig({
+      environment: "l5",
+      scrapeIntervalSeconds,
+      ruleFiles: [rulesFile],
+      alertmanagers: [`127.0.0.1:${ports.alertmanager}`],
+      targets: {
+        prometheus: `127.0.0.1:${ports.prometheus}`,
+        alertmanager: `127.0.0.1:${ports.alertmanager}`,
+        node: `127.0.0.1:${ports.node}`,
+        postgres: `127.0.0.1:${ports.postgres}`,
+        redis: `127.0.0.1:${ports.redis}`,
+        blackbox: `127.0.0.1:${ports.blackbox}`,
+        edge: `127.0.0.1:${ports.edge}`,
+      },
+      backendSlots: [
+        {
+          colour: "blue",
+          discovery: { kind: "static", targets: [`127.0.0.1:${backend?.port}`] },
+          healthUrl: `${backend?.url}/health`,
+        },
+      ],
+      publicUrl: `https://localhost:${ports.tls}/health`,
+    });
 
   const start = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
     const daemon = startDaemon(cmd, args, env ? { env: { ...process.env, ...env } } : {});
@@ -233,16 +269,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     start("haproxy", ["-db", "-f", join(root, "haproxy.cfg")]);
 
     // --- Alertmanager with the rendered config; receivers point at the recorder ---
-    const hookUrl = `http://127.0.0.1:${ports.hook}`;
-    writeFileSync(
-      join(root, "alertmanager.yml"),
-      renderAlertmanagerConfig({
-        environment: "l5",
-        pagerWebhookUrl: `${hookUrl}/pager`,
-        slackWebhookUrl: `${hookUrl}/slack`,
-        deadMansSwitchUrl: `${hookUrl}/dms`,
-      }),
-    );
+    writeFileSync(join(root, "alertmanager.yml"), alertmanagerYml());
     alertmanagerDaemon = start("prometheus-alertmanager", [
       `--config.file=${join(root, "alertmanager.yml")}`,
       `--storage.path=${join(root, "am")}`,
@@ -251,36 +278,10 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     ]);
 
     // --- Prometheus with the rendered config and rules ---
-    const rules = join(root, "alert-rules.yml");
-    writeFileSync(rules, renderAlertRules({ testActiveColour: "blue" }));
-    writeFileSync(
-      join(root, "prometheus.yml"),
-      renderPrometheusConfig({
-        environment: "l5",
-        scrapeIntervalSeconds: 2,
-        ruleFiles: [rules],
-        alertmanagers: [`127.0.0.1:${ports.alertmanager}`],
-        targets: {
-          prometheus: `127.0.0.1:${ports.prometheus}`,
-          alertmanager: `127.0.0.1:${ports.alertmanager}`,
-          node: `127.0.0.1:${ports.node}`,
-          postgres: `127.0.0.1:${ports.postgres}`,
-          redis: `127.0.0.1:${ports.redis}`,
-          blackbox: `127.0.0.1:${ports.blackbox}`,
-          edge: `127.0.0.1:${ports.edge}`,
-        },
-        backendSlots: [
-          {
-            colour: "blue",
-            discovery: { kind: "static", targets: [`127.0.0.1:${backend.port}`] },
-            healthUrl: `${backend.url}/health`,
-          },
-        ],
-        publicUrl: `https://localhost:${ports.tls}/health`,
-      }),
-    );
+    writeFileSync(rulesFile, renderAlertRules({ testActiveColour: "blue" }));
+    writeFileSync(join(root, "prometheus.yml"), prometheusYml());
     prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
-    start("prometheus", [
+    prometheusDaemon = start("prometheus", [
       `--config.file=${join(root, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(root, "tsdb")}`,
       `--web.listen-address=127.0.0.1:${ports.prometheus}`,
@@ -613,4 +614,81 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       { timeoutMs: 60_000, intervalMs: 500 },
     );
   });
+
+  it.skipIf(skipReason("busybox", "promtool", "amtool"))(
+    "reloads Prometheus and Alertmanager in place: new files applied, bad files refused (tools/config-reload.ts, busybox applets)",
+    async () => {
+      // The steps run in the containers' busybox sh: run them with busybox's sh, cmp, cp, mv, rm,
+      // cat and wget here too (promtool and amtool come from the PATH behind them).
+      const bin = join(root, "busybox-bin");
+      runOk("mkdir", ["-p", bin]);
+      for (const applet of ["sh", "cmp", "cp", "mv", "rm", "cat", "wget"]) {
+        runOk("ln", ["-sf", defined(which("busybox")), join(bin, applet)]);
+      }
+      const savedPath = process.env.PATH;
+      process.env.PATH = `${bin}:${savedPath}`;
+      try {
+        const prometheusTarget: ReloadTarget = {
+          service: "prometheus",
+          host: localServiceHost(defined(prometheusDaemon?.process.pid)),
+          metricsUrl: `${prometheusUrl}/metrics`,
+        };
+        const rules = { path: rulesFile, content: readFileSync(rulesFile, "utf8") };
+        const promFiles = (yml: string) => [{ path: join(root, "prometheus.yml"), content: yml }, rules];
+        const loaded = async () =>
+          (await getJson<{ data: { yaml: string } }>(`${prometheusUrl}/api/v1/status/config`)).data.yaml;
+
+        const reloaded = await reloadService(prometheusTarget, promFiles(prometheusYml(3)), {
+          waitSeconds: 20,
+        });
+        expect(reloaded.action).toBe("reloaded");
+        expect(Number(reloaded.marker)).toBeGreaterThan(Number(reloaded.previousMarker));
+        expect(await loaded()).toContain("scrape_interval: 3s");
+        const unchanged = await reloadService(prometheusTarget, promFiles(prometheusYml(3)), {
+          waitSeconds: 20,
+        });
+        expect(unchanged).toMatchObject({ action: "unchanged", marker: reloaded.marker });
+
+        const bad = `${prometheusYml(5)}\nnot_a_prometheus_key: 1\n`;
+        await expect(reloadService(prometheusTarget, promFiles(bad), { waitSeconds: 20 })).rejects.toThrow(
+          /do not pass prometheus's check; prometheus keeps its configuration[\s\S]*not_a_prometheus_key/,
+        );
+        expect(readFileSync(join(root, "prometheus.yml"), "utf8")).toBe(prometheusYml(3));
+        expect(await loaded()).toContain("scrape_interval: 3s");
+        const afterBad = await reloadService(prometheusTarget, promFiles(prometheusYml(2)), {
+          waitSeconds: 20,
+        });
+        expect(afterBad.action).toBe("reloaded");
+
+        const alertmanagerTarget: ReloadTarget = {
+          service: "alertmanager",
+          host: localServiceHost(defined(alertmanagerDaemon?.process.pid)),
+          metricsUrl: `http://127.0.0.1:${ports.alertmanager}/metrics`,
+        };
+        const amFile = (yml: string) => [{ path: join(root, "alertmanager.yml"), content: yml }];
+        const amConfig = async () =>
+          (
+            await getJson<{ config: { original: string } }>(
+              `http://127.0.0.1:${ports.alertmanager}/api/v2/status`,
+            )
+          ).config.original;
+        const amReloaded = await reloadService(alertmanagerTarget, amFile(alertmanagerYml("l5-reloaded")), {
+          waitSeconds: 20,
+        });
+        expect(amReloaded.action).toBe("reloaded");
+        expect(await amConfig()).toContain("[l5-reloaded]"); // webhook URLs show as <secret>
+        await expect(
+          reloadService(alertmanagerTarget, amFile("route: {receiver: nowhere}\nreceivers: []\n"), {
+            waitSeconds: 20,
+          }),
+        ).rejects.toThrow(/do not pass alertmanager's check/);
+        expect(await amConfig()).toContain("[l5-reloaded]"); // webhook URLs show as <secret>
+        expect(
+          (await reloadService(alertmanagerTarget, amFile(alertmanagerYml()), { waitSeconds: 20 })).action,
+        ).toBe("reloaded");
+      } finally {
+        process.env.PATH = savedPath;
+      }
+    },
+  );
 });

@@ -94,15 +94,21 @@ describe("Edge component (env stack prod)", async () => {
     expect(edge?.inputs.labels).not.toContainEqual(
       expect.objectContaining({ label: "backend-infra.config-sha256" }),
     );
-    // Every other container is replaced when its uploads change (no in-place reload there).
-    for (const c of containers(plan.resources).filter((r) => r !== edge)) {
-      expect(c.options.ignoreChanges, String(c.inputs.name)).toEqual([]);
-    }
+    // Only the containers with an in-place reload keep their uploads; the others are replaced.
+    const inPlace = containers(plan.resources)
+      .filter((c) => c.options.ignoreChanges.includes("uploads"))
+      .map((c) => c.inputs.name);
+    expect(inPlace.sort()).toEqual([
+      "backend-infra-prod-alertmanager",
+      "backend-infra-prod-edge",
+      "backend-infra-prod-prometheus",
+    ]);
 
     const reload = plan.resources.find((r) => r.type === "command:local:Command" && r.name === "edge-config");
     const component = plan.resources.find((r) => r.type === "backend-infra:edge:Edge");
     expect(reload?.parent).toBe(component?.urn);
-    const cli = "node dist/tools/edge-reload.js --docker-container 'backend-infra-prod-edge'";
+    const cli =
+      "node dist/tools/config-reload.js --service haproxy --docker-container 'backend-infra-prod-edge'";
     expect(reload?.inputs).toMatchObject({
       create: cli,
       update: cli,
@@ -111,9 +117,12 @@ describe("Edge component (env stack prod)", async () => {
     expect(reload?.secretInputs).toContain("stdin");
     const uploads = edge?.inputs.uploads as { file: string; content: string }[];
     expect(JSON.parse(String(reload?.inputs.stdin))).toEqual({
-      config: uploads.find((u) => u.file.endsWith("/haproxy.cfg"))?.content,
-      certificate: uploads.find((u) => u.file.endsWith("/edge.pem"))?.content,
+      files: uploads.map((u) => ({ path: u.file, content: u.content })),
     });
+    expect(uploads.map((u) => u.file)).toEqual([
+      "/usr/local/etc/haproxy/haproxy.cfg",
+      "/usr/local/etc/haproxy/certs/edge.pem",
+    ]);
     // A re-created container runs it again; the traffic switch waits for it.
     expect(reload?.inputs.triggers).toEqual([edge?.outputs.id ?? expect.any(String)]);
     expect(reload?.propertyDependencies.triggers).toContain(edge?.urn);

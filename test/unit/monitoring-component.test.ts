@@ -130,7 +130,7 @@ describe("Monitoring component (env stack prod)", async () => {
   });
 
   it("uploads exactly the rendered rules and blackbox config; prometheus.yml scrapes every job", () => {
-    expect(upload(prometheus, "/etc/prometheus/rules/alert-rules.yml")).toBe(renderAlertRules());
+    expect(upload(prometheus, "/etc/prometheus/alert-rules.yml")).toBe(renderAlertRules());
     expect(upload(blackbox, "/etc/blackbox_exporter/config.yml")).toBe(renderBlackboxConfig());
     const config = parse(upload(prometheus, "/etc/prometheus/prometheus.yml") as string) as {
       global: { scrape_interval: string };
@@ -138,7 +138,7 @@ describe("Monitoring component (env stack prod)", async () => {
       scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
     };
     expect(config.global.scrape_interval).toBe(`${plan.config.monitoring.scrapeIntervalSeconds}s`);
-    expect(config.rule_files).toEqual(["/etc/prometheus/rules/alert-rules.yml"]);
+    expect(config.rule_files).toEqual(["/etc/prometheus/alert-rules.yml"]);
     const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j]));
     expect(Object.keys(jobs).sort()).toEqual(
       [
@@ -158,6 +158,37 @@ describe("Monitoring component (env stack prod)", async () => {
     expect(jobs.node.static_configs?.[0].targets).toEqual([`${P}-node-exporter:9100`]);
     expect(jobs["blackbox-public"].static_configs?.[0].targets).toEqual([
       `https://${plan.config.publicHostname}/health`,
+    ]);
+  });
+
+  it("applies Prometheus and Alertmanager config changes with an in-place reload, not a new container", () => {
+    const component = r.find((x) => x.type === "backend-infra:monitoring:Monitoring");
+    for (const [service, container] of [
+      ["prometheus", prometheus],
+      ["alertmanager", alertmanager],
+    ] as const) {
+      expect(container.options.ignoreChanges, service).toEqual(["uploads"]);
+      const reload = r.find(
+        (x) => x.type === "command:local:Command" && x.name === `monitoring-${service}-config`,
+      );
+      expect(reload?.parent, service).toBe(component?.urn);
+      const cli = `node dist/tools/config-reload.js --service ${service} --docker-container '${P}-${service}'`;
+      expect(reload?.inputs).toMatchObject({
+        create: cli,
+        update: cli,
+        environment: { DOCKER_HOST: plan.config.dockerHost },
+      });
+      // The same files as the uploads, main config first, secret (alertmanager.yml holds webhook URLs).
+      expect(JSON.parse(String(reload?.inputs.stdin))).toEqual({
+        files: uploads(container).map((u) => ({ path: u.file, content: u.content })),
+      });
+      expect(reload?.secretInputs).toContain("stdin");
+      expect(reload?.propertyDependencies.triggers).toContain(container.urn);
+    }
+    // Every file of one service in one directory: the reload writes as that directory's owner.
+    expect(uploads(prometheus).map((u) => u.file)).toEqual([
+      "/etc/prometheus/prometheus.yml",
+      "/etc/prometheus/alert-rules.yml",
     ]);
   });
 

@@ -227,7 +227,7 @@ describe("prometheus.yml", () => {
   const input: PrometheusConfigInput = {
     environment: "prod",
     scrapeIntervalSeconds: 30,
-    ruleFiles: ["/etc/prometheus/rules/alert-rules.yml"],
+    ruleFiles: ["/etc/prometheus/alert-rules.yml"],
     alertmanagers: ["alertmanager:9093"],
     targets: { prometheus: "localhost:9090", node: "node-exporter:9100", blackbox: "blackbox:9115" },
     backendSlots: [
