@@ -189,6 +189,8 @@ async function applyAndReload(
   }
 
   try {
+    // A failure reported before this reload (an earlier one) must not read as this one's.
+    const failedBefore = await profile.reloadFailed().catch(() => false);
     await profile.prepare?.();
     log(`${host.description}: files valid, reloading (${profile.signal})`);
     await host.signal(profile.signal);
@@ -199,7 +201,7 @@ async function applyAndReload(
         log(`${host.description}: runs the new files`);
         return { service, action: "reloaded", sha256, marker, previousMarker };
       }
-      if (await profile.reloadFailed().catch(() => false)) {
+      if (!failedBefore && (await profile.reloadFailed().catch(() => false))) {
         throw new Error(`${service} reports the reload as failed (see its log)`);
       }
       if (Date.now() > deadline)
