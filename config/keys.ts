@@ -403,7 +403,12 @@ export const KEYS = {
     secret: true,
   }),
   alertSlackWebhookUrl: key(url, "string", "Slack incoming webhook (warning alerts).", { secret: true }),
-  alertTeamsWebhookUrl: key(url, "string", "Microsoft Teams webhook (warning alerts).", { secret: true }),
+  alertTeamsWebhookUrl: key(
+    url,
+    "string",
+    "Warning alerts for Microsoft Teams: a URL that takes Alertmanager's webhook JSON and posts to Teams (prometheus-msteams, a Power Automate flow); Alertmanager 0.25 cannot post to a Teams incoming webhook itself.",
+    { secret: true },
+  ),
   alertEmailTo: key(stringArray, "array", "E-mail addresses that receive critical alerts."),
   alertEmailFrom: key(
     z.email({ message: "expected an e-mail address" }),
