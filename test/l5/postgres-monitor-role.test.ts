@@ -173,14 +173,16 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
 
     it("MONITOR_ROLE_SQL again on the existing cluster (the one-off): succeeds, sets the new password, undoes drift", () => {
       const newPassword = "New-_password-0123456789abcdefghijklmnop";
+      const applyMonitorRole = (password: string) =>
+        runInitSql(
+          pg,
+          "20-monitor-role.sql",
+          MONITOR_ROLE_SQL,
+          { MONITOR_DB_USER: POSTGRES_MONITOR_ROLE, MONITOR_DB_PASSWORD: password },
+          DB,
+        );
       pg.sql(`ALTER ROLE ${POSTGRES_MONITOR_ROLE} CREATEDB; REVOKE pg_monitor FROM ${POSTGRES_MONITOR_ROLE}`);
-      const result = runInitSql(
-        pg,
-        "20-monitor-role.sql",
-        MONITOR_ROLE_SQL,
-        { MONITOR_DB_USER: POSTGRES_MONITOR_ROLE, MONITOR_DB_PASSWORD: newPassword },
-        DB,
-      );
+      const result = applyMonitorRole(newPassword);
       expect(result.status, result.stderr).toBe(0);
       expect(ok(psqlAs(POSTGRES_MONITOR_ROLE, newPassword, "SELECT current_user"))).toBe(
         POSTGRES_MONITOR_ROLE,
@@ -192,13 +194,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
         ),
       ).toBe("f|t");
       // back to the password the exporter test uses
-      const back = runInitSql(
-        pg,
-        "20-monitor-role.sql",
-        MONITOR_ROLE_SQL,
-        { MONITOR_DB_USER: POSTGRES_MONITOR_ROLE, MONITOR_DB_PASSWORD: MONITOR_PASSWORD },
-        DB,
-      );
+      const back = applyMonitorRole(MONITOR_PASSWORD);
       expect(back.status, back.stderr).toBe(0);
       expect(ok(monitor("SELECT current_user"))).toBe(POSTGRES_MONITOR_ROLE);
     });
