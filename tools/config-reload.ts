@@ -27,9 +27,9 @@
  *
  * Output: one JSON object on stdout; progress on stderr. Exit codes: 0 ok, 1 error, 2 usage.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
+import { runWithInput } from "../lib/run-with-input";
 import { EDGE_STATE_FILE } from "../renderers/haproxy-config";
 import {
   dockerTransport,
@@ -281,39 +281,13 @@ export function parseFiles(text: string): ConfigFile[] {
   });
 }
 
-function spawnCollect(
-  cmd: string,
-  args: string[],
-  input: string | undefined,
-  timeoutMs: number,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd}: ${error.message}`));
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} exited ${code}: ${err.trim() || out.trim()}`));
-    });
-    child.stdin.end(input ?? "");
-  });
-}
-
 /** The container's service: file steps as the config directory's owner, signals through Docker. */
 export function dockerServiceHost(container: string, configDir: string, dockerHost?: string): ServiceHost {
   const docker = (args: string[], input?: string) =>
-    spawnCollect("docker", [...(dockerHost ? ["-H", dockerHost] : []), ...args], input, 60_000);
+    runWithInput("docker", [...(dockerHost ? ["-H", dockerHost] : []), ...args], {
+      input,
+      timeoutMs: 60_000,
+    });
   let owner: Promise<string> | undefined;
   const ownerUid = () =>
     (owner ??= docker(["exec", container, "stat", "-c", "%u", configDir]).then((uid) => {
@@ -337,7 +311,8 @@ export function dockerServiceHost(container: string, configDir: string, dockerHo
 export function localServiceHost(pid: number): ServiceHost {
   return {
     description: `local process ${pid}`,
-    script: (body, args, input) => spawnCollect("sh", ["-c", body, "config-reload", ...args], input, 60_000),
+    script: (body, args, input) =>
+      runWithInput("sh", ["-c", body, "config-reload", ...args], { input, timeoutMs: 60_000 }),
     signal: (name) => {
       process.kill(pid, `SIG${name}` as NodeJS.Signals);
       return Promise.resolve();

@@ -22,7 +22,6 @@
  *
  * Output: one JSON object on stdout; progress on stderr. Exit codes: 0 ok, 1 error, 2 usage, 3 refused.
  */
-import { spawn } from "node:child_process";
 import { renameSync, writeFileSync } from "node:fs";
 import { connect, type NetConnectOpts } from "node:net";
 import { parseArgs } from "node:util";
@@ -34,6 +33,7 @@ import {
   planSwitch,
   type SwitchPlan,
 } from "../lib/haproxy-runtime";
+import { runWithInput } from "../lib/run-with-input";
 import { isColour, validateTarget, type TrafficTarget } from "../lib/traffic-weights";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3 } as const;
@@ -111,28 +111,10 @@ export function dockerTransport(
   const { host, port } = splitHostPort(adminTcp, "--admin-tcp");
   const hostArgs = dockerHost ? ["-H", dockerHost] : [];
   const exec = (args: string[], input: string) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn("docker", [...hostArgs, "exec", "-i", container, ...args], {
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`docker exec into ${container} did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
-      child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-      child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
-      child.on("error", (error) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot run docker (is the docker CLI installed?): ${error.message}`));
-      });
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new Error(`docker exec into ${container} exited ${code}: ${err.trim() || out.trim()}`));
-      });
-      child.stdin.end(input);
+    runWithInput("docker", [...hostArgs, "exec", "-i", container, ...args], {
+      input,
+      timeoutMs,
+      what: `docker exec into ${container}`,
     });
   return {
     description: `docker exec ${container} (admin ${host}:${port})`,
