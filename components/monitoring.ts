@@ -369,7 +369,7 @@ export class Monitoring extends pulumi.ComponentResource {
     );
     const prometheusFiles = [
       { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
-      { file: RULES_PATH, content: pulumi.output(renderAlertRules()) },
+      { file: RULES_PATH, content: renderAlertRules() },
     ];
     const prometheus = new ServiceContainer(
       `${name}-prometheus`,
