@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig, type InfraConfig } from "../../config/schema";
 import { PROJECT } from "../../config/keys";
 import { createMocks } from "./mocks";
+import { skipUnreadPromiseStacks } from "./promise-stacks";
 import { readStackConfig, secretPlaceholder, REPO_ROOT } from "./stack-file";
 
 /** The parts of the gRPC messages and MockMonitor the harness touches. */
@@ -198,6 +199,7 @@ export function runProgram(stack: string, options: RunOptions = {}): Promise<Pla
 async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> {
   const { values, secretKeys, placeholderSecrets } = resolveStackConfig(stack, options);
   const config = parseConfig({ stack, values, secretKeys }); // throws ConfigError before anything runs
+  skipUnreadPromiseStacks();
 
   const envOutputs = new Map<string, Record<string, unknown>>();
   if (config.role === "slot" && config.slot) {
