@@ -204,7 +204,8 @@ describe.skipIf(skipReason(...TOOLS))(
       const rdbBytes = readFileSync(join(env.backupDir, "redis", rdb));
       writeFileSync(badRdb, rdbBytes.subarray(0, rdbBytes.length - 12));
       const target = env.dir("redis-target");
-      const restoreRedis = env.script("restore-redis", [badRdb, "--data-dir", target]);
+      // --ignore-running: the env's Redis does not use this directory.
+      const restoreRedis = env.script("restore-redis", [badRdb, "--data-dir", target, "--ignore-running"]);
       expect(restoreRedis.status).toBe(1);
       expect(restoreRedis.stderr).toMatch(/redis-check-rdb rejects/);
       expect(readdirSync(target)).toEqual([]);

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createPgServer } from "../support/postgres";
 import { redisCli, startRedisDaemon } from "../support/redis";
@@ -239,6 +240,10 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
   // repo1 fetches WAL synchronously, S3 asynchronously (the two restore_command forms).
   for (const from of ["local", "s3"] as const) {
     it(`restore-drill --exact restores from ${from} and compares every table`, () => {
+      // What a killed drill leaves: its directory and a postmaster.pid naming no live server.
+      const leftover = join(env.scratchDir, "drill-999999", "data");
+      runAsPostgres("mkdir", ["-p", leftover], {});
+      runAsPostgres("sh", ["-c", `printf '999999\\n%s\\n' "$1" > "$1/postmaster.pid"`, "sh", leftover], {});
       const out = env.script("restore-drill", ["--from", from, "--exact"]);
       ok(out, "restore-drill");
       expect(out.stdout).toMatch(
@@ -290,7 +295,14 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     const dataDir = env.dir("redis-restore");
     // An old AOF that would win over the RDB if it were left in place.
     run("runuser", ["-u", "postgres", "--", "mkdir", join(dataDir, "appendonlydir")]);
-    const out = env.script("restore-redis", ["--latest", "--data-dir", dataDir, "--rebuild-aof"]);
+    // The env's Redis (REDIS_HOST) keeps running: it does not use this directory.
+    const out = env.script("restore-redis", [
+      "--latest",
+      "--data-dir",
+      dataDir,
+      "--rebuild-aof",
+      "--ignore-running",
+    ]);
     ok(out, "restore-redis");
     expect(existsSync(join(dataDir, "dump.rdb"))).toBe(true);
     expect(readdirSync(dataDir).some((f) => f.startsWith("appendonlydir.before-restore-"))).toBe(true);
@@ -305,6 +317,80 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
       expect(cli("dbsize")).toBe("4");
     } finally {
       await redis.stop();
+    }
+  });
+
+  it("restore-redis refuses while a Redis answers at REDIS_HOST, and without --rebuild-aof over an AOF", () => {
+    const dataDir = env.dir("redis-refuse");
+    const running = env.script("restore-redis", ["--latest", "--data-dir", dataDir, "--rebuild-aof"]);
+    expect(running.status).toBe(1);
+    expect(running.stderr).toContain(`a Redis answers at 127.0.0.1:${env.redis!.port}`);
+    run("runuser", ["-u", "postgres", "--", "mkdir", join(dataDir, "appendonlydir")]);
+    const noRebuild = env.script("restore-redis", ["--latest", "--data-dir", dataDir, "--ignore-running"]);
+    expect(noRebuild.status).toBe(2);
+    expect(noRebuild.stderr).toMatch(
+      /appendonlydir exists: a Redis with appendonly yes loads it and ignores the RDB/,
+    );
+    expect(readdirSync(dataDir)).toEqual(["appendonlydir"]);
+  });
+
+  it("restore-redis puts the old files back when the AOF rebuild fails", () => {
+    const dataDir = env.dir("redis-rollback");
+    runAsPostgres(
+      "sh",
+      [
+        "-c",
+        'echo old-rdb > "$1/dump.rdb" && mkdir "$1/appendonlydir" && echo m > "$1/appendonlydir/x.manifest"',
+        "sh",
+        dataDir,
+      ],
+      {},
+    );
+    // A redis-server that exits at once: the load fails after the old files were moved aside.
+    const out = env.script(
+      "restore-redis",
+      ["--latest", "--data-dir", dataDir, "--rebuild-aof", "--ignore-running"],
+      { REDIS_SERVER_BIN: "/bin/false" },
+    );
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("redis-server exited while loading");
+    expect(out.stderr).toContain("rolling back");
+    expect(readdirSync(dataDir).sort()).toEqual(["appendonlydir", "dump.rdb"]);
+    expect(readFileSync(join(dataDir, "dump.rdb"), "utf8")).toBe("old-rdb\n");
+    expect(readdirSync(join(dataDir, "appendonlydir"))).toEqual(["x.manifest"]);
+  });
+
+  it("a backup whose config cannot be read fails (it used to report success with no repository)", () => {
+    const textfiles = env.dir("textfile-badconf");
+    const out = env.script("backup-pg", ["diff"], {
+      PGBACKREST_CONFIG: "/nonexistent/pgbackrest.conf",
+      TEXTFILE_DIR: textfiles,
+    });
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("PGBACKREST_CONFIG /nonexistent/pgbackrest.conf is not readable");
+    expect(readFileSync(join(textfiles, "backup_pg_diff.prom"), "utf8")).toMatch(
+      /^backup_last_status\{kind="pg_diff"\} 0$/m,
+    );
+  });
+
+  it("a job that finds its lock taken exits 75 and leaves the metrics alone", async () => {
+    const locks = env.dir("locks-busy");
+    const textfiles = env.dir("textfile-busy");
+    // Another full backup is running: it holds the shared pg lock (a file the jobs' user owns).
+    runAsPostgres("touch", [join(locks, ".lock-pg")], {});
+    const holder = spawn("flock", [join(locks, ".lock-pg"), "sleep", "30"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const out = env.script("backup-pg", ["diff"], {
+        BACKUP_LOCK_DIR: locks,
+        TEXTFILE_DIR: textfiles,
+        PG_BACKUP_LOCK_WAIT_SECONDS: "1",
+      });
+      expect(out.status).toBe(75);
+      expect(out.stderr).toContain("pg_diff not started");
+      expect(readdirSync(textfiles)).toEqual([]);
+    } finally {
+      holder.kill("SIGKILL");
     }
   });
 
@@ -343,7 +429,32 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
       ["restore-postgres", ["--target-dir", "/tmp/x", "--to", "yesterday"], /YYYY-MM-DD HH:MM:SS\+00/],
       ["restore-postgres", ["--latest"], /--target-dir is required/],
       ["restore-postgres", ["--target-dir", "/tmp/x", "--latest", "--from", "tape"], /local or s3/],
-      ["restore-postgres", ["--target-dir", "/tmp/x", "--latest", "--wal-fetch", "fast"], /sync or async/],
+      [
+        "restore-postgres",
+        ["--target-dir", "/tmp/x", "--latest", "--wal-fetch", "fast"],
+        /sync or async, got 'fast'/,
+      ],
+      [
+        "restore-postgres",
+        ["--target-dir", "/tmp/x", "--to", "2026-01-01 00:00:00+00", "--latest"],
+        /--latest and --to exclude each other/,
+      ],
+      [
+        "restore-postgres",
+        ["--target-dir", "/tmp/x", "--latest", "--to", "2026-01-01 00:00:00+00"],
+        /--latest and --to exclude each other/,
+      ],
+      [
+        "restore-logical",
+        ["/tmp/a.dump", "--latest", "--dbname", "postgresql:///x"],
+        /not both '\/tmp\/a.dump' and --latest/,
+      ],
+      [
+        "restore-redis",
+        ["--latest", "/tmp/a.rdb", "--data-dir", "/tmp"],
+        /not both '--latest' and '\/tmp\/a.rdb'/,
+      ],
+      ["backup-pg", ["full", "--repo", "3"], /--repo expects 1, 2 or all, got '3'/],
       ["restore-logical", ["--latest"], /--dbname is required/],
       ["write-metric", ["Bad-Kind", "ok"], /metric kind/],
     ];

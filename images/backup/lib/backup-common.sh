@@ -100,17 +100,29 @@ JOB_START_NS=0
 JOB_SIZE=""
 JOB_CLEANUP=()
 
-# job_start KIND: takes the job lock and arranges for metrics to be written however the job ends.
+# Exit status of a job that did not run because the same job (or one sharing its lock) still
+# runs: EX_TEMPFAIL. No metrics are written: the running job reports, and the freshness alerts
+# catch one that hangs.
+JOB_BUSY_EXIT=75
+
+# job_start KIND [LOCK [WAIT_SECONDS]]: takes the lock LOCK (default KIND), waiting up to
+# WAIT_SECONDS (default 0), then arranges for metrics to be written however the job ends.
 job_start() {
   JOB_KIND=$1
-  JOB_START_NS=$(date +%s%N)
+  local lock=${2:-$1} wait=${3:-0}
+  require_int "lock wait seconds" "$wait"
   local lock_dir="${BACKUP_LOCK_DIR:-$BACKUP_DIR}"
   mkdir -p -- "$lock_dir" 2>/dev/null || true
+  # The lock comes before the EXIT trap: a run that finds the job busy must not report a failure.
+  exec 9>>"$lock_dir/.lock-$lock" || die "cannot create lock file $lock_dir/.lock-$lock"
+  if ! flock -w "$wait" 9; then
+    log "another job holding $lock_dir/.lock-$lock is still running (waited ${wait}s): $JOB_KIND not started"
+    exit "$JOB_BUSY_EXIT"
+  fi
+  JOB_START_NS=$(date +%s%N)
   trap 'job_finish $?' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  exec 9>>"$lock_dir/.lock-$JOB_KIND" || die "cannot create lock file $lock_dir/.lock-$JOB_KIND"
-  flock -n 9 || die "another $JOB_KIND job is still running (lock $lock_dir/.lock-$JOB_KIND)"
 }
 
 # Registers a path removed when the job ends (on success and failure).
@@ -141,12 +153,12 @@ job_finish() {
 
 # ---------- pgBackRest ----------
 
-# Repositories configured in the pgBackRest config (1 and, when an S3 repo exists, 2).
-pgbr_repos() {
+# Sets PGBR_REPOS to the repositories configured in the pgBackRest config (1 and, when an S3
+# repo exists, 2). Not meant for $(...): its die must end the calling script.
+load_pgbr_repos() {
   [[ -r $PGBACKREST_CONFIG ]] || die "PGBACKREST_CONFIG $PGBACKREST_CONFIG is not readable"
-  local repos=(1)
-  if grep -Eq '^repo2-' "$PGBACKREST_CONFIG" || [[ -n ${PGBACKREST_REPO2_TYPE:-} ]]; then repos+=(2); fi
-  printf '%s\n' "${repos[@]}"
+  PGBR_REPOS=(1)
+  if grep -Eq '^repo2-' "$PGBACKREST_CONFIG" || [[ -n ${PGBACKREST_REPO2_TYPE:-} ]]; then PGBR_REPOS+=(2); fi
 }
 
 # repo number for --from local|s3
