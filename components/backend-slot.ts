@@ -14,13 +14,11 @@
  *   host and tagged with a hash of its sources (never `latest`).
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, Environment } from "../config/keys";
 import { slotAlias } from "./edge";
-import { buildImage } from "./built-image";
+import { buildImage, contextHash } from "./built-image";
+import { pullImage, type ResolvedImage } from "./pulled-image";
 import { ServiceContainer } from "./service-container";
 
 /** uid:gid of the `node` user in the official Node image the backend runs on. */
@@ -94,21 +92,6 @@ export function revisionNamed(
   return { props: { ...args.props, name: pulumi.interpolate`${name}-${revision}` }, opts: args.opts };
 }
 
-/** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */
-export function contextHash(dir: string): string {
-  const hash = createHash("sha256");
-  const walk = (path: string) => {
-    for (const entry of readdirSync(path).sort()) {
-      if (entry === "node_modules" || entry === "dist" || entry.startsWith(".")) continue;
-      const full = join(path, entry);
-      if (statSync(full).isDirectory()) walk(full);
-      else hash.update(relative(dir, full)).update("\0").update(readFileSync(full)).update("\0");
-    }
-  };
-  walk(dir);
-  return hash.digest("hex");
-}
-
 export class BackendSlot extends pulumi.ComponentResource {
   /** The image reference the containers run. */
   readonly image: pulumi.Output<string>;
@@ -124,7 +107,8 @@ export class BackendSlot extends pulumi.ComponentResource {
       );
     }
 
-    const image = args.image !== undefined ? this.pullImage(name, args.image) : this.buildImage(name, args);
+    // One pull (or build) for all replicas.
+    const image = args.image !== undefined ? pullImage(name, args.image, this) : this.buildImage(name, args);
     const databaseUrl = pulumi
       .all([
         args.postgres.user,
@@ -211,23 +195,13 @@ export class BackendSlot extends pulumi.ComponentResource {
       );
     }
 
-    this.image = image;
+    this.image = image.ref;
     this.containers = pulumi.all(containers.map((c) => c.containerName));
     this.upstream = `${alias}:${args.port}`;
     this.registerOutputs({ image: this.image, containers: this.containers, upstream: this.upstream });
   }
 
-  /** One pull for all replicas; they run the resolved digest, so a re-pushed tag changes nothing silently. */
-  private pullImage(name: string, reference: string): pulumi.Output<string> {
-    const remote = new docker.RemoteImage(
-      `${name}-image`,
-      { name: reference, keepLocally: true },
-      { parent: this },
-    );
-    return remote.repoDigest;
-  }
-
-  private buildImage(name: string, args: BackendSlotArgs): pulumi.Output<string> {
+  private buildImage(name: string, args: BackendSlotArgs): ResolvedImage {
     const context = args.buildContext ?? "examples/backend";
     const tag = `src-${contextHash(context).slice(0, 12)}`;
     // Pushed: run by digest. Local build: the content-hash tag is the pin.

@@ -28,7 +28,7 @@ import {
 } from "../renderers/pgbackrest-conf";
 import { DEFAULT_STANZA, POSTGRES_PATHS, POSTGRES_PORT, POSTGRES_SUPERUSER, POSTGRES_UID } from "./postgres";
 import { REDIS_DATA_PATH } from "./redis";
-import { buildImage } from "./built-image";
+import { buildImage, contextHash } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the runner container (see images/backup/README.md, "Container layout"). */
@@ -247,12 +247,14 @@ export class BackupRunner extends pulumi.ComponentResource {
     const base = parseImageRef(args.postgresBaseImage);
     if (!base?.tag)
       throw new Error(`BackupRunner: postgresBaseImage needs a tag, got "${args.postgresBaseImage}"`);
-    this.image = buildImage(
+    const imageContext = args.imageContext ?? "images/backup";
+    const built = buildImage(
       name,
       {
         repository: "backup-runner",
-        tag: base.tag,
-        context: args.imageContext ?? "images/backup",
+        // The base tag says what it is; the sources hash makes a script change a new image.
+        tag: `${base.tag}-src-${contextHash(imageContext).slice(0, 12)}`,
+        context: imageContext,
         buildArgs: { POSTGRES_BASE_IMAGE: args.postgresBaseImage, REDIS_IMAGE: args.redisImage },
         registry: args.registry,
         namePrefix: prefix,
@@ -260,6 +262,7 @@ export class BackupRunner extends pulumi.ComponentResource {
       },
       this,
     );
+    this.image = built.ref;
 
     // ---- volumes
     const volume = (suffix: string, label: string, retain: boolean) =>
@@ -321,7 +324,7 @@ export class BackupRunner extends pulumi.ComponentResource {
       `${name}-container`,
       {
         containerName: `${prefix}-backup-runner`,
-        image: this.image,
+        image: built,
         user: `${POSTGRES_UID}:${POSTGRES_UID}`,
         memoryMb: args.memoryMb ?? 1024,
         cpus: args.cpus ?? 1,

@@ -1,17 +1,24 @@
 /**
  * An image this project builds from a directory of its own (images/postgres, images/backup,
- * examples/backend). With a registry it is pushed and run by its registry digest; without one
- * it is built on the Docker host and run by its tag, which prod refuses (every prod image is
- * pinned by digest).
+ * examples/backend). With a registry it is pushed and pinned by its registry digest; without one
+ * it is built on the Docker host and pinned by its tag, which prod refuses (every prod image is
+ * pinned by digest). Either way containers run it by image ID (see pulled-image.ts).
  */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment } from "../config/schema";
+import { pullImage, type ResolvedImage } from "./pulled-image";
 
 export interface BuiltImageArgs {
   /** Repository name, e.g. `postgres-pgbackrest`; prefixed with the registry or `namePrefix`. */
   repository: string;
-  /** Tag of this build, e.g. the base image's tag or a hash of the sources. */
+  /**
+   * Tag of this build. Include a hash of the sources (`contextHash`): without a registry the tag
+   * is the only thing that changes when the sources do.
+   */
   tag: string;
   /** Build context directory, relative to the project directory. */
   context: string;
@@ -24,12 +31,8 @@ export interface BuiltImageArgs {
   environment: Environment;
 }
 
-/** Builds (and pushes) the image as a child of `parent`; returns the reference to run. */
-export function buildImage(
-  name: string,
-  args: BuiltImageArgs,
-  parent: pulumi.Resource,
-): pulumi.Output<string> {
+/** Builds (and pushes) the image as a child of `parent`; returns what containers run. */
+export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Resource): ResolvedImage {
   if (args.environment === "prod" && !args.registry) {
     throw new Error(
       `${name}: prod needs registryServer so the built ${args.repository} image is pushed and run by digest`,
@@ -54,5 +57,22 @@ export function buildImage(
     },
     { parent },
   );
-  return args.registry ? image.repoDigest : image.imageName;
+  const ref = args.registry ? image.repoDigest : image.imageName;
+  // The build is on the host already, so this looks it up locally and pulls nothing.
+  return { ref, id: pullImage(`${name}-built`, ref, parent).id };
+}
+
+/** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */
+export function contextHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (path: string) => {
+    for (const entry of readdirSync(path).sort()) {
+      if (entry === "node_modules" || entry === "dist" || entry.startsWith(".")) continue;
+      const full = join(path, entry);
+      if (statSync(full).isDirectory()) walk(full);
+      else hash.update(relative(dir, full)).update("\0").update(readFileSync(full)).update("\0");
+    }
+  };
+  walk(dir);
+  return hash.digest("hex");
 }

@@ -6,6 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { parseImageRef } from "../lib/image-ref";
+import { pullImage, type ResolvedImage } from "./pulled-image";
 
 export interface ServiceHealthcheck {
   /** Docker healthcheck test, e.g. `["CMD", "pg_isready", "-U", "app"]`. */
@@ -31,10 +32,11 @@ export interface ServiceContainerArgs {
   containerName: pulumi.Input<string>;
   /**
    * Image to run. A plain pinned reference (`redis:7.2.6-bookworm`) is pulled through a
-   * `docker.RemoteImage` and run by its resolved digest, so a re-tagged image upstream never
-   * changes a running service silently. An Output (a built image) is used as given.
+   * `docker.RemoteImage` (see `pullImage`); a `ResolvedImage` (built, or shared by replicas) is
+   * used as given. Either way the container runs the image ID, which is what the provider
+   * compares with on the next preview.
    */
-  image: pulumi.Input<string>;
+  image: string | ResolvedImage;
   /** `uid:gid` (or a user name the image defines). Never root. */
   user: string;
   /** Memory limit in MB; swap is disabled (memory-swap = memory). */
@@ -111,16 +113,13 @@ export class ServiceContainer extends pulumi.ComponentResource {
       throw new Error(`ServiceContainer ${name}: user must be a non-root user, got "${args.user}"`);
     }
 
-    let imageRef: pulumi.Input<string> = args.image;
+    let image: ResolvedImage;
     if (typeof args.image === "string") {
       if (!parseImageRef(args.image))
         throw new Error(`ServiceContainer ${name}: invalid image "${args.image}"`);
-      const remote = new docker.RemoteImage(
-        `${name}-image`,
-        { name: args.image, keepLocally: true },
-        { parent: this },
-      );
-      imageRef = remote.repoDigest;
+      image = pullImage(name, args.image, this);
+    } else {
+      image = args.image;
     }
 
     const readOnly = args.writableRootfsReason === undefined;
@@ -142,7 +141,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
       name,
       {
         name: args.containerName,
-        image: imageRef,
+        image: image.id,
         user: args.user,
         command: args.command,
         entrypoints: args.entrypoint,
@@ -179,6 +178,9 @@ export class ServiceContainer extends pulumi.ComponentResource {
         logOpts: { ...LOG_OPTS },
         init: args.init ?? true,
         stopTimeout: args.stopTimeoutSeconds ?? 10,
+        // Without it the provider removes a replaced or deleted container with force (SIGKILL),
+        // skipping the stop signal and drain above.
+        destroyGraceSeconds: args.stopTimeoutSeconds ?? 10,
         stopSignal: args.stopSignal,
         wait: args.waitHealthy ?? true,
         waitTimeout: (health.startPeriodSeconds ?? 30) + 120,
@@ -193,7 +195,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
     );
 
     this.containerName = this.container.name;
-    this.imageRef = pulumi.output(imageRef);
+    this.imageRef = image.ref;
     this.registerOutputs({ containerName: this.containerName, imageRef: this.imageRef });
   }
 }

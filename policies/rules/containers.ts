@@ -453,7 +453,7 @@ export const containerImagePinned = resourcePolicy(
     description: "Container images are pinned: a version tag or a digest, never `latest` or untagged.",
     severity: "high",
     remediation:
-      "Pin the image config key to a version (postgres:15.8-bookworm); ServiceContainer pulls it through a RemoteImage and runs it by digest.",
+      "Pin the image config key to a version (postgres:15.8-bookworm); ServiceContainer pulls it through a RemoteImage and runs its image ID.",
     benchmarks: ["Trivy DS001", "Checkov CKV_DOCKER_7"],
   },
   [CONTAINER],
@@ -474,10 +474,11 @@ export const containerImagePinned = resourcePolicy(
 export const containerImageDigest = resourcePolicy(
   {
     name: "container-image-digest",
-    description: "In the listed environments containers run an image by digest (name@sha256:...).",
+    description:
+      "In the listed environments containers run an image by digest (name@sha256:...) or by the image ID a RemoteImage resolved.",
     severity: "medium",
     remediation:
-      "Run the RemoteImage's repoDigest (ServiceContainer does this for string images). For an image the program builds, configure a registry (registryServer) so it is pushed and run by its repoDigest, or pin the image config key to name@sha256:....",
+      "Run the RemoteImage's imageId (ServiceContainer does this). For an image the program builds, configure a registry (registryServer) so it is pushed and looked up by its repoDigest, or pin the image config key to name@sha256:....",
     benchmarks: ["Trivy DS001", "Checkov CKV_DOCKER_7"],
     configSchema: { properties: { environments: environmentsOption(["prod"]) } },
   },

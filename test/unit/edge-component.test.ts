@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { renderHaproxyConfig } from "../../renderers/haproxy-config";
 import { runProgram, type PlannedResource } from "../harness/run-program";
+import { imageRunBy } from "../harness/images";
 
 const containers = (resources: PlannedResource[]) =>
   resources.filter((r) => r.type === "docker:index/container:Container");
@@ -15,7 +16,10 @@ describe("Edge component (env stack prod)", async () => {
       (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.name === "haproxy:2.6.18-bookworm",
     );
     expect(pull).toBeDefined();
-    expect(String(edge?.inputs.image)).toMatch(/^haproxy@sha256:[a-f0-9]{64}$/);
+    expect(imageRunBy(plan.resources, edge!)).toEqual({
+      name: "haproxy:2.6.18-bookworm",
+      repoDigest: expect.stringMatching(/^haproxy@sha256:[a-f0-9]{64}$/),
+    });
     expect(edge?.inputs.user).toBe("99:99");
     expect(edge?.inputs.stopSignal).toBe("SIGUSR1");
   });

@@ -9,6 +9,7 @@ import { renderAlertRules } from "../../renderers/alert-rules";
 import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
 import { runProgram, type PlannedResource } from "../harness/run-program";
+import { imageRunBy } from "../harness/images";
 
 const CONTAINER = "docker:index/container:Container";
 const P = "backend-infra-prod";
@@ -59,7 +60,7 @@ describe("Monitoring component (env stack prod)", async () => {
       expect(c.inputs.securityOpts).toContain("no-new-privileges:true");
       expect((c.inputs.capabilities as { drops: string[] }).drops).toEqual(["ALL"]);
       expect((c.inputs.healthcheck as { tests: string[] }).tests.length).toBeGreaterThan(1);
-      expect(String(c.inputs.image)).toMatch(/@sha256:[a-f0-9]{64}$/);
+      expect(imageRunBy(r, c).repoDigest).toMatch(/@sha256:[a-f0-9]{64}$/);
       // Parent chain: container -> ServiceContainer -> Monitoring.
       const parent = r.find((x) => x.urn === c.parent);
       expect(parent?.parent).toBe(component?.urn);

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { aclPasswordHash } from "../../renderers/redis-conf";
 import { runProgram, type PlannedResource, type PlanResult } from "../harness/run-program";
+import { imageRunBy } from "../harness/images";
 
 const CONTAINER = "docker:index/container:Container";
 const plans = new Map<string, Promise<PlanResult>>();
@@ -118,7 +119,7 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     );
     if (config.registry) {
       expect(image.inputs.skipPush).toBe(false);
-      expect(String(pg.inputs.image)).toMatch(/@sha256:[a-f0-9]{64}$/);
+      expect(imageRunBy(resources, pg).name).toMatch(/@sha256:[a-f0-9]{64}$/);
     } else {
       expect(image.inputs.skipPush).toBe(true);
     }
@@ -138,7 +139,10 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     expect(i.capabilities.drops).toEqual(["ALL"]);
     expect(i.networksAdvanced.map((n: Inputs) => n.name)).toEqual([`${p}-data`]);
     expect(i.volumes).toContainEqual({ volumeName: `${p}-redis-data`, containerPath: "/data" });
-    expect(String(i.image)).toMatch(/^redis@sha256:[a-f0-9]{64}$/);
+    expect(imageRunBy(resources, redis)).toEqual({
+      name: config.redis.image,
+      repoDigest: expect.stringMatching(/^redis@sha256:[a-f0-9]{64}$/),
+    });
     const cmd = (i.command as string[]).join(" ");
     expect(cmd).toContain("--appendonly yes");
     expect(cmd).toContain("--appendfsync everysec");

@@ -12,7 +12,11 @@ async function build(args: Partial<ConstructorParameters<typeof ServiceContainer
         registered.push({ type: a.type, name: a.name, inputs: a.inputs });
         const state =
           a.type === "docker:index/remoteImage:RemoteImage"
-            ? { ...a.inputs, repoDigest: `redis@sha256:${"b".repeat(64)}` }
+            ? {
+                ...a.inputs,
+                repoDigest: `redis@sha256:${"b".repeat(64)}`,
+                imageId: `sha256:${"c".repeat(64)}`,
+              }
             : a.inputs;
         return { id: `${a.name}-id`, state };
       },
@@ -62,12 +66,17 @@ describe("ServiceContainer hardening defaults", () => {
     expect(inputs.tmpfs).toHaveProperty("/tmp");
   });
 
-  it("pulls a pinned tag through RemoteImage and runs the digest", async () => {
+  it("pulls a pinned tag through RemoteImage and runs its image ID (what the provider reads back)", async () => {
     const inputs = await build();
     expect(registered.find((r) => r.type === "docker:index/remoteImage:RemoteImage")?.inputs.name).toBe(
       "redis:7.2.6-bookworm",
     );
-    expect(inputs.image).toBe(`redis@sha256:${"b".repeat(64)}`);
+    expect(inputs.image).toBe(`sha256:${"c".repeat(64)}`);
+  });
+
+  it("stops the container with its own grace period before a replace or delete removes it", async () => {
+    expect((await build()).destroyGraceSeconds).toBe(10);
+    expect((await build({ stopTimeoutSeconds: 120 })).destroyGraceSeconds).toBe(120);
   });
 
   it("refuses a root user", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { imageRunBy } from "../harness/images";
 import { runProgram, type PlannedResource } from "../harness/run-program";
 
 const DIGEST = `sha256:${"d".repeat(64)}`;
@@ -83,7 +84,8 @@ describe("slot stack prod-blue", async () => {
     expect(String(image?.inputs.imageName)).toMatch(
       /^ghcr\.io\/example\/backend-infra\/backend:src-[a-f0-9]{12}$/,
     );
-    expect(String(containers[0].inputs.image)).toMatch(
+    // The pushed digest, looked up locally for the image ID the container runs.
+    expect(imageRunBy(plan.resources, containers[0]).name).toMatch(
       /^ghcr\.io\/example\/backend-infra\/backend@sha256:[a-f0-9]{64}$/,
     );
   });
@@ -92,7 +94,7 @@ describe("slot stack prod-blue", async () => {
     expect(plan.outputs).toEqual({
       environment: "prod",
       slot: "blue",
-      image: containers[0].inputs.image,
+      image: imageRunBy(plan.resources, containers[0]).name,
       containers: containers.map((c) => c.inputs.name),
       upstream: "backend-blue:4000",
     });
@@ -115,7 +117,10 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     expect(pull?.inputs.name).toBe(image);
     expect(plan.resources.some((r) => r.type === "docker:index/image:Image")).toBe(false);
     for (const c of containersOf(plan.resources))
-      expect(c.inputs.image).toBe(`ghcr.io/acme/backend@${DIGEST}`);
+      expect(imageRunBy(plan.resources, c)).toEqual({
+        name: image,
+        repoDigest: `ghcr.io/acme/backend@${DIGEST}`,
+      });
     expect(plan.outputs.image).toBe(`ghcr.io/acme/backend@${DIGEST}`);
   });
 
@@ -147,7 +152,7 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
     expect(image?.inputs).toMatchObject({ skipPush: true });
     expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
-    expect(containersOf(plan.resources)[0].inputs.image).toBe(image?.inputs.imageName);
+    expect(imageRunBy(plan.resources, containersOf(plan.resources)[0]).name).toBe(image?.inputs.imageName);
     expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
   });
 });
