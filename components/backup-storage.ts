@@ -317,15 +317,21 @@ export class BackupStorage extends pulumi.ComponentResource {
       },
       { parent: this, provider: primary.provider },
     );
-    new iam.UserPolicyAttachment(
+    const writerAttachment = new iam.UserPolicyAttachment(
       `${name}-writer`,
       { user: writer.name, policyArn: writerPolicyResource.arn },
       { parent: this, provider: primary.provider },
     );
+    // After the attachment: a key handed out before it has no rights yet.
     const writerKey = new iam.AccessKey(
       `${name}-writer`,
       { user: writer.name },
-      { parent: this, provider: primary.provider, additionalSecretOutputs: ["secret"] },
+      {
+        parent: this,
+        provider: primary.provider,
+        additionalSecretOutputs: ["secret"],
+        dependsOn: [writerAttachment],
+      },
     );
 
     const restorer = new iam.User(
@@ -355,15 +361,21 @@ export class BackupStorage extends pulumi.ComponentResource {
       },
       { parent: this, provider: primary.provider },
     );
-    new iam.UserPolicyAttachment(
+    const restoreAttachment = new iam.UserPolicyAttachment(
       `${name}-restore`,
       { user: restorer.name, policyArn: restorePolicyResource.arn },
       { parent: this, provider: primary.provider },
     );
+    // After the attachment: a key handed out before it has no rights yet.
     const restoreKey = new iam.AccessKey(
       `${name}-restore`,
       { user: restorer.name },
-      { parent: this, provider: primary.provider, additionalSecretOutputs: ["secret"] },
+      {
+        parent: this,
+        provider: primary.provider,
+        additionalSecretOutputs: ["secret"],
+        dependsOn: [restoreAttachment],
+      },
     );
 
     return { bucket: primary.bucket, key: primary.key, replica, writerKey, restoreKey };

@@ -307,6 +307,11 @@ describe("prod: primary + replica in another region, Object Lock", () => {
     expect(backups.restoreAccessKeyId).toBe(restoreKey.outputs.id ?? backups.restoreAccessKeyId);
     expect(backups.restoreSecretAccessKey).toBe(restoreKey.outputs.secret);
     expect(plan.secretOutputs).toContain("backups.restoreSecretAccessKey");
+    // Keys are created after their policy is attached: a key used before then has no rights.
+    for (const who of ["writer", "restore"]) {
+      const attachment = one(plan, T.attachment, `backup-storage-${who}`);
+      expect(one(plan, T.accessKey, `backup-storage-${who}`).dependencies).toContain(attachment.urn);
+    }
     const writerSecret = str(one(plan, T.accessKey, "backup-storage-writer").outputs.secret);
     expect(writerSecret.length).toBeGreaterThan(10);
     expect(JSON.stringify(plan.outputs)).not.toContain(writerSecret);
