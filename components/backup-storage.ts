@@ -11,8 +11,10 @@
  * - lifecycle (lib/backup-lifecycle.ts): abort incomplete uploads, expire non-current
  *   versions, expire `logical/` and `redis/` after the cloud retention; never current
  *   versions under `pgbackrest/` (pgBackRest's `expire` owns its repository);
- * - optional Object Lock (`objectLockDays` > 0): the bucket is created with Object Lock and
- *   a GOVERNANCE default retention. S3 default retention is bucket-wide, so it covers the
+ * - optional Object Lock (`objectLockDays` > 0): enabled on the versioned bucket through its
+ *   Object Lock configuration (not the bucket's `objectLockEnabled`, which forces a new bucket, so
+ *   turning it on later keeps the bucket and its data), with a GOVERNANCE default retention.
+ *   Object Lock cannot be turned off again: setting the days back to 0 only stops managing it. S3 default retention is bucket-wide, so it covers the
  *   pgBackRest repository too; that is harmless: pgBackRest's deletes only add delete markers
  *   (allowed under a lock) and the locked old versions are removed by the non-current rule
  *   once the lock ends;
@@ -286,7 +288,13 @@ export class BackupStorage extends pulumi.ComponentResource {
         {
           parent: this,
           provider: primary.provider,
-          dependsOn: [primary.versioning, replica.versioning, rolePolicy],
+          // A locked source replicates only into a bucket with Object Lock enabled.
+          dependsOn: [
+            primary.versioning,
+            replica.versioning,
+            rolePolicy,
+            ...(replica.objectLock ? [replica.objectLock] : []),
+          ],
         },
       );
     }
@@ -415,7 +423,6 @@ export class BackupStorage extends pulumi.ComponentResource {
       {
         ...o.name,
         forceDestroy: false,
-        objectLockEnabled: o.lockDays > 0 ? true : undefined,
         tags: o.tags,
       },
       { ...child, protect: o.protect },
@@ -471,14 +478,22 @@ export class BackupStorage extends pulumi.ComponentResource {
       { bucket: name, rules: backupLifecycleRules(o.lifecycle) },
       { ...child, dependsOn: [versioning] },
     );
-    if (o.defaultRetention) {
-      new s3.BucketObjectLockConfiguration(
-        `${id}-object-lock`,
-        { bucket: name, rule: { defaultRetention: { mode: "GOVERNANCE", days: o.lockDays } } },
-        { ...child, dependsOn: [versioning] },
-      );
-    }
-    return { provider, key, bucket, versioning };
+    // PutObjectLockConfiguration enables Object Lock on an existing bucket once versioning is on.
+    const objectLock =
+      o.lockDays > 0
+        ? new s3.BucketObjectLockConfiguration(
+            `${id}-object-lock`,
+            {
+              bucket: name,
+              objectLockEnabled: "Enabled",
+              rule: o.defaultRetention
+                ? { defaultRetention: { mode: "GOVERNANCE", days: o.lockDays } }
+                : undefined,
+            },
+            { ...child, dependsOn: [versioning] },
+          )
+        : undefined;
+    return { provider, key, bucket, versioning, objectLock };
   }
 
   // ---------- MinIO (local) ----------

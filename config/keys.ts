@@ -367,7 +367,7 @@ export const KEYS = {
   backupObjectLockDays: key(
     int(0, 3650),
     "integer",
-    "Object Lock (governance) days for logical dumps; 0 turns it off.",
+    "Object Lock (governance) default retention in days on the backup bucket; 0: none. Can be turned on later without a new bucket; S3 cannot turn Object Lock off again (0 then only stops managing it).",
     {
       default: "0",
     },

@@ -213,11 +213,23 @@ describe("prod: primary + replica in another region, Object Lock", () => {
   });
 
   it("enables Object Lock on both buckets and a GOVERNANCE default retention on the primary", () => {
-    expect(one(plan, T.bucket, "backup-storage-primary-bucket").inputs.objectLockEnabled).toBe(true);
-    expect(one(plan, T.bucket, "backup-storage-replica-bucket").inputs.objectLockEnabled).toBe(true);
-    const locks = ofType(plan, T.lock);
-    expect(locks.map((l) => l.name)).toEqual(["backup-storage-primary-object-lock"]);
-    expect(locks[0].inputs.rule).toEqual({ defaultRetention: { mode: "GOVERNANCE", days: 30 } });
+    // Through the lock configuration: the bucket's own objectLockEnabled would force a new bucket
+    // when the setting is turned on later.
+    for (const id of ["primary", "replica"])
+      expect(one(plan, T.bucket, `backup-storage-${id}-bucket`).inputs.objectLockEnabled).toBeUndefined();
+    const primaryLock = one(plan, T.lock, "backup-storage-primary-object-lock");
+    const replicaLock = one(plan, T.lock, "backup-storage-replica-object-lock");
+    expect(primaryLock.inputs).toMatchObject({
+      objectLockEnabled: "Enabled",
+      rule: { defaultRetention: { mode: "GOVERNANCE", days: 30 } },
+    });
+    expect(replicaLock.inputs.objectLockEnabled).toBe("Enabled");
+    expect(replicaLock.inputs.rule).toBeUndefined(); // replicated versions keep the source's retention
+    for (const lock of [primaryLock, replicaLock])
+      expect(lock.dependencies).toContain(
+        one(plan, T.versioning, lock.name.replace("object-lock", "versioning")).urn,
+      );
+    expect(one(plan, T.replication, "backup-storage-replication").dependencies).toContain(replicaLock.urn);
   });
 
   it("replicates everything, incl. SSE-KMS objects and delete markers, re-encrypted with the replica key", () => {
@@ -363,15 +375,13 @@ describe("staging: one bucket, no replica", () => {
         backupReplicaRegion: "us-east-2",
       },
     });
-    expect(one(custom, T.bucket, "backup-storage-primary-bucket").inputs).toMatchObject({
-      bucket: "acme-staging-backups",
-      objectLockEnabled: true,
-    });
+    expect(one(custom, T.bucket, "backup-storage-primary-bucket").inputs.bucket).toBe("acme-staging-backups");
     expect(one(custom, T.bucket, "backup-storage-replica-bucket").inputs.bucket).toBe(
       "acme-staging-backups-replica",
     );
-    expect(one(custom, T.lock, "backup-storage-primary-object-lock").inputs.rule).toEqual({
-      defaultRetention: { mode: "GOVERNANCE", days: 7 },
+    expect(one(custom, T.lock, "backup-storage-primary-object-lock").inputs).toMatchObject({
+      objectLockEnabled: "Enabled",
+      rule: { defaultRetention: { mode: "GOVERNANCE", days: 7 } },
     });
     const rules = one(custom, T.lifecycle, "backup-storage-primary-lifecycle").inputs
       .rules as LifecycleRule[];
