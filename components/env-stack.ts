@@ -2,9 +2,9 @@
  * The env stack (`prod`, `staging`, `local`): everything that must survive a deploy.
  * Each tier is one component; this function only wires their inputs and outputs.
  */
-import * as docker from "@pulumi/docker";
 import type { InfraConfig } from "../config/schema";
 import { BackupStorage } from "./backup-storage";
+import { dockerProvider } from "./docker-provider";
 import { BackupRepository, BackupRunner } from "./backup-runner";
 import { Edge, EDGE_SLOTS_PER_COLOUR } from "./edge";
 import { Monitoring } from "./monitoring";
@@ -15,8 +15,8 @@ import { Redis } from "./redis";
 import { TrafficSwitch } from "./traffic-switch";
 
 export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
-  const dockerProvider = new docker.Provider("docker", { host: config.dockerHost });
-  const opts = { providers: [dockerProvider] };
+  const provider = dockerProvider("docker", config.dockerHost, config.registry);
+  const opts = { providers: [provider] };
   const networks = new Networks("networks", { namePrefix: config.namePrefix }, opts);
 
   const outputs: EnvStackOutputs = {

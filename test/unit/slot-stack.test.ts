@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { registryHost } from "../../components/docker-provider";
 import { imageRunBy } from "../harness/images";
 import { runProgram, type PlannedResource } from "../harness/run-program";
 
@@ -21,6 +22,20 @@ describe("slot stack prod-blue", async () => {
     expect(types.has("docker:index/network:Network")).toBe(false);
     const provider = plan.resources.find((r) => r.type === "pulumi:providers:docker");
     expect(provider?.inputs.host).toBe(env.outputs.dockerHost);
+    // A private backendImage is pulled with the registry's credentials (the password stays secret).
+    // Provider inputs reach the engine JSON-encoded.
+    expect(JSON.parse(String(provider?.inputs.registryAuth))).toEqual([
+      { address: "ghcr.io", username: "deploy-bot", password: expect.any(String) },
+    ]);
+    expect(provider?.secretInputs).toContain("registryAuth");
+  });
+
+  it("names the registry host for the credentials, and sends none without a registry", async () => {
+    expect(registryHost("ghcr.io/example/backend-infra")).toBe("ghcr.io");
+    expect(registryHost("https://registry.example.com:5000/team")).toBe("registry.example.com:5000");
+    const local = await runProgram("local-blue");
+    const provider = local.resources.find((r) => r.type === "pulumi:providers:docker");
+    expect(provider?.inputs.registryAuth).toBeUndefined();
   });
 
   it("runs backendReplicas (3) hardened containers with the slot alias on the app network", () => {

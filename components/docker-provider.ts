@@ -1,0 +1,24 @@
+/**
+ * The Docker provider of a stack: the host, and credentials for the project's registry so a
+ * private image (the backend a slot stack runs, a pushed build) can be pulled. `docker.Image`
+ * takes its own credentials, but those are only used to push.
+ */
+import * as docker from "@pulumi/docker";
+import type { InfraConfig } from "../config/schema";
+
+/** The registry host of `registryServer` (`ghcr.io/acme/infra` -> `ghcr.io`). */
+export function registryHost(server: string): string {
+  return server.replace(/^[a-z]+:\/\//, "").split("/")[0];
+}
+
+export function dockerProvider(
+  name: string,
+  host: docker.ProviderArgs["host"],
+  registry: InfraConfig["registry"],
+): docker.Provider {
+  const registryAuth =
+    registry?.username && registry.password
+      ? [{ address: registryHost(registry.server), username: registry.username, password: registry.password }]
+      : undefined;
+  return new docker.Provider(name, { host, registryAuth });
+}
