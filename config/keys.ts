@@ -156,9 +156,14 @@ export const KEYS = {
     "Docker engine the stack deploys to.",
     { default: "unix:///var/run/docker.sock" },
   ),
-  publicHostname: key(hostname, "string", "Public host name served by the edge (TLS certificate subject).", {
-    default: "localhost",
-  }),
+  publicHostname: key(
+    hostname,
+    "string",
+    "Public host name served by the edge (TLS certificate subject). The default is for local stacks only: staging and prod env stacks must set it.",
+    {
+      default: "localhost",
+    },
+  ),
 
   // Image registry for the images this project builds (postgres+pgBackRest, backup runner, backend)
   registryServer: key(

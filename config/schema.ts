@@ -225,14 +225,14 @@ export function parseConfig(raw: RawConfig): InfraConfig {
     }
   }
 
-  crossFieldIssues(values, env).forEach((issue) => issues.push(issue));
+  crossFieldIssues(values, env, identity.role).forEach((issue) => issues.push(issue));
   if (issues.length > 0) throw new ConfigError(raw.stack, issues);
   return build(values, raw.stack, env);
 }
 
 type Values = Record<string, unknown>;
 
-function crossFieldIssues(v: Values, env: Environment): ConfigIssue[] {
+function crossFieldIssues(v: Values, env: Environment, role: "env" | "slot"): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (name: string, message: string) => issues.push({ key: full(name), message });
   const addMissingSecret = (name: string, message: string) =>
@@ -290,6 +290,11 @@ function crossFieldIssues(v: Values, env: Environment): ConfigIssue[] {
     add("redisMemory", `expected at least 32m for Redis (got ${String(v.redisMemory)}m)`);
   if ((v.backendMemory as number) < 128)
     add("backendMemory", `expected at least 128m for the backend (got ${String(v.backendMemory)}m)`);
+
+  // The default suits a laptop only: elsewhere it would name the edge's URL and the public probe's
+  // target after the Docker host itself.
+  if (role === "env" && env !== "local" && v.publicHostname === "localhost")
+    add("publicHostname", `${env} must set the public host name the edge serves (got localhost)`);
 
   if (env === "prod") {
     if (v.backupStorage === "minio")

@@ -46,10 +46,22 @@ describe("config schema", () => {
     expect(local.monitoring.enabled).toBe(false);
     expect(local.backups.storage).toBe("minio");
     expect(local.postgres.archiveTimeoutSeconds).toBe(60);
-    const staging = parseConfig(raw("staging", { edgeTlsMode: "self-signed" }));
+    const staging = parseConfig(
+      raw("staging", { edgeTlsMode: "self-signed", publicHostname: "staging.example.com" }),
+    );
     expect(staging.postgres.memoryMb).toBe(2048);
     expect(staging.monitoring.enabled).toBe(true);
     expect(parseConfig(raw("local", { redisMemory: "1.5g", postgresCpus: "0.5" })).redis.memoryMb).toBe(1536);
+  });
+
+  it("refuses the laptop default publicHostname outside local env stacks, naming the key", () => {
+    expect(issuesOf(raw("staging", { edgeTlsMode: "self-signed" }))).toContainEqual({
+      key: "backend-infra:publicHostname",
+      message: "staging must set the public host name the edge serves (got localhost)",
+    });
+    expect(parseConfig(raw("local")).publicHostname).toBe("localhost");
+    // Slot stacks do not serve it (their other missing keys are beside the point here).
+    expect(issuesOf(raw("staging-blue")).map((i) => i.key)).not.toContain("backend-infra:publicHostname");
   });
 
   it("keeps secrets secret", async () => {
