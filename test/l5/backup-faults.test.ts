@@ -121,6 +121,11 @@ describe.skipIf(skipReason(...TOOLS))(
         expect(verify.status).toBe(1);
         expect(verify.stderr).toContain("pgbackrest check failed");
         expect(env.metrics("verify").backup_last_status).toBe(0);
+
+        // A runner (re)started during the outage still starts: repo1 holds the stanza.
+        const init = env.script("backup-init", [], { BACKUP_INIT_TIMEOUT: "5" });
+        expect(init.status, init.stderr).toBe(0);
+        expect(init.stderr).toContain(`repo1 holds stanza main: starting with what works`);
       } finally {
         await env.s3!.start();
       }
