@@ -43,8 +43,9 @@
 . "$(dirname "${BASH_SOURCE[0]}")/outputs.sh"
 
 BI_NAME="${BI_NAME:-runbook}"
-BI_YES="${BI_YES:-0}"
-BI_DRY_RUN="${BI_DRY_RUN:-0}"
+# Only the flags set these: a leftover `export BI_YES=1` must not skip the prod confirmation.
+BI_YES=0
+BI_DRY_RUN=0
 BI_LOG_FILE="${BI_LOG_FILE:-}"
 BI_OUTPUTS_FILE="${BI_OUTPUTS_FILE:-}"
 BI_STACK="${BI_STACK:-}"
@@ -418,6 +419,19 @@ container_health() {
       ;;
     *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
   esac
+}
+
+# present_containers NAME...: the names of containers that exist (one per line). On a new host
+# the stack state still names the old host's containers, which there is nothing to do with.
+present_containers() {
+  local c
+  for c in "$@"; do
+    if [[ "$BI_SEAM" == docker && "$BI_DRY_RUN" != 1 && "$(container_health "$c")" == missing ]]; then
+      log_info "container $c does not exist on this host"
+      continue
+    fi
+    printf '%s\n' "$c"
+  done
 }
 
 # wait_healthy CONTAINER TIMEOUT_SECONDS: polls the health (at most TIMEOUT seconds), logs how long

@@ -486,6 +486,10 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       const upSlot = dry.indexOf(up("staging-blue"));
       const switchUp = dry.lastIndexOf(up("staging"));
       expect([upEnv, restorePg, restoreRedis, upSlot].every((i) => i >= 0)).toBe(true);
+      // The checkout's stack files are set to what ran before anything is brought up.
+      const sync = indexOf(/config set trafficActive \w+ -s staging$/);
+      expect(sync).toBeGreaterThanOrEqual(0);
+      expect(sync).toBeLessThan(upEnv);
       expect(upEnv).toBeLessThan(restorePg);
       expect(restorePg).toBeLessThan(restoreRedis);
       expect(restoreRedis).toBeLessThan(upSlot);
@@ -528,6 +532,34 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       );
       expect(result.stdout).not.toContain("pulumi up env stack");
       expect(recorded()).toEqual([`pulumi --cwd ${project} stack output --json --show-secrets -s staging`]);
+    });
+  });
+
+  describe("lib/common.sh: present_containers", () => {
+    it("drops containers the docker host does not have (a new host after a full recovery)", () => {
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      // `docker inspect` knows only `here`.
+      writeFileSync(
+        join(bin, "docker"),
+        '#!/usr/bin/env bash\n[[ "$*" == *inspect* && "${*: -1}" == here ]] && { echo running; exit 0; }\nexit 1\n',
+      );
+      chmodSync(join(bin, "docker"), 0o755);
+      const outputs = writeJson("present.json", baseOutputs());
+      const lib = (seam: string) =>
+        run(
+          "bash",
+          [
+            "-c",
+            `set -euo pipefail; . runbooks/lib/common.sh; outputs_load --outputs '${outputs}'; present_containers here gone`,
+          ],
+          { cwd: REPO, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, BI_SEAM: seam } },
+        );
+      const docker = lib("docker");
+      expect(docker.status, docker.stderr).toBe(0);
+      expect(docker.stdout).toBe("here\n");
+      expect(docker.stderr).toContain("container gone does not exist on this host");
+      expect(lib("local").stdout).toBe("here\ngone\n"); // the local seam has no such notion
     });
   });
 

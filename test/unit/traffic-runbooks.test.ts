@@ -227,6 +227,20 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(tagOnly.stderr).toMatch(/prod deploys need an image pinned by digest/);
     });
 
+    it("refuses to deploy over the idle slot while a canary sends it traffic", () => {
+      writeFileSync(join(dir, "env-blue-canary.json"), JSON.stringify(envOutputs("blue", 10)));
+      const r = runbook("deploy", [
+        "--outputs",
+        join(dir, "env-blue-canary.json"),
+        "--image",
+        IMAGE,
+        "--dry-run",
+      ]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/a canary sends 10% of prod to slot green; end it before deploying over it/);
+      expect(r.pulumiCalls).toEqual([]);
+    });
+
     it("runs the steps in order, smoke-tests the slot, switches, and verifies", () => {
       setPingColour("green");
       const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
@@ -419,13 +433,32 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
   });
 
   describe("rollback", () => {
-    it("--dry-run switches back to the other slot and ends the canary", () => {
-      writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green", 10)));
+    it("--dry-run switches back to the other slot", () => {
+      writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green")));
       const r = runbook("rollback", ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--dry-run"]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/config set trafficActive blue -s prod/);
       expect(r.stdout).toMatch(/config set trafficCanaryPercent 0 -s prod/);
-      expect(r.stderr).toMatch(/green active \(canary 10%\); rolling back to blue/);
+      expect(r.stderr).toMatch(/green active \(canary 0%\); rolling back to blue/);
+    });
+
+    it("during a canary rolls back the canary: all traffic stays on the active slot", () => {
+      writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
+      const r = runbook("rollback", ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--dry-run"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/config set trafficActive green -s prod/);
+      expect(r.stdout).toMatch(/config set trafficCanaryPercent 0 -s prod/);
+      expect(r.stderr).toMatch(/green active \(canary 10%\); rolling back to green/);
+      // --to still picks the canary's slot when that is what the operator wants.
+      const promote = runbook("rollback", [
+        "--outputs",
+        join(dir, "env-canary.json"),
+        ...slotArgs(),
+        "--to",
+        "blue",
+        "--dry-run",
+      ]);
+      expect(promote.stdout).toMatch(/config set trafficActive blue -s prod/);
     });
 
     it("has nothing to do when the target already serves everything", () => {
@@ -438,6 +471,36 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       const r = runbook("rollback", ["--outputs", files().env, "--to", "purple"]);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/--to 'purple' is not blue or green/);
+    });
+  });
+
+  describe("sync-config", () => {
+    it("sets the traffic split and the digest-pinned slot images to what the stacks run", () => {
+      writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
+      const r = runbook("sync-config", ["--outputs", join(dir, "env-canary.json"), ...slotArgs()]);
+      expect(r.status, r.stderr).toBe(0);
+      const cwd = `--cwd ${REPO}`;
+      expect(r.pulumiCalls).toEqual([
+        `${cwd} config set trafficActive green -s prod`,
+        `${cwd} config set trafficCanaryPercent 10 -s prod`,
+        `${cwd} config set backendImage ${slotOutputs("blue").image} -s prod-blue`,
+        `${cwd} config set backendImage ${slotOutputs("green").image} -s prod-green`,
+      ]);
+    });
+
+    it("leaves a slot without outputs alone, and changes nothing with --dry-run", () => {
+      const r = runbook("sync-config", ["--outputs", files().env, "--slot-outputs", files().blue]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.pulumiCalls.map((c) => c.replace(/^--cwd \S+ /, ""))).toEqual([
+        "config set trafficActive blue -s prod",
+        "config set trafficCanaryPercent 0 -s prod",
+        `config set backendImage ${slotOutputs("blue").image} -s prod-blue`,
+      ]);
+      expect(r.stderr).toMatch(/slot green: no stack outputs; its backendImage stays as configured/);
+      const dry = runbook("sync-config", ["--outputs", files().env, ...slotArgs(), "--dry-run"]);
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(dry.pulumiCalls).toEqual([]);
+      expect(dry.stdout).toMatch(/\[dry-run\] .*config set trafficActive blue -s prod/);
     });
   });
 
