@@ -199,6 +199,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
         config: config.monitoring,
         alerting: config.alerting,
         dockerHost: config.dockerHost,
+        traffic: { active: traffic.active, canaryPercent: traffic.canaryPercent },
         backendPort: config.backend.port,
         publicUrl: `${edge.url}/health`,
         networks: {

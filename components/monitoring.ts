@@ -30,7 +30,7 @@ import {
 } from "../renderers/grafana-provisioning";
 import { renderBlackboxConfig } from "../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../renderers/prometheus-config";
-import { COLOURS } from "../config/keys";
+import { COLOURS, type Colour } from "../config/keys";
 import { configReload } from "./config-reload";
 import { ServiceContainer } from "./service-container";
 
@@ -87,6 +87,11 @@ export interface MonitoringArgs {
   alerting: InfraConfig["alerting"];
   /** Docker engine the in-place config reloads of Prometheus and Alertmanager go through. */
   dockerHost: string;
+  /**
+   * The traffic split the TrafficSwitch applied (its outputs, so the rules follow a switch only
+   * once it succeeded): the alert rules name the active slot and the canary from it.
+   */
+  traffic: { active: pulumi.Input<Colour>; canaryPercent: pulumi.Input<number> };
   /** Port the backend listens on inside its containers (slots are `backend-<colour>:<port>`). */
   backendPort: number;
   /** Public URL probed through the edge, e.g. https://api.example.com/health. Unset: no probe. */
@@ -369,7 +374,12 @@ export class Monitoring extends pulumi.ComponentResource {
     );
     const prometheusFiles = [
       { file: "/etc/prometheus/prometheus.yml", content: prometheusYml },
-      { file: RULES_PATH, content: renderAlertRules() },
+      {
+        file: RULES_PATH,
+        content: pulumi
+          .all([args.traffic.active, args.traffic.canaryPercent])
+          .apply(([active, canaryPercent]) => renderAlertRules({ traffic: { active, canaryPercent } })),
+      },
     ];
     const prometheus = new ServiceContainer(
       `${name}-prometheus`,

@@ -18,19 +18,26 @@
  */
 import { stringify } from "yaml";
 import { COLOURS, type Colour } from "../config/keys";
-import { EDGE_BACKEND, EDGE_METRICS_PORT } from "./haproxy-config";
+import { EDGE_METRICS_PORT } from "./haproxy-config";
 import { EXPORTER_JOBS, JOBS } from "./prometheus-config";
 
 export type Severity = "critical" | "warning" | "none";
 export type Labels = Record<string, string>;
 
+/** Which slot serves traffic and the share (0-100) the other one gets as a canary. */
+export interface TrafficSplit {
+  active: Colour;
+  canaryPercent: number;
+}
+
 export interface AlertRulesInput {
   /**
-   * Colour the promtool test cases make active (through the edge weights in their input
-   * series). The rules do not depend on it: they take the active colour and the canary from
-   * the edge's weights, so a traffic switch does not change the rule file. Default blue.
+   * The traffic split the env stack's TrafficSwitch applied: the recording rules
+   * `colour:edge_active:bool` and `colour:edge_canary:bool` name the active slot and the canary
+   * from it. (The edge's per-server weights cannot tell: they are scaled by each slot's replica
+   * count.) A switch changes the rule file, which Prometheus reloads in place. Default blue, 0.
    */
-  testActiveColour?: Colour;
+  traffic?: TrafficSplit;
   /** Availability SLO as a fraction (0.999 = 99.9 %). Default 0.999. */
   availabilitySlo?: number;
   /** p95 latency target in seconds (the seed's < 200 ms). Default 0.2. */
@@ -73,11 +80,10 @@ export interface AlertDef {
 export interface RecordingDef {
   record: string;
   expr: string;
+  labels?: Labels;
 }
 
 const s = (series: string, values: string) => ({ series, values });
-/** Server names of the edge's app backend: `<colour><n>` (server-template). */
-const SERVER_PATTERN = `(${COLOURS.join("|")})[0-9]+`;
 /**
  * A timestamp series that stays at "`seconds` before the test starts" (promtool's clock starts
  * at 0, so the value is negative): the last success happened long ago without simulating days.
@@ -88,10 +94,22 @@ const FRESH = "0+60x20";
 const H = 3600;
 const D = 86400;
 
+/** The traffic split, checked: the colour and a whole percentage 0-100. */
+function trafficOf(input: AlertRulesInput): TrafficSplit {
+  const traffic = input.traffic ?? { active: "blue", canaryPercent: 0 };
+  if (!COLOURS.includes(traffic.active))
+    throw new Error(`traffic.active: expected blue or green, got ${JSON.stringify(traffic.active)}`);
+  const pct = traffic.canaryPercent;
+  if (!Number.isInteger(pct) || pct < 0 || pct > 100)
+    throw new Error(`traffic.canaryPercent: expected a whole number from 0 to 100, got ${String(pct)}`);
+  return traffic;
+}
+
 /** Recording rules the alerts and dashboards share (`level:metric:operations`). */
-export function recordingRules(): RecordingDef[] {
+export function recordingRules(input: AlertRulesInput = {}): RecordingDef[] {
+  const traffic = trafficOf(input);
+  const other = COLOURS.find((c) => c !== traffic.active) as Colour;
   const req = `http_request_duration_seconds_count{job="${JOBS.backend}"}`;
-  const weight = "colour:edge_traffic_weight:sum";
   const err = `http_request_duration_seconds_count{job="${JOBS.backend}",status_code=~"5.."}`;
   const out: RecordingDef[] = [];
   for (const w of ["5m", "30m", "1h", "6h"]) {
@@ -116,24 +134,11 @@ export function recordingRules(): RecordingDef[] {
       record: "colour:http_request_duration_seconds:p95_rate5m",
       expr: `histogram_quantile(0.95, sum by (colour, le) (rate(http_request_duration_seconds_bucket{job="${JOBS.backend}"}[5m])))`,
     },
-    {
-      // The split the traffic switch set: the user weights of the edge's servers (blue1..N,
-      // green1..N of the app backend), per colour. A switch changes these, not the rules.
-      record: weight,
-      expr:
-        `sum by (colour) (label_replace(haproxy_server_uweight{job="${JOBS.edge}",proxy="${EDGE_BACKEND}",server=~"${SERVER_PATTERN}"}, ` +
-        `"colour", "$1", "server", "${SERVER_PATTERN}"))`,
-    },
-    {
-      // 1 for the colour with the largest share (both at 50/50): the active slot.
-      record: "colour:edge_active:bool",
-      expr: `(${weight} > 0 and ${weight} == scalar(max(${weight}))) * 0 + 1`,
-    },
-    {
-      // 1 for a colour with a share that is not the active one: the canary.
-      record: "colour:edge_canary:bool",
-      expr: `((${weight} > 0) unless on (colour) colour:edge_active:bool) * 0 + 1`,
-    },
+    // The split the traffic switch applied (see AlertRulesInput.traffic): one series each.
+    { record: "colour:edge_active:bool", expr: "vector(1)", labels: { colour: traffic.active } },
+    ...(traffic.canaryPercent > 0
+      ? [{ record: "colour:edge_canary:bool", expr: "vector(1)", labels: { colour: other } }]
+      : []),
   );
   return out;
 }
@@ -156,9 +161,11 @@ function requests(colour: string, status: string, perMinute: number, samples = 4
 }
 
 export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
-  // Test fixtures only: which colour the input series make active (see testActiveColour).
-  const active = input.testActiveColour ?? "blue";
+  const traffic = trafficOf(input);
+  const active = traffic.active;
   const canary = COLOURS.find((c) => c !== active) as Colour;
+  /** The canary alerts' firing cases: with no canary running they have nothing to fire for. */
+  const canaryAlert = traffic.canaryPercent > 0 ? [{ colour: canary, severity: "warning" }] : [];
   const slo = input.availabilitySlo ?? 0.999;
   const budget = +(1 - slo).toPrecision(6);
   const latency = input.latencyTargetSeconds ?? 0.2;
@@ -171,14 +178,6 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
   const fs = `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs",mountpoint!~"/run.*|/var/lib/docker/.+"`;
   const exporterJobs = EXPORTER_JOBS.join("|");
   const edgeInstance = `edge:${EDGE_METRICS_PORT}`;
-  /** The edge's user weights with `activeColour` active and `canaryPercent` % on the other colour. */
-  const edgeWeights = (activeColour: Colour, canaryPercent = 0) =>
-    COLOURS.map((colour) =>
-      s(
-        `haproxy_server_uweight{job="${JOBS.edge}",instance="${edgeInstance}",proxy="${EDGE_BACKEND}",server="${colour}1"}`,
-        `${colour === activeColour ? 100 - canaryPercent : canaryPercent}x400`,
-      ),
-    );
   const node = { job: "node", instance: "node-exporter:9100" };
   const nodeSel = `job="node",instance="node-exporter:9100"`;
   const pgSel = `job="postgres",instance="postgres-exporter:9187"`;
@@ -207,22 +206,19 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
       group: "backend",
       alert: "BackendActiveSlotDown",
       severity: "critical",
-      // The active slot is the colour with the larger share of the edge's weights. Docker DNS
-      // drops stopped containers, so a dead slot has no targets at all: count healthy replicas
-      // and treat "none found" as down.
+      // The active slot comes from the applied traffic split (colour:edge_active:bool). Docker
+      // DNS drops stopped containers, so a dead slot has no targets at all: count healthy
+      // replicas and treat "none found" as down.
       expr:
         `(sum by (colour) (up{job="${JOBS.backend}"}) or on (colour) (colour:edge_active:bool * 0)) == 0` +
         ` and on (colour) colour:edge_active:bool`,
       for: "1m",
       summary: "No replica of the active {{ $labels.colour }} slot is up",
       description:
-        "The {{ $labels.colour }} slot has the larger share of the edge's traffic and none of its replicas answers; switch traffic back or redeploy.",
+        "The {{ $labels.colour }} slot serves the traffic and none of its replicas answers; switch traffic back or redeploy.",
       fires: {
         // Its replicas are gone from DNS (no series); the other slot is up but has no traffic.
-        series: [
-          s(`up{job="backend",instance="10.0.1.9:4000",colour="${canary}"}`, "1x10"),
-          ...edgeWeights(active),
-        ],
+        series: [s(`up{job="backend",instance="10.0.1.9:4000",colour="${canary}"}`, "1x10")],
         at: "5m",
         alerts: [{ colour: active, severity: "critical" }],
       },
@@ -232,7 +228,6 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
           s(`up{job="backend",instance="10.0.1.5:4000",colour="${active}"}`, "1x10"),
           s(`up{job="backend",instance="10.0.1.6:4000",colour="${active}"}`, "0x10"),
           s(`up{job="backend",instance="10.0.1.9:4000",colour="${canary}"}`, "0x10"),
-          ...edgeWeights(active),
         ],
         at: "5m",
       },
@@ -351,7 +346,7 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
       group: "canary",
       alert: "CanaryErrorRateWorseThanStable",
       severity: "warning",
-      // Canary and stable slot come from the edge's weights (colour:edge_*:bool).
+      // Canary and stable slot come from the applied traffic split (colour:edge_*:bool).
       expr:
         `(colour:http_errors:ratio_rate5m and on (colour) colour:edge_canary:bool)` +
         ` > on () group_left () (2 * max(colour:http_errors:ratio_rate5m and on (colour) colour:edge_active:bool))` +
@@ -361,14 +356,9 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
       description: `Roll back: set traffic.canaryPercent=0 on the env stack.`,
       fires: {
         // The stable slot never answered 5xx: it has no 5xx series at all.
-        series: [
-          requests(active, "200", 100),
-          requests(canary, "200", 10),
-          requests(canary, "500", 2),
-          ...edgeWeights(active, 10),
-        ],
+        series: [requests(active, "200", 100), requests(canary, "200", 10), requests(canary, "500", 2)],
         at: "15m",
-        alerts: [{ colour: canary, severity: "warning" }],
+        alerts: canaryAlert,
       },
       silent: {
         series: [
@@ -376,7 +366,6 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
           requests(active, "500", 1),
           requests(canary, "200", 100),
           requests(canary, "500", 1),
-          ...edgeWeights(active, 10),
         ],
         at: "15m",
       },
@@ -396,16 +385,14 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
         series: [
           ...histogram(active, { "0.1": 90, "0.2": 99, "0.5": 100, "+Inf": 100 }),
           ...histogram(canary, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
-          ...edgeWeights(active, 10),
         ],
         at: "25m",
-        alerts: [{ colour: canary, severity: "warning" }],
+        alerts: canaryAlert,
       },
       silent: {
         series: [
           ...histogram(active, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
           ...histogram(canary, { "0.1": 10, "0.2": 20, "0.5": 100, "+Inf": 100 }),
-          ...edgeWeights(active, 10),
         ],
         at: "25m",
       },
@@ -1238,7 +1225,7 @@ function annotations(def: AlertDef) {
 /** The rule file (`promtool check rules` format). */
 export function renderAlertRules(input: AlertRulesInput = {}): string {
   const defs = alertDefinitions(input);
-  const groups: Record<string, unknown>[] = [{ name: "recording", rules: recordingRules() }];
+  const groups: Record<string, unknown>[] = [{ name: "recording", rules: recordingRules(input) }];
   for (const def of defs) {
     let group = groups.find((g) => g.name === def.group);
     if (!group) {

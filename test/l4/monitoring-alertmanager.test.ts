@@ -94,7 +94,7 @@ describe.skipIf(skipReason("amtool"))("amtool on the rendered alertmanager.yml",
       warning: RECEIVERS.warning,
       none: RECEIVERS.deadMansSwitch,
     };
-    for (const def of alertDefinitions({ testActiveColour: "blue" })) {
+    for (const def of alertDefinitions({ traffic: { active: "green", canaryPercent: 10 } })) {
       const result = run("amtool", [
         "config",
         "routes",

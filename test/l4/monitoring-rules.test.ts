@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { COLOURS } from "../../config/keys";
-import { alertDefinitions, renderAlertRuleTests, renderAlertRules } from "../../renderers/alert-rules";
+import {
+  alertDefinitions,
+  renderAlertRuleTests,
+  renderAlertRules,
+  type TrafficSplit,
+} from "../../renderers/alert-rules";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../../renderers/prometheus-config";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
@@ -22,14 +27,15 @@ function workDir(): string {
 }
 
 describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and config", () => {
-  for (const activeColour of COLOURS) {
-    it(`check rules + test rules: every alert fires and stays silent (active ${activeColour})`, () => {
+  const splits: TrafficSplit[] = [
+    ...COLOURS.map((active) => ({ active, canaryPercent: 0 })),
+    { active: "green", canaryPercent: 10 },
+  ];
+  for (const traffic of splits) {
+    it(`check rules + test rules: every alert fires and stays silent (${traffic.active} active, canary ${traffic.canaryPercent}%)`, () => {
       const dir = workDir();
-      writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ testActiveColour: activeColour }));
-      writeFileSync(
-        join(dir, "alert-rules.test.yml"),
-        renderAlertRuleTests({ testActiveColour: activeColour }, "alert-rules.yml"),
-      );
+      writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ traffic }));
+      writeFileSync(join(dir, "alert-rules.test.yml"), renderAlertRuleTests({ traffic }, "alert-rules.yml"));
 
       const check = run("promtool", ["check", "rules", join(dir, "alert-rules.yml")]);
       expect(check.stderr + check.stdout).toMatch(/SUCCESS: \d+ rules found/);
@@ -44,10 +50,10 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
 
   it("a broken expectation makes promtool test rules fail (the tests can fail)", () => {
     const dir = workDir();
-    writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({ testActiveColour: "blue" }));
+    writeFileSync(join(dir, "alert-rules.yml"), renderAlertRules({}));
     // Keep BackupTooOld's two tests and flip the firing one to expect silence: promtool must
     // report the mismatch.
-    const file = parse(renderAlertRuleTests({ testActiveColour: "blue" })) as {
+    const file = parse(renderAlertRuleTests({})) as {
       tests: { name: string; alert_rule_test: { exp_alerts: unknown[] }[] }[];
     };
     file.tests = file.tests.filter((t) => t.name.startsWith("BackupTooOld"));
@@ -66,7 +72,7 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   it("check config: the rendered prometheus.yml with its rule file", () => {
     const dir = workDir();
     const rules = join(dir, "alert-rules.yml");
-    writeFileSync(rules, renderAlertRules({ testActiveColour: "green" }));
+    writeFileSync(rules, renderAlertRules({ traffic: { active: "green", canaryPercent: 0 } }));
     const config = renderPrometheusConfig({
       environment: "prod",
       scrapeIntervalSeconds: 15,
@@ -98,10 +104,7 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   it("promtool rejects a config whose rule file is broken (the check can fail)", () => {
     const dir = workDir();
     const rules = join(dir, "alert-rules.yml");
-    writeFileSync(
-      rules,
-      renderAlertRules({ testActiveColour: "blue" }).replace("expr: vector(1)", "expr: vector(1"),
-    );
+    writeFileSync(rules, renderAlertRules({}).replace("expr: vector(1)", "expr: vector(1"));
     const config = renderPrometheusConfig({
       environment: "prod",
       scrapeIntervalSeconds: 15,
@@ -115,8 +118,8 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
   });
 
   it("every alert name in the table has a test in the rendered test file", () => {
-    const tests = renderAlertRuleTests({ testActiveColour: "blue" });
-    for (const def of alertDefinitions({ testActiveColour: "blue" })) {
+    const tests = renderAlertRuleTests({});
+    for (const def of alertDefinitions({})) {
       expect(tests).toContain(`name: ${def.alert} (${def.severity}) fires`);
       if (def.alert !== "Watchdog")
         expect(tests).toContain(`name: ${def.alert} (${def.severity}) stays silent`);

@@ -8,9 +8,9 @@
  *
  * Shows: every target is up; every metric the rules and dashboards read exists in these
  * exporter versions and every dashboard query returns data; failing WAL archiving activates
- * PostgresWalArchivingFailing; setting the weights on HAProxy's admin socket, as the traffic
- * switch does, moves the active slot the rules see (BackendActiveSlotDown for an empty green
- * slot) without touching the rule file; a stale backup metric file makes BackupTooOld fire (rule
+ * PostgresWalArchivingFailing; rules rendered for another traffic split and reloaded (SIGHUP)
+ * move the active slot the rules see (BackendActiveSlotDown for an empty green slot); a stale
+ * backup metric file makes BackupTooOld fire (rule
  * evaluation over the live TSDB) and Alertmanager delivers it to the critical receiver, the
  * Watchdog to the dead man's switch.
  */
@@ -24,6 +24,7 @@ import {
   recordingRules,
   referencedMetrics,
   renderAlertRules,
+  type TrafficSplit,
 } from "../../renderers/alert-rules";
 import { renderAlertmanagerConfig } from "../../renderers/alertmanager-config";
 import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
@@ -46,7 +47,6 @@ import {
 } from "../support/tools";
 import { selfSignedCert } from "../support/tls";
 import { localServiceHost, reloadService, type ReloadTarget } from "../../tools/config-reload";
-import { unixTransport } from "../../tools/traffic-switch";
 
 const TOOLS = [
   "prometheus",
@@ -278,7 +278,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     ]);
 
     // --- Prometheus with the rendered config and rules ---
-    writeFileSync(rulesFile, renderAlertRules({ testActiveColour: "blue" }));
+    writeFileSync(rulesFile, renderAlertRules({ traffic: { active: "blue", canaryPercent: 0 } }));
     writeFileSync(join(root, "prometheus.yml"), prometheusYml());
     prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
     prometheusDaemon = start("prometheus", [
@@ -395,7 +395,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
 
   it("every metric the rules and dashboards read exists in these exporter versions", async () => {
     const exprs = [
-      ...alertDefinitions({ testActiveColour: "blue" }).map((d) => d.expr),
+      ...alertDefinitions().map((d) => d.expr),
       ...recordingRules().map((r) => r.expr),
       ...Object.values(renderGrafanaDashboards()).flatMap((json) =>
         (JSON.parse(json) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) =>
@@ -494,10 +494,9 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
     expect(["pending", "firing"]).toContain(walAlert.state);
   });
 
-  it("the active slot follows the edge's weights: a switch to an empty green slot raises BackendActiveSlotDown for green", async () => {
+  it("the active slot follows the applied traffic split: rules for green, reloaded in place, raise BackendActiveSlotDown for the empty green slot", async () => {
     type Alerts = { data: { alerts: Alert[] } };
     type Vector = { data: { result: { metric: Record<string, string> }[] } };
-    const admin = unixTransport(join(root, "haproxy.sock"));
     const activeColours = async () =>
       (await getJson<Vector>(`${prometheusUrl}/api/v1/query?query=colour:edge_active:bool`)).data.result
         .map((r) => r.metric.colour)
@@ -506,15 +505,20 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       (await getJson<Alerts>(`${prometheusUrl}/api/v1/alerts`)).data.alerts.filter(
         (a) => a.labels.alertname === "BackendActiveSlotDown",
       );
+    // What a traffic switch's `pulumi up` does to Prometheus: new rules, SIGHUP.
+    const applySplit = async (traffic: TrafficSplit) => {
+      writeFileSync(rulesFile, renderAlertRules({ traffic }));
+      defined(prometheusDaemon).process.kill("SIGHUP");
+      await waitFor(
+        `${traffic.active} active in Prometheus`,
+        async () => (await activeColours()).join() === traffic.active,
+        { timeoutMs: 20_000, intervalMs: 500 },
+      );
+    };
     expect(await activeColours()).toEqual(["blue"]);
     expect(await slotDown()).toEqual([]);
     try {
-      // What the traffic switch does; the rule file stays as it is.
-      await admin.send("set server app/green1 weight 256; set server app/blue1 weight 0");
-      await waitFor("green active in Prometheus", async () => (await activeColours()).join() === "green", {
-        timeoutMs: 20_000,
-        intervalMs: 500,
-      });
+      await applySplit({ active: "green", canaryPercent: 0 });
       const alerts = await waitFor(
         "BackendActiveSlotDown for green",
         async () => {
@@ -528,7 +532,7 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
         ["green", "critical", "pending"],
       ]);
     } finally {
-      await admin.send("set server app/blue1 weight 256; set server app/green1 weight 0");
+      await applySplit({ active: "blue", canaryPercent: 0 });
     }
     await waitFor(
       "BackendActiveSlotDown gone after the switch back",

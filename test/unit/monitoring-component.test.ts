@@ -22,6 +22,21 @@ const envs = (c: PlannedResource) => (c.inputs.envs as string[] | undefined) ?? 
 const uploads = (c: PlannedResource) => (c.inputs.uploads as Upload[] | undefined) ?? [];
 const upload = (c: PlannedResource, file: string) => uploads(c).find((u) => u.file === file)?.content;
 
+describe("the alert rules follow the traffic split of the stack", async () => {
+  const plan = await runProgram("prod", {
+    overrides: { trafficActive: "green", trafficCanaryPercent: "20" },
+  });
+  const prometheus = plan.resources.find(
+    (c) => c.type === "docker:index/container:Container" && c.inputs.name === "backend-infra-prod-prometheus",
+  );
+
+  it("renders them for the applied split (green active, 20 % canary on blue)", () => {
+    expect(upload(prometheus!, "/etc/prometheus/alert-rules.yml")).toBe(
+      renderAlertRules({ traffic: { active: "green", canaryPercent: 20 } }),
+    );
+  });
+});
+
 describe("Monitoring component (env stack prod)", async () => {
   const plan = await runProgram("prod", {
     overrides: {
@@ -131,7 +146,10 @@ describe("Monitoring component (env stack prod)", async () => {
   });
 
   it("uploads exactly the rendered rules and blackbox config; prometheus.yml scrapes every job", () => {
-    expect(upload(prometheus, "/etc/prometheus/alert-rules.yml")).toBe(renderAlertRules());
+    // Rendered for the split the stack's traffic switch applied (prod: blue, no canary).
+    expect(upload(prometheus, "/etc/prometheus/alert-rules.yml")).toBe(
+      renderAlertRules({ traffic: { active: "blue", canaryPercent: 0 } }),
+    );
     expect(upload(blackbox, "/etc/blackbox_exporter/config.yml")).toBe(renderBlackboxConfig());
     const config = parse(upload(prometheus, "/etc/prometheus/prometheus.yml") as string) as {
       global: { scrape_interval: string };

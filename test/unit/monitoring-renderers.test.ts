@@ -11,6 +11,7 @@ import {
   recordingRules,
   referencedMetrics,
   renderAlertRules,
+  type TrafficSplit,
 } from "../../renderers/alert-rules";
 import { RECEIVERS, renderAlertmanagerConfig } from "../../renderers/alertmanager-config";
 import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
@@ -21,7 +22,8 @@ import {
 } from "../../renderers/grafana-provisioning";
 import { renderPrometheusConfig, type PrometheusConfigInput } from "../../renderers/prometheus-config";
 
-const defs = alertDefinitions({ testActiveColour: "blue" });
+// A split with a canary, so the canary alerts have something to fire for.
+const defs = alertDefinitions({ traffic: { active: "blue", canaryPercent: 10 } });
 
 describe("alert rule table", () => {
   it("covers every alert the issue asks for", () => {
@@ -102,16 +104,20 @@ describe("alert rule table", () => {
     );
   });
 
-  it("takes the active slot and the canary from the edge's weights, so a traffic switch leaves the rules as they are", () => {
-    expect(renderAlertRules({ testActiveColour: "green" })).toBe(
-      renderAlertRules({ testActiveColour: "blue" }),
-    );
-    const rules = renderAlertRules();
-    expect(rules).not.toMatch(/colour="(blue|green)"/);
-    const records = Object.fromEntries(recordingRules().map((r) => [r.record, r.expr]));
-    expect(records["colour:edge_traffic_weight:sum"]).toContain(
-      'haproxy_server_uweight{job="edge",proxy="app"',
-    );
+  it("names the active slot and the canary from the applied traffic split", () => {
+    const records = (traffic: TrafficSplit) =>
+      recordingRules({ traffic }).filter((r) => r.record.startsWith("colour:edge_"));
+    expect(records({ active: "blue", canaryPercent: 0 })).toEqual([
+      { record: "colour:edge_active:bool", expr: "vector(1)", labels: { colour: "blue" } },
+    ]);
+    expect(records({ active: "green", canaryPercent: 10 })).toEqual([
+      { record: "colour:edge_active:bool", expr: "vector(1)", labels: { colour: "green" } },
+      { record: "colour:edge_canary:bool", expr: "vector(1)", labels: { colour: "blue" } },
+    ]);
+    // Only those recording rules differ between splits.
+    const strip = (t: TrafficSplit) =>
+      renderAlertRules({ traffic: t }).replace(/ *- record: colour:edge_[\s\S]*?colour: (blue|green)\n/g, "");
+    expect(strip({ active: "green", canaryPercent: 25 })).toBe(strip({ active: "blue", canaryPercent: 0 }));
     for (const alert of [
       "BackendActiveSlotDown",
       "CanaryErrorRateWorseThanStable",
@@ -120,10 +126,16 @@ describe("alert rule table", () => {
       const def = defs.find((d) => d.alert === alert);
       expect(def?.expr, alert).toContain("colour:edge_active:bool");
     }
+    expect(() => recordingRules({ traffic: { active: "red" as "blue", canaryPercent: 0 } })).toThrow(
+      /traffic.active: expected blue or green, got "red"/,
+    );
+    expect(() => renderAlertRules({ traffic: { active: "blue", canaryPercent: 101 } })).toThrow(
+      /traffic.canaryPercent: expected a whole number from 0 to 100, got 101/,
+    );
   });
 
   it("renders groups with severity labels and annotations", () => {
-    const file = parse(renderAlertRules({ testActiveColour: "blue" })) as {
+    const file = parse(renderAlertRules()) as {
       groups: { name: string; rules: { alert?: string; record?: string; labels?: { severity: string } }[] }[];
     };
     expect(file.groups[0].name).toBe("recording");
@@ -133,9 +145,7 @@ describe("alert rule table", () => {
   });
 
   it("rejects a nonsense SLO", () => {
-    expect(() => alertDefinitions({ testActiveColour: "blue", availabilitySlo: 99.9 })).toThrow(
-      /availabilitySlo/,
-    );
+    expect(() => alertDefinitions({ availabilitySlo: 99.9 })).toThrow(/availabilitySlo/);
   });
 
   it("referencedMetrics ignores functions, keywords, labels, recording rules and durations", () => {

@@ -17,8 +17,8 @@ describe("docs/RUNBOOK.md", () => {
   const alerts = [
     ...new Set(
       [
-        ...alertDefinitions({ testActiveColour: "blue" }),
-        ...alertDefinitions({ testActiveColour: "green" }),
+        ...alertDefinitions({ traffic: { active: "blue", canaryPercent: 0 } }),
+        ...alertDefinitions({ traffic: { active: "green", canaryPercent: 10 } }),
       ].map((a) => a.alert),
     ),
   ].sort();
