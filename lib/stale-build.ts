@@ -6,7 +6,8 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 
-const SOURCE_DIRS = ["components", "config", "lib", "renderers"];
+// tools/: the traffic switch and the config reloads run from dist/tools during an up.
+const SOURCE_DIRS = ["components", "config", "lib", "renderers", "tools"];
 
 function newestSource(root: string, dir: string): { file: string; mtimeMs: number } | undefined {
   let newest: { file: string; mtimeMs: number } | undefined;

@@ -37,3 +37,12 @@ it("refuses a build older than a component source, naming the file", () => {
 it("does nothing when the program runs from its sources", () => {
   expect(() => assertBuildIsFresh(project())).not.toThrow();
 });
+
+it("refuses a build older than a tool the up runs (the traffic switch, config reloads)", () => {
+  const root = project();
+  mkdirSync(join(root, "tools"));
+  writeFileSync(join(root, "tools", "traffic-switch.ts"), "");
+  const future = new Date(Date.now() + 60_000);
+  utimesSync(join(root, "tools", "traffic-switch.ts"), future, future);
+  expect(() => assertBuildIsFresh(join(root, "dist"))).toThrowError(/older than tools\/traffic-switch\.ts/);
+});
