@@ -77,27 +77,38 @@ export const STAGE_SCRIPT = 'set -eu; umask 022; cat > "$1.tmp"; mv -f "$1.tmp" 
 
 /**
  * "$1" = the check command, "$2"... = the live files (their `.next` staged). Prints `unchanged`
- * when no file differs; otherwise keeps `.prev`, swaps, runs the check and, when it fails, puts
- * `.prev` back and exits 65 with the check's output.
+ * when no file differs and no earlier swap is left unfinished; otherwise keeps `.prev` (or an
+ * `.absent` marker for a file that did not exist), swaps, runs the check and, when it fails,
+ * puts the old files back and exits 65 with the check's output.
  */
 export const SWAP_SCRIPT = `set -eu
 check=$1; shift
 changed=no
-for f in "$@"; do cmp -s "$f.next" "$f" || changed=yes; done
+for f in "$@"; do
+  cmp -s "$f.next" "$f" || changed=yes
+  if [ -e "$f.prev" ] || [ -e "$f.absent" ]; then changed=yes; fi
+done
 if [ "$changed" = no ]; then
   for f in "$@"; do rm -f "$f.next"; done
   echo unchanged; exit 0
 fi
-for f in "$@"; do if [ -e "$f" ]; then cp "$f" "$f.prev"; else : > "$f.prev"; fi; done
+for f in "$@"; do
+  rm -f "$f.prev" "$f.absent"
+  if [ -e "$f" ]; then cp "$f" "$f.prev"; else : > "$f.absent"; fi
+done
 for f in "$@"; do mv -f "$f.next" "$f"; done
 if ! out=$(sh -c "$check" 2>&1); then
-  for f in "$@"; do mv -f "$f.prev" "$f"; done
+  for f in "$@"; do if [ -e "$f.absent" ]; then rm -f "$f" "$f.absent"; else mv -f "$f.prev" "$f"; fi; done
   printf '%s\\n' "$out" >&2; exit 65
 fi
 echo swapped`;
 
-/** Puts every `.prev` back (a reload that did not take). */
-export const ROLLBACK_SCRIPT = 'set -eu; for f in "$@"; do mv -f "$f.prev" "$f"; done';
+/** Puts the old files back (a reload that did not take): `.prev` over the file, `.absent` removes it. */
+export const ROLLBACK_SCRIPT =
+  'set -eu; for f in "$@"; do if [ -e "$f.absent" ]; then rm -f "$f" "$f.absent"; else mv -f "$f.prev" "$f"; fi; done';
+
+/** After a reload took: no `.prev` / `.absent` left, so the next run knows no swap is pending. */
+export const CLEANUP_SCRIPT = 'set -eu; for f in "$@"; do rm -f "$f.prev" "$f.absent"; done';
 
 /** The worker pid the HAProxy runtime API answers from (`show info`). */
 export async function workerPid(runtime: RuntimeTransport): Promise<number> {
@@ -199,6 +210,8 @@ async function applyAndReload(
       const marker = await profile.marker().catch(() => previousMarker);
       if (marker !== previousMarker) {
         log(`${host.description}: runs the new files`);
+        // Best effort: a leftover .prev only makes the next run reload once more.
+        await host.script(CLEANUP_SCRIPT, paths).catch(() => undefined);
         return { service, action: "reloaded", sha256, marker, previousMarker };
       }
       if (!failedBefore && (await profile.reloadFailed().catch(() => false))) {
@@ -209,12 +222,20 @@ async function applyAndReload(
       await sleep(200);
     }
   } catch (error) {
-    await host.script(ROLLBACK_SCRIPT, paths).catch((rollback: Error) => {
-      log(`could not put the previous files back: ${rollback.message}`);
-    });
+    const reason = (error as Error).message;
+    try {
+      await host.script(ROLLBACK_SCRIPT, paths);
+    } catch (rollback) {
+      // The new files stay on disk while the service runs the old ones; the .prev files left
+      // behind make the next run reload instead of reporting "unchanged".
+      throw new Error(
+        `reload failed (${reason}) and the previous files could not be put back (${(rollback as Error).message}): ` +
+          `${paths.join(", ")} hold the new files, ${service} still runs the old ones. Fix the files and run again.`,
+      );
+    }
     // The files on disk are the old ones again; have the service (re)load them.
     await host.signal(profile.signal).catch(() => undefined);
-    throw new Error(`reload failed, the previous files are back in place: ${(error as Error).message}`);
+    throw new Error(`reload failed, the previous files are back in place: ${reason}`);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   parseCli,
   parseFiles,
   reloadService,
+  CLEANUP_SCRIPT,
   ROLLBACK_SCRIPT,
   STAGE_SCRIPT,
   SWAP_SCRIPT,
@@ -126,6 +127,33 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     expect(readFileSync(extra, "utf8")).toBe("rules: old\n");
   });
 
+  it("swap: a file that did not exist is removed again on a failed check or a rollback, not left empty", () => {
+    const added = join(dir, "new.pem");
+    stage(cfg, "version: 5\n");
+    stage(added, "key\n");
+    expect(sh(SWAP_SCRIPT, ["false", cfg, added]).status).toBe(65);
+    expect(existsSync(added)).toBe(false);
+    expect(existsSync(`${added}.absent`) || existsSync(`${cfg}.prev`)).toBe(false);
+
+    stage(cfg, "version: 5\n");
+    stage(added, "key\n");
+    expect(sh(SWAP_SCRIPT, ["true", cfg, added]).stdout.trim()).toBe("swapped");
+    expect(readFileSync(added, "utf8")).toBe("key\n");
+    expect(sh(ROLLBACK_SCRIPT, [cfg, added]).status).toBe(0);
+    expect(existsSync(added)).toBe(false);
+    expect(readFileSync(cfg, "utf8")).toBe("version: 1\n");
+  });
+
+  it("swap: files left from an unfinished swap (.prev) make unchanged files go through the check again", () => {
+    writeFileSync(`${cfg}.prev`, "version: 0\n");
+    stage(cfg, "version: 1\n");
+    stage(extra, "rules: old\n");
+    expect(sh(SWAP_SCRIPT, ["true", cfg, extra]).stdout.trim()).toBe("swapped");
+    expect(readFileSync(`${cfg}.prev`, "utf8")).toBe("version: 1\n"); // the live file, not the stale copy
+    expect(sh(CLEANUP_SCRIPT, [cfg, extra]).status).toBe(0);
+    expect(existsSync(`${cfg}.prev`) || existsSync(`${extra}.prev`)).toBe(false);
+  });
+
   /**
    * A stand-in Alertmanager: its /metrics page is a file, `onSignal` plays the process's
    * reaction to HUP, and an `amtool` on PATH accepts every file.
@@ -176,6 +204,7 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     );
     expect(signals).toEqual(["HUP"]);
     expect(readFileSync(cfg, "utf8")).toBe("version: 4\n");
+    expect(existsSync(`${cfg}.prev`)).toBe(false); // cleaned up: no swap pending
   });
 
   it("a reload the service reports as failed: the previous file comes back and the service reloads it", async () => {
@@ -193,6 +222,16 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     const { result } = await reload(() => undefined);
     expect(String(result)).toMatch(/no reload within 1 s of the HUP signal/);
     expect(readFileSync(cfg, "utf8")).toBe("version: 1\n");
+  });
+
+  it("a rollback that fails says so, naming the files that now hold the new content", async () => {
+    metrics(100, 1);
+    // Something removes the saved copy while the service ignores the signal.
+    const { result } = await reload(() => rmSync(`${cfg}.prev`, { force: true }));
+    expect(String(result)).toMatch(
+      /reload failed \(no reload within 1 s of the HUP signal\) and the previous files could not be put back/,
+    );
+    expect(readFileSync(cfg, "utf8")).toBe("version: 4\n");
   });
 
   it("an earlier failed reload does not read as this one's failure", async () => {
