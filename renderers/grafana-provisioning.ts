@@ -22,7 +22,8 @@ export function renderGrafanaDatasources(input: GrafanaDatasourceInput): string 
     throw new Error(`grafana datasource: prometheusUrl must be an http(s) URL, got "${input.prometheusUrl}"`);
   const config = {
     apiVersion: 1,
-    // Remove anything that is not provisioned here, so the datasource set is exactly this file.
+    // Names to delete: none. Provisioning updates the one datasource below by uid; a datasource
+    // someone added in the UI stays (Grafana has no "delete all others").
     deleteDatasources: [],
     datasources: [
       {
