@@ -92,6 +92,11 @@ const ago = (seconds: number) => `${-seconds}x20`;
 /** A timestamp series updated every minute: the job just succeeded. */
 const FRESH = "0+60x20";
 const H = 3600;
+/**
+ * Backup jobs the runner's crontab runs daily (every schedule is required config). The weekly
+ * ones (pg_full, restore_drill) are not checked for absence: a new install has none for a week.
+ */
+export const DAILY_BACKUP_KINDS = ["pg_diff", "logical", "redis", "verify"] as const;
 const D = 86400;
 
 /** The traffic split, checked: the colour and a whole percentage 0-100. */
@@ -987,6 +992,41 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
             `0+240x${(backupHours + 2) * 15}`,
           ),
         ],
+        at: `${backupHours + 1}h`,
+      },
+    },
+    // A kind whose .prom file never appears (or vanished) has no series, so BackupTooOld cannot
+    // fire for it; BackupMetricsMissing covers only "nothing at all".
+    {
+      group: "backups",
+      alert: "BackupNotReported",
+      severity: "warning",
+      expr:
+        `(${DAILY_BACKUP_KINDS.map((k) => `absent(backup_last_success_timestamp_seconds{kind="${k}"})`).join(" or ")})` +
+        ` unless on () absent(backup_last_success_timestamp_seconds)`,
+      for: `${backupHours}h`,
+      summary: `The daily {{ $labels.kind }} backup job has reported nothing for ${backupHours} hours`,
+      description:
+        "Other backup jobs report but this one has no metrics: it is not scheduled, never ran, or its file in the textfile directory is gone. Check the runner's crontab and `docker logs`.",
+      fires: {
+        interval: "4m",
+        series: DAILY_BACKUP_KINDS.filter((k) => k !== "redis").map((k) =>
+          s(
+            `backup_last_success_timestamp_seconds{${nodeSel},kind="${k}"}`,
+            `0+240x${(backupHours + 2) * 15}`,
+          ),
+        ),
+        at: `${backupHours + 1}h`,
+        alerts: [{ kind: "redis", severity: "warning" }],
+      },
+      silent: {
+        interval: "4m",
+        series: DAILY_BACKUP_KINDS.map((k) =>
+          s(
+            `backup_last_success_timestamp_seconds{${nodeSel},kind="${k}"}`,
+            `0+240x${(backupHours + 2) * 15}`,
+          ),
+        ),
         at: `${backupHours + 1}h`,
       },
     },
