@@ -456,6 +456,32 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       );
     });
 
+    it("backup-list: a location it cannot list makes it exit 1, and log lines are not rows", () => {
+      const dir = fakeContainers(["runner"]);
+      const backupDir = join(root, `backup-dir-${n++}`);
+      const bin = join(root, `bin-${n++}`);
+      for (const d of [join(backupDir, "redis"), join(backupDir, "logical"), bin])
+        mkdirSync(d, { recursive: true });
+      for (const d of [root, backupDir, join(backupDir, "redis"), join(backupDir, "logical"), bin])
+        chmodSync(d, 0o755);
+      writeFileSync(join(bin, "pgbackrest"), "#!/usr/bin/env bash\necho '[]'\n", { mode: 0o755 });
+      // A runner without its S3 tools: the S3 locations cannot be listed.
+      writeFileSync(join(dir, "runner", "env"), `BACKUP_DIR=${backupDir}\n`);
+      const listOutputs = writeJson("list.json", {
+        ...baseOutputs(),
+        backups: { runnerContainer: "runner" },
+      });
+      const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, BI_SEAM: "local", BI_LOCAL_ROOT: dir };
+      const table = runbook("backup-list", ["--outputs", listOutputs], env);
+      expect(table.status).toBe(1);
+      expect(table.stdout).toMatch(/^ {4}local \(none\)$/m);
+      expect(table.stdout).toMatch(/^ {4}s3 {4}\(cannot list: \S/m);
+      expect(table.stdout).not.toContain("in runner:");
+      const json = runbook("backup-list", ["--outputs", listOutputs, "--json"], env);
+      expect(json.status).toBe(1);
+      expect(JSON.parse(json.stdout).redis.s3).toEqual({ error: "cannot list redis backups in s3" });
+    });
+
     it("full-recovery: pulumi up env, restore from s3, pulumi up slot, switch, verify, with a timeline", () => {
       const bin = join(root, `bin-${n++}`);
       mkdirSync(bin);
