@@ -745,6 +745,7 @@ case "$*" in
     ${shq(join(local, "redis", "health"))} || ${shq(join(local, "redis", "start"))} ;;
   "up --yes --skip-preview ${policy} -s local-blue") ${shq(join(local, "backend-blue-1", "start"))} ;;
   "stack output --json --show-secrets -s local-green") echo "error: no stack named 'local-green' found" >&2; exit 255 ;;
+  "config set "*) ;;
   *) echo "fake pulumi: unexpected: $*" >&2; exit 64 ;;
 esac`,
     );
@@ -799,6 +800,11 @@ esac`,
       `--cwd ${REPO} up --yes --skip-preview ${policy} -s local-blue`,
       `--cwd ${REPO} up --yes --skip-preview ${policy} -s local`,
     ]);
+    // Before the first up, this checkout's stack config was set to the split that ran.
+    const pulumiCalls = readFileSync(calls, "utf8").split("\n");
+    const syncAt = pulumiCalls.indexOf(`--cwd ${REPO} config set trafficActive blue -s local`);
+    expect(syncAt).toBeGreaterThanOrEqual(0);
+    expect(syncAt).toBeLessThan(pulumiCalls.findIndex((l) => / up /.test(l)));
 
     // Every row is back, byte for byte, and the new host's repositories work again.
     const after = await stats();
