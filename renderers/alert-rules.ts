@@ -18,6 +18,7 @@
  */
 import { stringify } from "yaml";
 import { COLOURS, type Colour } from "../config/keys";
+import { validateTarget, type TrafficTarget } from "../lib/traffic-weights";
 import { EDGE_METRICS_PORT } from "./haproxy-config";
 import { EXPORTER_JOBS, JOBS } from "./prometheus-config";
 
@@ -25,10 +26,7 @@ export type Severity = "critical" | "warning" | "none";
 export type Labels = Record<string, string>;
 
 /** Which slot serves traffic and the share (0-100) the other one gets as a canary. */
-export interface TrafficSplit {
-  active: Colour;
-  canaryPercent: number;
-}
+export type TrafficSplit = TrafficTarget;
 
 export interface AlertRulesInput {
   /**
@@ -99,14 +97,10 @@ const H = 3600;
 export const DAILY_BACKUP_KINDS = ["pg_diff", "logical", "redis", "verify"] as const;
 const D = 86400;
 
-/** The traffic split, checked: the colour and a whole percentage 0-100. */
+/** The traffic split, checked (the traffic switch's own validation). */
 function trafficOf(input: AlertRulesInput): TrafficSplit {
   const traffic = input.traffic ?? { active: "blue", canaryPercent: 0 };
-  if (!COLOURS.includes(traffic.active))
-    throw new Error(`traffic.active: expected blue or green, got ${JSON.stringify(traffic.active)}`);
-  const pct = traffic.canaryPercent;
-  if (!Number.isInteger(pct) || pct < 0 || pct > 100)
-    throw new Error(`traffic.canaryPercent: expected a whole number from 0 to 100, got ${String(pct)}`);
+  validateTarget(traffic);
   return traffic;
 }
 
