@@ -129,6 +129,21 @@ set_traffic() {
   return "$status"
 }
 
+# edge_state_summary: what the edge serves now, asked live. After a failed switch neither the
+# config nor the outputs can say: the switch may have run before a later step failed.
+edge_state_summary() {
+  local status
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    printf 'not asked (dry run)\n'
+    return 0
+  fi
+  if status=$( (switch_cli status) 2>/dev/null) &&
+    jq -re '"\(.active) active, blue \(.share.blue)% / green \(.share.green)%"' <<<"$status" 2>/dev/null; then
+    return 0
+  fi
+  printf 'unknown (traffic-switch status failed; check with runbooks/status --live)\n'
+}
+
 # verify_traffic ENV_STACK ACTIVE CANARY_PERCENT: re-reads the env stack outputs and checks them.
 verify_traffic() {
   local stack=$1 active=$2 percent=$3 got_active got_percent

@@ -310,7 +310,11 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "the switch failed; setting the config of prod back to trafficActive=blue trafficCanaryPercent=0",
       );
       expect(r.stderr).not.toContain("could not restore");
-      expect(r.stderr).toMatch(/the switch to green failed/);
+      // Not "traffic stays on blue": the edge is asked what it serves after the failed switch.
+      expect(r.stderr).toMatch(
+        /the switch to green failed \(the traffic switch refuses unhealthy slots\); the edge now serves: blue active, blue 100% \/ green 0%/,
+      );
+      expect(r.pulumiCalls.filter((c) => c.startsWith("switch status")).length).toBeGreaterThan(0);
     });
 
     it("stops before any pulumi command when the environment has no policy pack config", () => {
@@ -459,6 +463,18 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "--dry-run",
       ]);
       expect(promote.stdout).toMatch(/config set trafficActive blue -s prod/);
+    });
+
+    it("a failed switch reports what the edge serves, or that it could not ask", () => {
+      writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
+      const r = runbook("rollback", ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--yes"], {
+        FAIL_UP: "prod",
+        SWITCH_CLI: "false",
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /pulumi up of prod failed; the edge now serves: unknown \(traffic-switch status failed; check with runbooks\/status --live\)/,
+      );
     });
 
     it("has nothing to do when the target already serves everything", () => {
