@@ -51,23 +51,29 @@ export function skipReason(...tools: string[]): string | false {
   return reason;
 }
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether a daemon could listen on 127.0.0.1:`port` now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error("could not read the listening port"));
-        return;
-      }
-      const port = address.port;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free loopback port for a daemon the test starts. Picked below the kernel's ephemeral range
+ * (32768-60999): a port from `listen(0)` is an ephemeral one, which another test's outgoing
+ * connection could take before the daemon binds it. (A full CI run once found a daemon's port
+ * answered by something else; this removes that window for ports, not for races between tests,
+ * which the bind check and the random pick make rare.)
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("freePort: no free port in 20000-31999 after 100 attempts");
 }
 
 /** A fresh temporary directory; remove it with `removeDir`. */
