@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, Environment } from "../config/keys";
 import { slotAlias } from "./edge";
-import { buildImage, contextHash } from "./built-image";
+import { buildImage } from "./built-image";
 import { pullImage, type ResolvedImage } from "./pulled-image";
 import { ServiceContainer } from "./service-container";
 
@@ -202,15 +202,12 @@ export class BackendSlot extends pulumi.ComponentResource {
   }
 
   private buildImage(name: string, args: BackendSlotArgs): ResolvedImage {
-    const context = args.buildContext ?? "examples/backend";
-    const tag = `src-${contextHash(context).slice(0, 12)}`;
     // Pushed: run by digest. Local build: the content-hash tag is the pin.
     return buildImage(
       name,
       {
         repository: "backend",
-        tag,
-        context,
+        context: args.buildContext ?? "examples/backend",
         registry: args.registry,
         namePrefix: args.namePrefix,
         environment: args.environment,

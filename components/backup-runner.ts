@@ -28,7 +28,7 @@ import {
 } from "../renderers/pgbackrest-conf";
 import { DEFAULT_STANZA, POSTGRES_PATHS, POSTGRES_PORT, POSTGRES_SUPERUSER, POSTGRES_UID } from "./postgres";
 import { REDIS_DATA_PATH } from "./redis";
-import { buildImage, contextHash } from "./built-image";
+import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the runner container (see images/backup/README.md, "Container layout"). */
@@ -247,14 +247,12 @@ export class BackupRunner extends pulumi.ComponentResource {
     const base = parseImageRef(args.postgresBaseImage);
     if (!base?.tag)
       throw new Error(`BackupRunner: postgresBaseImage needs a tag, got "${args.postgresBaseImage}"`);
-    const imageContext = args.imageContext ?? "images/backup";
     const built = buildImage(
       name,
       {
         repository: "backup-runner",
-        // The base tag says what it is; the sources hash makes a script change a new image.
-        tag: `${base.tag}-src-${contextHash(imageContext).slice(0, 12)}`,
-        context: imageContext,
+        tagPrefix: base.tag,
+        context: args.imageContext ?? "images/backup",
         buildArgs: { POSTGRES_BASE_IMAGE: args.postgresBaseImage, REDIS_IMAGE: args.redisImage },
         registry: args.registry,
         namePrefix: prefix,

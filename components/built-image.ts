@@ -16,10 +16,11 @@ export interface BuiltImageArgs {
   /** Repository name, e.g. `postgres-pgbackrest`; prefixed with the registry or `namePrefix`. */
   repository: string;
   /**
-   * Tag of this build. Include a hash of the sources (`contextHash`): without a registry the tag
-   * is the only thing that changes when the sources do.
+   * What the tag starts with, e.g. the base image's tag (`15.10-bookworm`). The tag always ends in
+   * `src-<hash of the context's files>`: without a registry it is the only thing that changes
+   * when the sources do. Unset: just `src-<hash>`.
    */
-  tag: string;
+  tagPrefix?: string;
   /** Build context directory, relative to the project directory. */
   context: string;
   /** Docker build arguments. */
@@ -43,7 +44,7 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
   const image = new docker.Image(
     `${name}-image`,
     {
-      imageName: `${repository}:${args.tag}`,
+      imageName: `${repository}:${args.tagPrefix ? `${args.tagPrefix}-` : ""}src-${contextHash(args.context).slice(0, 12)}`,
       build: {
         context: args.context,
         dockerfile: `${args.context}/Dockerfile`,
@@ -63,7 +64,7 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
 }
 
 /** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */
-export function contextHash(dir: string): string {
+function contextHash(dir: string): string {
   const hash = createHash("sha256");
   const walk = (path: string) => {
     for (const entry of readdirSync(path).sort()) {

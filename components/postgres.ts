@@ -51,7 +51,7 @@ import type { Environment, InfraConfig } from "../config/schema";
 export { POSTGRES_MONITOR_ROLE };
 import { parseImageRef } from "../lib/image-ref";
 import { pgbackrestArchiveCommand, postgresServerArgs, tunePostgres } from "../renderers/postgresql-conf";
-import { buildImage, contextHash } from "./built-image";
+import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
 
 /** Paths inside the container (the official image's, shared with the backup runner). */
@@ -209,14 +209,12 @@ export class Postgres extends pulumi.ComponentResource {
     // ---- image: official postgres + pgBackRest (images/postgres, owned by the backup tier)
     const base = parseImageRef(cfg.baseImage);
     if (!base?.tag) throw new Error(`Postgres: postgresBaseImage needs a tag, got "${cfg.baseImage}"`);
-    const imageContext = args.imageContext ?? "images/postgres";
     const built = buildImage(
       name,
       {
         repository: "postgres-pgbackrest",
-        // The base tag says what it is; the sources hash makes a script change a new image.
-        tag: `${base.tag}-src-${contextHash(imageContext).slice(0, 12)}`,
-        context: imageContext,
+        tagPrefix: base.tag,
+        context: args.imageContext ?? "images/postgres",
         buildArgs: { POSTGRES_BASE_IMAGE: cfg.baseImage },
         registry: args.registry,
         namePrefix: prefix,
