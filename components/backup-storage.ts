@@ -14,10 +14,10 @@
  * - optional Object Lock (`objectLockDays` > 0): enabled on the versioned bucket through its
  *   Object Lock configuration (not the bucket's `objectLockEnabled`, which forces a new bucket, so
  *   turning it on later keeps the bucket and its data), with a GOVERNANCE default retention.
- *   Object Lock cannot be turned off again: setting the days back to 0 only stops managing it. S3 default retention is bucket-wide, so it covers the
- *   pgBackRest repository too; that is harmless: pgBackRest's deletes only add delete markers
- *   (allowed under a lock) and the locked old versions are removed by the non-current rule
- *   once the lock ends;
+ *   Object Lock cannot be turned off again: setting the days back to 0 only stops managing it.
+ *   S3 default retention is bucket-wide, so it covers the pgBackRest repository too; that is
+ *   harmless: pgBackRest's deletes only add delete markers (allowed under a lock) and the
+ *   locked old versions are removed by the non-current rule once the lock ends;
  * - replication (when a replica region is set): versioning on both buckets, a least-privilege
  *   role, SSE-KMS objects replicated and re-encrypted with the replica region's key, delete
  *   markers replicated (deletes never remove versions in either bucket);
