@@ -1,5 +1,12 @@
 # shellcheck shell=bash
-# The stack config the runbooks change, set back to what runs. Load after common.sh.
+# The stack config the runbooks change (traffic split, slot images), and setting it back to what
+# runs. Load after common.sh.
+
+# set_traffic_config ENV_STACK ACTIVE CANARY_PERCENT: the two config keys of the traffic split.
+set_traffic_config() {
+  pulumi_cmd config set trafficActive "$2" -s "$1" &&
+    pulumi_cmd config set trafficCanaryPercent "$3" -s "$1"
+}
 
 # sync_live_config ENV_STACK: sets the config the runbooks change to what the stacks run now, read
 # from their outputs: trafficActive and trafficCanaryPercent of ENV_STACK, and backendImage of
@@ -14,8 +21,7 @@ sync_live_config() {
     return 0
   fi
   percent=$(output_field_or .traffic.canaryPercent 0)
-  pulumi_cmd config set trafficActive "$active" -s "$stack" &&
-    pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack" || return 1
+  set_traffic_config "$stack" "$active" "$percent" || return 1
   for colour in blue green; do
     # A slot stack that does not exist yet has no outputs: its config stays as it is.
     image=$( (slot_field_or "$colour" .image "") 2>/dev/null || true)

@@ -8,6 +8,9 @@
 # pulumi_cmd / pulumi_up (common.sh) run pulumi; every `pulumi up` applies the policy pack.
 # Seams for tests: PULUMI (default `pulumi`), SWITCH_CLI (default `node <repo>/dist/tools/traffic-switch.js`).
 
+# shellcheck source=runbooks/lib/sync.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sync.sh"
+
 # other_colour blue|green -> the other one.
 other_colour() {
   case "$1" in
@@ -117,13 +120,10 @@ set_traffic() {
   was_active=$(output_field .traffic.active) || return $?
   was_percent=$(output_field_or .traffic.canaryPercent 0)
   # Explicit returns: callers run this under `step ... ||`, where errexit is off.
-  pulumi_cmd config set trafficActive "$active" -s "$stack" &&
-    pulumi_cmd config set trafficCanaryPercent "$percent" -s "$stack" &&
-    pulumi_up "$stack" && return 0
+  set_traffic_config "$stack" "$active" "$percent" && pulumi_up "$stack" && return 0
   status=$?
   log_error "the switch failed; setting the config of $stack back to trafficActive=$was_active trafficCanaryPercent=$was_percent"
-  if ! { pulumi_cmd config set trafficActive "$was_active" -s "$stack" &&
-    pulumi_cmd config set trafficCanaryPercent "$was_percent" -s "$stack"; }; then
+  if ! set_traffic_config "$stack" "$was_active" "$was_percent"; then
     log_error "could not restore the config of $stack: set trafficActive=$was_active and trafficCanaryPercent=$was_percent before the next pulumi up"
   fi
   return "$status"
