@@ -2,6 +2,8 @@
  * Runs a command with `input` on stdin and resolves to its stdout; rejects on a non-zero exit
  * (with its stderr), on a spawn error, or when it runs past `timeoutMs` (then it is killed).
  * `what` names the command in those messages, e.g. "docker exec into backend-infra-prod-edge".
+ * A command that exits before reading all of `input` (EPIPE) fails with its own exit status, or,
+ * if it exited 0, as one that did not take its input: a half-read file must not pass as written.
  */
 import { spawn } from "node:child_process";
 
@@ -15,6 +17,9 @@ export function runWithInput(
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
+    // Without a listener an EPIPE here is an uncaught exception that takes the process down.
+    let stdinError: Error | undefined;
+    child.stdin.on("error", (error) => (stdinError = error));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
@@ -27,7 +32,9 @@ export function runWithInput(
     });
     child.on("close", (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out);
+      if (code === 0 && stdinError)
+        reject(new Error(`${what} exited 0 without reading all its input: ${stdinError.message}`));
+      else if (code === 0) resolve(out);
       else reject(new Error(`${what} exited ${code}: ${err.trim() || out.trim()}`));
     });
     child.stdin.end(options.input ?? "");
