@@ -127,8 +127,19 @@ function absolute(field: string, value: string): string {
   return value;
 }
 
-function plain(field: string, value: string): string {
-  if (value === "" || /[\n\r=]/.test(value)) fail(field, "a non-empty value without newlines or =", value);
+/**
+ * A value on one `key=value` line. pgBackRest splits at the first `=` (so base64 `==` is fine)
+ * and trims the value, so newlines and outer whitespace are refused rather than silently changed.
+ * A secret's value is never echoed in the message.
+ */
+function plain(field: string, value: string, secret = false): string {
+  if (value === "" || /[\n\r]/.test(value) || value.trim() !== value) {
+    fail(
+      field,
+      "a non-empty value without newlines or leading/trailing spaces",
+      secret ? "(secret, not shown)" : value,
+    );
+  }
   return value;
 }
 
@@ -157,7 +168,7 @@ export function renderPgBackRestConf(input: PgBackRestConfInput): string {
   if (input.cipher) {
     global.push("repo1-cipher-type=aes-256-cbc");
     if (input.cipher.inlinePass !== undefined) {
-      global.push(`repo1-cipher-pass=${plain("cipher.inlinePass", input.cipher.inlinePass)}`);
+      global.push(`repo1-cipher-pass=${plain("cipher.inlinePass", input.cipher.inlinePass, true)}`);
     }
   }
 
@@ -190,8 +201,8 @@ export function renderPgBackRestConf(input: PgBackRestConfInput): string {
     else if (credentials.type === "inline") {
       global.push(
         "repo2-s3-key-type=shared",
-        `repo2-s3-key=${plain("repo2.credentials.key", credentials.key)}`,
-        `repo2-s3-key-secret=${plain("repo2.credentials.secret", credentials.secret)}`,
+        `repo2-s3-key=${plain("repo2.credentials.key", credentials.key, true)}`,
+        `repo2-s3-key-secret=${plain("repo2.credentials.secret", credentials.secret, true)}`,
       );
     } else if (credentials.type === "env") {
       global.push(

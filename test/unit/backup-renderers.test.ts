@@ -186,6 +186,21 @@ describe("renderPgBackRestConf", () => {
     }
   });
 
+  it("keeps = in values (pgBackRest splits at the first =) and never echoes a refused secret", () => {
+    const text = renderPgBackRestConf({ ...base, cipher: { inlinePass: "c2VjcmV0+/==" } });
+    expect(text).toContain("repo1-cipher-pass=c2VjcmV0+/==\n");
+    for (const inlinePass of ["with\nnewline", " padded-s3cr3t "]) {
+      let message = "";
+      try {
+        renderPgBackRestConf({ ...base, cipher: { inlinePass } });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/cipher.inlinePass: expected a non-empty value .*secret, not shown/);
+      expect(message).not.toContain(inlinePass.trim());
+    }
+  });
+
   it("derives process-max from the CPU limit", () => {
     expect(processMaxForCpus(0.5)).toBe(1);
     expect(processMaxForCpus(1)).toBe(1);
