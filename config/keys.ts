@@ -328,7 +328,7 @@ export const KEYS = {
   backupReplicaRegion: key(
     awsRegion,
     "string",
-    "Second region for cross-region replication. Unset: no replica.",
+    "Second region for cross-region replication (backupStorage aws only). Unset: no replica.",
     {},
   ),
   backupBucketName: key(

@@ -258,6 +258,12 @@ function crossFieldIssues(v: Values, env: Environment, role: "env" | "slot"): Co
       "must differ from backupRegion: a replica in the same region does not survive a regional outage",
     );
   }
+  if (has("backupReplicaRegion") && v.backupStorage === "minio") {
+    add(
+      "backupReplicaRegion",
+      "cross-region replication is AWS S3's: unset it, or set backupStorage to aws (MinIO has no replica)",
+    );
+  }
   if (v.edgeHttpPort === v.edgeHttpsPort) add("edgeHttpsPort", "must differ from edgeHttpPort");
   if (v.edgeTlsMode === "provided") {
     if (!has("edgeTlsCert"))

@@ -177,6 +177,12 @@ describe("config schema", () => {
       "backupReplicaRegion",
       /must differ/,
     ],
+    [
+      "a replica region for the MinIO stand-in",
+      raw("local", { backupReplicaRegion: "eu-central-1" }),
+      "backupReplicaRegion",
+      /MinIO has no replica/,
+    ],
     ["an unknown environment", raw("dev"), "environment", /prod, staging, local/],
     [
       "e-mail alerts half configured",

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { ENV_OUTPUT_CONTRACT, SECRET_OUTPUTS, SLOT_OUTPUT_CONTRACT } from "../../components/outputs";
-import { runProgram } from "../harness/run-program";
+import { parseConfig } from "../../config/schema";
+import { resolveStackConfig, runProgram } from "../harness/run-program";
 import { listStacks } from "../harness/stack-file";
 
 const get = (value: unknown, path: string): unknown =>
@@ -22,6 +23,35 @@ describe.each(envStacks)("env stack %s outputs", (stack) => {
       if (get(plan.outputs, path) === undefined) continue; // monitoring is off in local
       expect(plan.secretOutputs, `${path} must be a secret`).toContain(path);
     }
+  });
+
+  // The two optional shapes runbooks branch on: no replica bucket without a replica region, and
+  // monitoring either complete or exactly {enabled: false} (health-check reads .monitoring.enabled).
+  it("exports backups.replicaBucket exactly when a replica region is set, monitoring whole or off", async () => {
+    const config = parseConfig({ stack, ...resolveStackConfig(stack) });
+    const plan = await runProgram(stack);
+    expect(get(plan.outputs, "backups.replicaBucket") !== undefined, "backups.replicaBucket").toBe(
+      config.backups.replicaRegion !== undefined,
+    );
+    if (config.monitoring.enabled) {
+      for (const path of ["prometheusUrl", "grafanaUrl", "alertmanagerUrl", "grafanaAdminPassword"]) {
+        expect(get(plan.outputs, `monitoring.${path}`), `monitoring.${path}`).toEqual(expect.any(String));
+      }
+    } else {
+      expect(plan.outputs.monitoring).toEqual({ enabled: false });
+    }
+  });
+
+  it("the same program with monitoring off and a replica region on flips both shapes", async () => {
+    const overrides = {
+      monitoringEnabled: "false",
+      backupStorage: "aws",
+      backupReplicaRegion: "eu-central-1",
+    };
+    if (stack === "prod") return; // prod refuses monitoring off (config test)
+    const plan = await runProgram(stack, { overrides });
+    expect(plan.outputs.monitoring).toEqual({ enabled: false });
+    expect(get(plan.outputs, "backups.replicaBucket")).toEqual(expect.any(String));
   });
 });
 
