@@ -92,7 +92,8 @@ const FRESH = "0+60x20";
 const H = 3600;
 /**
  * Backup jobs the runner's crontab runs daily (every schedule is required config). The weekly
- * ones (pg_full, restore_drill) are not checked for absence: a new install has none for a week.
+ * ones (pg_full, restore_drill) are checked for absence against the runner's first start, since
+ * a new install has none for up to a week.
  */
 export const DAILY_BACKUP_KINDS = ["pg_diff", "logical", "redis", "verify"] as const;
 const D = 86400;
@@ -1022,6 +1023,39 @@ export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
           ),
         ),
         at: `${backupHours + 1}h`,
+      },
+    },
+    // A new install has no weekly results for up to a week, so their absence counts only once the
+    // runner has been up longer than that (its first start is kept in the textfile volume).
+    {
+      group: "backups",
+      alert: "WeeklyBackupNotReported",
+      severity: "warning",
+      expr:
+        `(absent(backup_last_success_timestamp_seconds{kind="pg_full"})` +
+        ` and on () (time() - max(backup_runner_first_start_timestamp_seconds) > 8 * ${D}))` +
+        ` or (label_replace(absent(restore_drill_last_success_timestamp_seconds), "kind", "restore_drill", "", "")` +
+        ` and on () (time() - max(backup_runner_first_start_timestamp_seconds) > ${drillDays} * ${D}))`,
+      summary: "The weekly {{ $labels.kind }} job has reported nothing since the backup runner started",
+      description:
+        "The backup runner has run for longer than a week and this weekly job never wrote its metrics: it is not scheduled, never ran, or its file in the textfile directory is gone. Check the runner's crontab and `docker logs`.",
+      fires: {
+        series: [
+          s(`backup_runner_first_start_timestamp_seconds{${nodeSel}}`, ago(Math.max(8, drillDays) * D + 60)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_diff"}`, FRESH),
+        ],
+        at: "10m",
+        alerts: [
+          { kind: "pg_full", severity: "warning" },
+          { kind: "restore_drill", severity: "warning" },
+        ],
+      },
+      silent: {
+        series: [
+          s(`backup_runner_first_start_timestamp_seconds{${nodeSel}}`, ago(7 * D)),
+          s(`backup_last_success_timestamp_seconds{${nodeSel},kind="pg_diff"}`, FRESH),
+        ],
+        at: "10m",
       },
     },
     // ---------------- monitoring itself ----------------

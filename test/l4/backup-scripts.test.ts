@@ -1,11 +1,12 @@
 /**
- * L4: the backup runner's scripts checked by shellcheck, and the published command contract
- * (images/backup/README.md) matched against the scripts that exist.
+ * L4: the backup runner's scripts checked by shellcheck, the published command contract
+ * (images/backup/README.md) matched against the scripts that exist, and the runner's first-start
+ * metric checked by promtool.
  */
 import { describe, expect, it } from "vitest";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run, skipReason } from "../support/tools";
+import { removeDir, run, skipReason, tempDir } from "../support/tools";
 
 const IMAGE = join(__dirname, "../../images/backup");
 const BIN = join(IMAGE, "bin");
@@ -39,5 +40,48 @@ describe.skipIf(skipReason("shellcheck"))("backup runner scripts", () => {
     const existing = readdirSync(BIN);
     for (const name of documented) expect(existing, `README documents ${name}`).toContain(name);
     for (const name of existing) expect([...documented], `${name} is not in the README`).toContain(name);
+  });
+});
+
+describe.skipIf(skipReason("promtool"))("the runner's first-start metric (metric_first_start)", () => {
+  const firstStart = (textfileDir: string) =>
+    run("bash", ["-c", `source ${JSON.stringify(join(IMAGE, "lib/backup-common.sh"))}; metric_first_start`], {
+      env: { ...process.env, TEXTFILE_DIR: textfileDir },
+    });
+
+  it("is written once, kept by later starts, and valid exposition format", () => {
+    const dir = tempDir("first-start");
+    try {
+      const file = join(dir, "textfile", "backup_runner.prom");
+      const first = firstStart(join(dir, "textfile"));
+      expect(first.status, first.stderr).toBe(0);
+      const text = readFileSync(file, "utf8");
+      const value = Number(/^backup_runner_first_start_timestamp_seconds (\d+)$/m.exec(text)?.[1]);
+      expect(Math.abs(value - Date.now() / 1000)).toBeLessThan(300);
+      const promtool = run("promtool", ["check", "metrics"], { input: text });
+      expect(promtool.status, promtool.stdout + promtool.stderr).toBe(0);
+
+      // A later start (a restarted or replaced runner) keeps the first value.
+      writeFileSync(file, text.replace(String(value), "1700000000"));
+      expect(firstStart(join(dir, "textfile")).status).toBe(0);
+      expect(readFileSync(file, "utf8")).toContain(
+        "backup_runner_first_start_timestamp_seconds 1700000000\n",
+      );
+      expect(readdirSync(join(dir, "textfile"))).toEqual(["backup_runner.prom"]);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("fails with a message when the directory cannot be written", () => {
+    const dir = tempDir("first-start-ro");
+    try {
+      writeFileSync(join(dir, "not-a-dir"), "");
+      const result = firstStart(join(dir, "not-a-dir"));
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/cannot create TEXTFILE_DIR .*not-a-dir/);
+    } finally {
+      removeDir(dir);
+    }
   });
 });

@@ -93,6 +93,28 @@ metric_write() {
   }
 }
 
+# metric_first_start: writes $TEXTFILE_DIR/backup_runner.prom with the runner's first start, once.
+# The file lives in the textfile volume, so a restarted or replaced runner keeps the first value;
+# the absence alerts of the weekly jobs count from it.
+metric_first_start() {
+  local file="$TEXTFILE_DIR/backup_runner.prom" tmp
+  [[ -s $file ]] && return 0
+  mkdir -p -- "$TEXTFILE_DIR" || { log "ERROR: cannot create TEXTFILE_DIR $TEXTFILE_DIR"; return 1; }
+  tmp=$(mktemp "$TEXTFILE_DIR/.backup_runner.prom.XXXXXX") || {
+    log "ERROR: cannot create a temp file in TEXTFILE_DIR $TEXTFILE_DIR"
+    return 1
+  }
+  if ! {
+    printf '# HELP backup_runner_first_start_timestamp_seconds Unix time the backup runner first started on this textfile volume.\n'
+    printf '# TYPE backup_runner_first_start_timestamp_seconds gauge\n'
+    printf 'backup_runner_first_start_timestamp_seconds %s\n' "$(date +%s)"
+  } >"$tmp" || ! chmod 0644 -- "$tmp" || ! mv -f -- "$tmp" "$file"; then
+    rm -f -- "$tmp"
+    log "ERROR: cannot write $file"
+    return 1
+  fi
+}
+
 # ---------- job lifecycle: lock, timing, metrics, cleanup ----------
 
 JOB_KIND=""
