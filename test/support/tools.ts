@@ -61,19 +61,28 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
+/** Ports this test file has handed out: a daemon may not have bound its port yet. */
+const handedOut = new Set<number>();
+
 /**
  * A free loopback port for a daemon the test starts. Picked below the kernel's ephemeral range
  * (32768-60999): a port from `listen(0)` is an ephemeral one, which another test's outgoing
- * connection could take before the daemon binds it. (A full CI run once found a daemon's port
- * answered by something else; this removes that window for ports, not for races between tests,
- * which the bind check and the random pick make rare.)
+ * connection could take before the daemon binds it. Each vitest worker (VITEST_POOL_ID) has its
+ * own band, so files running side by side never pick the same port, and a port is handed out
+ * once per file, so a daemon that has not bound its port yet (or is restarting) keeps it.
  */
 export async function freePort(): Promise<number> {
+  const worker = Math.max(1, Number(process.env.VITEST_POOL_ID) || 1);
+  const size = 1500; // 8 bands in 20000-31999
+  const low = 20000 + ((worker - 1) % 8) * size;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
+    const port = low + Math.floor(Math.random() * size);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check: concurrent calls must not pick it meanwhile
     if (await canListen(port)) return port;
+    handedOut.delete(port);
   }
-  throw new Error("freePort: no free port in 20000-31999 after 100 attempts");
+  throw new Error(`freePort: no free port in ${low}-${low + size - 1} after 100 attempts`);
 }
 
 /** A fresh temporary directory; remove it with `removeDir`. */
@@ -125,7 +134,14 @@ export function startDaemon(cmd: string, args: string[], options: SpawnOptions =
   let log = "";
   child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // A spawn that fails (ENOENT, EAGAIN) emits 'error' and maybe no 'exit': record it and end.
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      log += `\n[startDaemon] cannot run ${cmd}: ${error.message}\n`;
+      resolve();
+    });
+  });
   return {
     process: child,
     output: () => log,

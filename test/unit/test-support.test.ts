@@ -1,0 +1,37 @@
+/**
+ * The test support helpers that the real-daemon tests lean on: port picking and daemons that
+ * cannot start.
+ */
+import { describe, expect, it } from "vitest";
+import { freePort, startDaemon } from "../support/tools";
+
+describe("freePort", () => {
+  it("never hands out a port twice in one file, and stays in this worker's band", async () => {
+    const saved = process.env.VITEST_POOL_ID;
+    try {
+      process.env.VITEST_POOL_ID = "2";
+      const ports = await Promise.all(Array.from({ length: 200 }, () => freePort()));
+      expect(new Set(ports).size).toBe(ports.length);
+      for (const port of ports) {
+        expect(port).toBeGreaterThanOrEqual(21500);
+        expect(port).toBeLessThan(23000);
+      }
+      process.env.VITEST_POOL_ID = "1";
+      for (const port of await Promise.all([freePort(), freePort()])) {
+        expect(port).toBeGreaterThanOrEqual(20000);
+        expect(port).toBeLessThan(21500);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.VITEST_POOL_ID;
+      else process.env.VITEST_POOL_ID = saved;
+    }
+  });
+});
+
+describe("startDaemon", () => {
+  it("a command that cannot start ends the daemon with the reason in its output", async () => {
+    const daemon = startDaemon("/nonexistent/bi-daemon", []);
+    await daemon.stop();
+    expect(daemon.output()).toMatch(/cannot run \/nonexistent\/bi-daemon: .*ENOENT/);
+  });
+});
