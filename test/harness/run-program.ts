@@ -49,6 +49,9 @@ interface MockMonitorInternals {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
+/** Resolves once every resource registration started so far has been answered by the mocks. */
+export const waitForRegistrations = (): Promise<void> => runtimeSettings.waitForRPCs();
+
 // Wire-format marker of a secret value (see @pulumi/pulumi/runtime/rpc specialSigKey).
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";

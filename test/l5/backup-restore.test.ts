@@ -378,9 +378,17 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     const textfiles = env.dir("textfile-busy");
     // Another full backup is running: it holds the shared pg lock (a file the jobs' user owns).
     runAsPostgres("touch", [join(locks, ".lock-pg")], {});
-    const holder = spawn("flock", [join(locks, ".lock-pg"), "sleep", "30"], { stdio: "ignore" });
+    // It says "held" once it has the lock; its own process group, so the kill reaches the sleep.
+    const holder = spawn("flock", [join(locks, ".lock-pg"), "sh", "-c", "echo held; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+      detached: true,
+    });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise<void>((resolve, reject) => {
+        holder.once("error", reject);
+        holder.once("exit", (code) => reject(new Error(`flock exited ${code} before taking the lock`)));
+        holder.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("held") && resolve());
+      });
       const out = env.script("backup-pg", ["diff"], {
         BACKUP_LOCK_DIR: locks,
         TEXTFILE_DIR: textfiles,
@@ -390,7 +398,11 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
       expect(out.stderr).toContain("pg_diff not started");
       expect(readdirSync(textfiles)).toEqual([]);
     } finally {
-      holder.kill("SIGKILL");
+      try {
+        if (holder.pid) process.kill(-holder.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
   });
 

@@ -348,15 +348,22 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       }),
     );
     expect(postgresUp[0].value[1]).toBe("1");
-    const probes = defined(
-      await waitFor("probe results", async () => {
+    // Both probes, each successful: one slow probe on a loaded machine reads 0 once, so wait for
+    // a round where both succeed and show the last values if none comes.
+    let lastProbes = "";
+    await waitFor(
+      "both blackbox probes successful",
+      async () => {
         const q = await getJson<Query>(
           `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_success")}`,
         );
-        return q.data.result.length === 2 ? q.data.result : undefined;
-      }),
-    );
-    for (const p of probes) expect(p.value[1], `${p.metric.job} ${p.metric.instance}`).toBe("1");
+        lastProbes = q.data.result.map((p) => `${p.metric.instance}=${p.value[1]}`).join(", ");
+        return q.data.result.length === 2 && q.data.result.every((p) => p.value[1] === "1");
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (last: ${lastProbes || "no probe_success series"})`);
+    });
     const expiry = await getJson<Query>(
       `${prometheusUrl}/api/v1/query?query=${encodeURIComponent("probe_ssl_earliest_cert_expiry - time()")}`,
     );

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BackupStorage } from "../../components/backup-storage";
 import { parseConfig } from "../../config/schema";
 import { createMocks } from "../harness/mocks";
+import { waitForRegistrations } from "../harness/run-program";
 
 interface Registered {
   type: string;
@@ -40,7 +41,7 @@ beforeAll(async () => {
 /** Settles every registration started by the component (the mock monitor answers asynchronously). */
 async function settle(resource: pulumi.ComponentResource & { bucket: pulumi.Output<string> }) {
   await new Promise<void>((resolve) => resource.bucket.apply(() => resolve()));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitForRegistrations();
 }
 
 /** Provider name from a provider reference `urn:...::pulumi:providers:aws::<name>::<id>`. */

@@ -164,7 +164,7 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
       `alertmanager_config_last_reload_success_timestamp_seconds ${timestamp}\n` +
         `alertmanager_config_last_reload_successful ${successful}\n`,
     );
-  const reload = async (onSignal: () => void) => {
+  const reload = async (onSignal: () => void, waitSeconds = 1) => {
     const signals: string[] = [];
     const host: ServiceHost = {
       description: "fake alertmanager",
@@ -188,7 +188,7 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
       const result = await reloadService(
         { service: "alertmanager", host, metricsUrl: "http://127.0.0.1:9093/metrics" },
         [{ path: cfg, content: "version: 4\n" }],
-        { waitSeconds: 1 },
+        { waitSeconds },
       ).catch((error: Error) => error);
       return { result, signals };
     } finally {
@@ -238,10 +238,11 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     metrics(100, 0);
     let calls = 0;
     // The process takes a moment: the first poll still sees the old failure.
+    // 10 s to see it: the 300 ms must not race the deadline on a loaded machine.
     const { result } = await reload(() => {
       calls++;
       setTimeout(() => metrics(300, 1), 300);
-    });
+    }, 10);
     expect(result).toEqual(expect.objectContaining({ action: "reloaded", marker: "300" }));
     expect(calls).toBe(1);
   });
