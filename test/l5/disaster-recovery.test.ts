@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderPgBackRestConf } from "../../renderers/pgbackrest-conf";
 import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
 import { BACKEND_DIR, ensureBackendBuilt } from "../support/backend-app";
@@ -58,6 +58,9 @@ function script(path: string, body: string): void {
 function shq(value: string | number): string {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
+
+// Each test runs whole runbooks (a drill took 56 s in CI): more than the default 120 s.
+vi.setConfig({ testTimeout: 600_000 });
 
 describe.skipIf(
   skipReason(
