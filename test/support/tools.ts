@@ -152,7 +152,10 @@ export function startDaemon(cmd: string, args: string[], options: SpawnOptions =
   };
 }
 
-/** Polls `check` until it returns true (or a truthy value) or the timeout passes. */
+/**
+ * Polls `check` until it returns true (or a truthy value) or the timeout passes. A check that
+ * hangs (a request without its own timeout) does not hold the wait past the deadline.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
@@ -161,11 +164,22 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const value = await check();
+      const pending = Promise.resolve(check());
+      pending.catch(() => undefined); // it may settle after the race is lost
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("the check did not answer")),
+          Math.max(1, deadline - Date.now()),
+        );
+      });
+      const value = await Promise.race([pending, hung]);
       if (value) return value;
     } catch (error) {
       lastError = error;
+    } finally {
+      clearTimeout(timer);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -3,7 +3,7 @@
  * cannot start.
  */
 import { describe, expect, it } from "vitest";
-import { freePort, startDaemon } from "../support/tools";
+import { freePort, startDaemon, waitFor } from "../support/tools";
 
 describe("freePort", () => {
   it("never hands out a port twice in one file, and stays in this worker's band", async () => {
@@ -33,5 +33,24 @@ describe("startDaemon", () => {
     const daemon = startDaemon("/nonexistent/bi-daemon", []);
     await daemon.stop();
     expect(daemon.output()).toMatch(/cannot run \/nonexistent\/bi-daemon: .*ENOENT/);
+  });
+});
+
+describe("waitFor", () => {
+  it("a check that never answers still ends at the deadline, saying so", async () => {
+    await expect(
+      waitFor("a hung request", () => new Promise<boolean>(() => undefined), { timeoutMs: 300 }),
+    ).rejects.toThrow("timed out after 300 ms waiting for a hung request: Error: the check did not answer");
+  });
+
+  it("returns the first truthy value and keeps the last error otherwise", async () => {
+    let calls = 0;
+    await expect(waitFor("three calls", () => ++calls >= 3 && calls, { intervalMs: 1 })).resolves.toBe(3);
+    await expect(
+      waitFor("a failing check", () => Promise.reject(new Error("refused")), {
+        timeoutMs: 100,
+        intervalMs: 10,
+      }),
+    ).rejects.toThrow("waiting for a failing check: Error: refused");
   });
 });
