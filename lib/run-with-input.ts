@@ -20,6 +20,8 @@ export function runWithInput(
     // Without a listener an EPIPE here is an uncaught exception that takes the process down.
     let stdinError: Error | undefined;
     child.stdin.on("error", (error) => (stdinError = error));
+    // The child's 'close' waits for stdout and stderr only; stdin's EPIPE may come after it.
+    const stdinClosed = new Promise<void>((done) => child.stdin.once("close", () => done()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
@@ -30,8 +32,10 @@ export function runWithInput(
       clearTimeout(timer);
       reject(new Error(`cannot run ${cmd} (is it installed and on PATH?): ${error.message}`));
     });
-    child.on("close", (code) => {
+    child.on("close", async (code) => {
       clearTimeout(timer);
+      // Bounded: a stdin that somehow never closes must not hang the caller.
+      await Promise.race([stdinClosed, new Promise((done) => setTimeout(done, 2_000).unref())]);
       if (code === 0 && stdinError)
         reject(new Error(`${what} exited 0 without reading all its input: ${stdinError.message}`));
       else if (code === 0) resolve(out);
