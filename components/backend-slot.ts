@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, Environment } from "../config/keys";
+import { BACKEND_ROLE, ROLE_LABEL, SLOT_LABEL } from "../lib/slot-labels";
 import { slotAlias } from "./edge";
 import { buildImage } from "./built-image";
 import { pullImage, type ResolvedImage } from "./pulled-image";
@@ -179,8 +180,8 @@ export class BackendSlot extends pulumi.ComponentResource {
             // create-first and the slot keeps its capacity.
             replacement: "create-first",
             labels: {
-              "backend-infra.role": "backend",
-              "backend-infra.slot": args.colour,
+              [ROLE_LABEL]: BACKEND_ROLE,
+              [SLOT_LABEL]: args.colour,
               "backend-infra.replica": String(i),
               // One replica at a time: this container's inputs wait for the previous replica's name,
               // which resolves only once that container is created and healthy (wait: true). A

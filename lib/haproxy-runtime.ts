@@ -171,6 +171,12 @@ export interface SwitchPlanInput {
   /** `show stat` rows of the backend. */
   stats: ServerStat[];
   backend?: string;
+  /**
+   * Replicas per colour to divide each colour's weight over: the slots' steady state. A colour
+   * left out uses the servers the edge has an address for now, which is off while DNS still
+   * holds a removed replica or has not yet resolved a new one, and the share would stay off.
+   */
+  replicas?: Partial<PerColour<number>>;
 }
 
 export interface SwitchPlanOk {
@@ -181,8 +187,10 @@ export interface SwitchPlanOk {
   commands: string[];
   colourWeights: PerColour<number>;
   serverWeights: PerColour<number>;
-  /** Servers per colour that count for the split (have an address, not in maintenance). */
+  /** Servers per colour the edge has now (an address, not in maintenance). */
   present: PerColour<number>;
+  /** Servers per colour the weights are computed for: `replicas` where given, else `present`. */
+  replicas: PerColour<number>;
   healthy: PerColour<number>;
   /** Percent of requests each colour will get. */
   share: PerColour<number>;
@@ -217,8 +225,12 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
   const present = count((c) => (s) => s.colour === c && (s as ServerState).present, servers);
   const healthy = count((c) => (s) => s.colour === c && isHealthy(s as ServerStat), stats);
 
+  const replicas: PerColour<number> = {
+    blue: input.replicas?.blue ?? present.blue,
+    green: input.replicas?.green ?? present.green,
+  };
   const colour = colourWeights(input.target);
-  const perServer = serverWeights(colour, present);
+  const perServer = serverWeights(colour, replicas);
   const raise: string[] = [];
   const lower: string[] = [];
   for (const server of servers) {
@@ -272,8 +284,9 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
     colourWeights: colour,
     serverWeights: perServer,
     present,
+    replicas,
     healthy,
-    share: effectiveShare(perServer, present),
+    share: effectiveShare(perServer, replicas),
     ...(warning ? { warning } : {}),
   };
 }

@@ -13,6 +13,12 @@
  *                              bash's /dev/tcp (the official HAProxy image has no socat). DOCKER_HOST
  *                              (or --docker-host) selects the engine.
  *
+ * apply --replicas COLOUR=N (repeatable) / --replicas-from-docker NETWORK: the replica counts each
+ * colour's weight is divided over, given or counted from the running slot containers on the app
+ * network (explicit counts win). Without them the servers the edge has an address for now are
+ * used, which DNS lags behind while replicas come and go, and a canary share computed from them
+ * would stay off once it catches up.
+ *
  * apply: waits up to --wait-healthy seconds (default 30) for every colour that would receive
  * traffic to have a server that is UP with a passing /health check; refuses otherwise (exit 3)
  * and leaves all weights as they are. Then sets the weights (raising before lowering, so there is
@@ -34,7 +40,9 @@ import {
   type SwitchPlan,
 } from "../lib/haproxy-runtime";
 import { runWithInput } from "../lib/run-with-input";
-import { isColour, validateTarget, type TrafficTarget } from "../lib/traffic-weights";
+import { isColour, validateTarget, type PerColour, type TrafficTarget } from "../lib/traffic-weights";
+import type { Colour } from "../config/keys";
+import { dockerReplicas } from "./docker-replicas";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3 } as const;
 const DEFAULT_ADMIN_TCP = "127.0.0.1:9999";
@@ -142,6 +150,8 @@ export interface ApplyOptions {
   stateFile?: string;
   /** Seconds to wait for the receiving colours to become healthy before refusing. */
   waitHealthySeconds?: number;
+  /** Replicas per colour the weights are divided over (lib/haproxy-runtime SwitchPlanInput). */
+  replicas?: Partial<PerColour<number>>;
   dryRun?: boolean;
   log?: (line: string) => void;
 }
@@ -155,6 +165,7 @@ export interface ApplyResult {
   share?: Record<string, number>;
   healthy: Record<string, number>;
   present?: Record<string, number>;
+  replicas?: Record<string, number>;
   commands?: string[];
   stateFile?: string;
   reason?: string;
@@ -165,7 +176,7 @@ async function readPlan(transport: RuntimeTransport, options: ApplyOptions): Pro
   const backend = options.backend ?? APP_BACKEND;
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat"));
-  return planSwitch({ target: options.target, servers, stats, backend });
+  return planSwitch({ target: options.target, servers, stats, backend, replicas: options.replicas });
 }
 
 /** Persists the current server state to `path` (atomic). Returns the text written. */
@@ -204,6 +215,7 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
     share: roundShare(plan.share),
     healthy: plan.healthy,
     present: plan.present,
+    replicas: plan.replicas,
     commands: plan.commands,
     ...(plan.warning ? { warning: plan.warning } : {}),
   };
@@ -264,6 +276,7 @@ function roundShare(share: Record<string, number>): Record<string, number> {
 
 const USAGE = `usage:
   traffic-switch apply --active blue|green [--canary-percent N] [--state-file FILE | --no-persist]
+                       [--replicas COLOUR=N]... [--replicas-from-docker NETWORK]
                        [--wait-healthy SECONDS] [--backend app] [--dry-run] TRANSPORT
   traffic-switch status TRANSPORT
   traffic-switch save --state-file FILE TRANSPORT
@@ -280,6 +293,8 @@ export function parseCli(argv: string[]) {
       "state-file": { type: "string" },
       "no-persist": { type: "boolean", default: false },
       "wait-healthy": { type: "string", default: "30" },
+      replicas: { type: "string", multiple: true, default: [] },
+      "replicas-from-docker": { type: "string" },
       backend: { type: "string", default: APP_BACKEND },
       "dry-run": { type: "boolean", default: false },
       socket: { type: "string" },
@@ -326,6 +341,22 @@ export function parseCli(argv: string[]) {
     if (!stateFile && !values["no-persist"]) {
       throw new UsageError("--state-file FILE is required (or --no-persist): weights must survive a restart");
     }
+    const replicas: Partial<PerColour<number>> = {};
+    for (const item of values.replicas) {
+      const match = /^(blue|green)=(\d{1,3})$/.exec(item);
+      if (!match)
+        throw new UsageError(`--replicas: expected COLOUR=N like green=3, got ${JSON.stringify(item)}`);
+      if (replicas[match[1] as Colour] !== undefined) {
+        throw new UsageError(`--replicas: ${match[1]} is given twice`);
+      }
+      replicas[match[1] as Colour] = Number(match[2]);
+    }
+    const fromDocker = values["replicas-from-docker"];
+    if (fromDocker !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(fromDocker)) {
+      throw new UsageError(
+        `--replicas-from-docker: expected a Docker network name, got ${JSON.stringify(fromDocker)}`,
+      );
+    }
     return {
       command: "apply" as const,
       transport,
@@ -334,8 +365,11 @@ export function parseCli(argv: string[]) {
         backend: values.backend,
         stateFile,
         waitHealthySeconds: Number(wait),
+        replicas,
         dryRun: values["dry-run"],
       } satisfies ApplyOptions,
+      replicasFromDocker: fromDocker,
+      dockerHost: values["docker-host"],
     };
   }
   if (command === "save") {
@@ -358,7 +392,13 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.command === "help") {
       process.stdout.write(`${USAGE}\n`);
     } else if (parsed.command === "apply") {
-      const result = await applySwitch(parsed.transport, { ...parsed.options, log });
+      let replicas = parsed.options.replicas;
+      if (parsed.replicasFromDocker) {
+        const counted = await dockerReplicas(parsed.replicasFromDocker, parsed.dockerHost);
+        log(`running replicas on ${parsed.replicasFromDocker}: blue ${counted.blue}, green ${counted.green}`);
+        replicas = { ...counted, ...replicas };
+      }
+      const result = await applySwitch(parsed.transport, { ...parsed.options, replicas, log });
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (parsed.command === "save") {
       await saveState(parsed.transport, parsed.stateFile);

@@ -649,6 +649,58 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       });
     });
 
+    it("divides the weights over the running replicas Docker reports (docker replaced by a shim), explicit counts first", async () => {
+      const bin = join(dir, "replicas-bin");
+      mkdirSync(bin, { recursive: true });
+      const log = join(dir, "replicas-docker-calls.log");
+      // 3 blue and 1 green backend containers run on the network, whatever the edge resolves.
+      writeFileSync(
+        join(bin, "docker"),
+        '#!/usr/bin/env bash\necho "$*" >> "$DOCKER_SHIM_LOG"\nprintf "blue\\nblue\\nblue\\ngreen\\n"\n',
+        { mode: 0o755 },
+      );
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_SHIM_LOG: log };
+      const target = [
+        "apply",
+        "--active",
+        "blue",
+        "--canary-percent",
+        "10",
+        "--tcp",
+        `127.0.0.1:${ports.admin}`,
+      ];
+      const res = cli(
+        [...target, "--no-persist", "--replicas-from-docker", "bi-app", "--replicas", "green=2"],
+        env,
+      );
+      expect(res.status, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({
+        present: { blue: 2, green: 1 },
+        replicas: { blue: 3, green: 2 },
+        serverWeights: { blue: 256, green: 42 },
+      });
+      expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 42 });
+      expect(readFileSync(log, "utf8").trim()).toBe(
+        'ps --filter label=backend-infra.role=backend --filter network=bi-app --filter status=running --format {{.Label "backend-infra.slot"}}',
+      );
+
+      const bad = cli([...target, "--no-persist", "--replicas", "green=2", "--replicas", "green=3"], env);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--replicas: green is given twice/);
+      const badForm = cli([...target, "--no-persist", "--replicas", "purple=1"], env);
+      expect(badForm.stderr).toMatch(/--replicas: expected COLOUR=N like green=3, got "purple=1"/);
+      writeFileSync(
+        join(bin, "docker"),
+        "#!/usr/bin/env bash\necho 'Cannot connect to the Docker daemon' >&2; exit 1\n",
+      );
+      const down = cli([...target, "--no-persist", "--replicas-from-docker", "bi-app"], env);
+      expect(down.status).toBe(1);
+      expect(down.stderr).toMatch(
+        /FAILED: docker ps \(backend replicas on network bi-app\) exited 1: Cannot connect/,
+      );
+      expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 42 }); // nothing applied
+    });
+
     it("refuses to switch to an unhealthy slot and leaves weights, state file and traffic unchanged", async () => {
       await doSwitch("blue", 0);
       await green.stop();

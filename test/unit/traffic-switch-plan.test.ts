@@ -205,6 +205,35 @@ describe("planSwitch", () => {
     expect(p.commands).toContain("set server app/green2 weight 84");
   });
 
+  it("divides weights over the given replica counts, not the edge's DNS view of the moment", () => {
+    // 3 blue replicas; green scaled from 1 to 2 while DNS still holds one old green address
+    // and has not resolved the new one: the edge sees 1 green, the steady state is 2.
+    const servers: Srv[] = [
+      { name: "blue1", weight: 256 },
+      { name: "blue2", weight: 256 },
+      { name: "blue3", weight: 256 },
+      { name: "green1", weight: 0 },
+      { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+    ];
+    const { state, stat } = haproxyAnswers(servers);
+    const p = planSwitch({
+      target: { active: "blue", canaryPercent: 10 },
+      servers: parseServersState(state),
+      stats: parseStat(stat),
+      replicas: { green: 2 },
+    });
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    expect(p.present).toEqual({ blue: 3, green: 1 });
+    expect(p.replicas).toEqual({ blue: 3, green: 2 });
+    expect(p.serverWeights).toEqual({ blue: 256, green: 42 });
+    // the share once DNS has caught up: the canary's 10 %, not 20 %
+    expect(p.share.green).toBeCloseTo(9.86, 1);
+    // without the count, the weights fit the moment and the share doubles once green2 resolves
+    const naive = plan(servers, "blue", 10);
+    expect(naive.ok && naive.serverWeights.green).toBe(84);
+  });
+
   it("fails loudly when the backend has no colour servers", () => {
     expect(() =>
       planSwitch({ target: { active: "blue", canaryPercent: 0 }, servers: [] as ServerState[], stats: [] }),

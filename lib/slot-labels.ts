@@ -1,0 +1,7 @@
+/**
+ * Docker labels of the backend slot containers (components/backend-slot.ts). The traffic switch
+ * counts a colour's running replicas by them (tools/docker-replicas.ts), so both read them here.
+ */
+export const ROLE_LABEL = "backend-infra.role";
+export const BACKEND_ROLE = "backend";
+export const SLOT_LABEL = "backend-infra.slot";
