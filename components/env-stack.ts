@@ -169,6 +169,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       edgeContainer: edge.containerName,
       edgeContainerId: edge.containerId,
       edgeConfigHash: edge.appliedConfigHash,
+      appNetwork: networks.names.app,
       adminTcp: edge.adminTcp,
       stateFile: edge.stateFile,
       dockerHost: config.dockerHost,

@@ -7,6 +7,11 @@
  * message and every weight stays as it was), sets the weights without a reload and persists them
  * in the server-state file.
  *
+ * Each colour's weight is divided over its running replicas, counted by the CLI from the slot
+ * containers on the app network (`--replicas-from-docker`), not over the servers the edge's DNS
+ * view holds at that moment. A slot stack re-applies the target when its replicas change
+ * (components/slot-rebalance.ts).
+ *
  * When it runs: the target (active colour, canary percent, weights) is part of the command, so
  * a change runs the update; the edge container id and config hash are triggers, so a re-created
  * edge gets the weights again. Nothing runs on delete: removing the switch leaves traffic as is.
@@ -14,7 +19,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour } from "../config/keys";
-import { colourWeights, type PerColour } from "../lib/traffic-weights";
+import { COLOUR_NAMES, colourWeights, type PerColour } from "../lib/traffic-weights";
 
 /** The CLI as run from the project directory (Pulumi runs the built program from there). */
 export const TRAFFIC_SWITCH_CLI = "node dist/tools/traffic-switch.js";
@@ -26,6 +31,8 @@ export interface TrafficSwitchArgs {
   canaryPercent: number;
   /** Name of the edge container to `docker exec` into. */
   edgeContainer: pulumi.Input<string>;
+  /** Docker network of the backend slots: the CLI counts each colour's running replicas on it. */
+  appNetwork: pulumi.Input<string>;
   /** Id of the edge container: when it changes (re-created edge) the switch runs again. */
   edgeContainerId: pulumi.Input<string>;
   /** Hash of the edge's haproxy.cfg: a config change re-applies the weights too. */
@@ -51,6 +58,10 @@ export function switchCommand(args: {
   adminTcp: string;
   stateFile: string;
   waitHealthySeconds?: number;
+  /** Replica counts to divide the weights over (`--replicas`); they win over the Docker count. */
+  replicas?: Partial<PerColour<number>>;
+  /** Network to count running replicas on (`--replicas-from-docker`). */
+  appNetwork?: string;
 }): string {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
@@ -62,6 +73,10 @@ export function switchCommand(args: {
     `--admin-tcp ${quote(args.adminTcp)}`,
     `--state-file ${quote(args.stateFile)}`,
     `--wait-healthy ${args.waitHealthySeconds ?? 60}`,
+    ...COLOUR_NAMES.filter((c) => args.replicas?.[c] !== undefined).map(
+      (c) => `--replicas ${c}=${args.replicas?.[c]}`,
+    ),
+    ...(args.appNetwork !== undefined ? [`--replicas-from-docker ${quote(args.appNetwork)}`] : []),
   ].join(" ");
 }
 
@@ -79,8 +94,8 @@ export class TrafficSwitch extends pulumi.ComponentResource {
     // Validates the target too (throws naming traffic.active / traffic.canaryPercent).
     const weights = colourWeights({ active: args.active, canaryPercent: args.canaryPercent });
     const cmd = pulumi
-      .output(args.edgeContainer)
-      .apply((edgeContainer) => switchCommand({ ...args, edgeContainer }));
+      .all([args.edgeContainer, args.appNetwork])
+      .apply(([edgeContainer, appNetwork]) => switchCommand({ ...args, edgeContainer, appNetwork }));
 
     const run = new command.local.Command(
       `${name}-apply`,

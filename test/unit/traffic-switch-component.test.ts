@@ -18,7 +18,9 @@ describe("TrafficSwitch resource", () => {
     expect(command?.inputs.create).toBe(
       "node dist/tools/traffic-switch.js apply --active blue --canary-percent 0 " +
         "--docker-container 'backend-infra-prod-edge' --admin-tcp '127.0.0.1:9999' " +
-        "--state-file '/var/lib/haproxy/server-state' --wait-healthy 60",
+        "--state-file '/var/lib/haproxy/server-state' --wait-healthy 60 " +
+        // weights are divided over the running replicas, not over the edge's DNS view
+        "--replicas-from-docker 'backend-infra-prod-app'",
     );
     expect(command?.inputs.update).toBe(command?.inputs.create);
     expect(command?.inputs.delete).toBeUndefined();
