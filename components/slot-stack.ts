@@ -4,9 +4,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { InfraConfig } from "../config/schema";
+import type { Colour } from "../config/keys";
 import { BackendSlot } from "./backend-slot";
 import { dockerProvider } from "./docker-provider";
 import type { SlotStackOutputs } from "./outputs";
+import { SlotRebalance } from "./slot-rebalance";
 
 export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
   if (!config.slot) throw new Error(`stack ${config.stack}: a slot stack needs a colour`);
@@ -70,6 +72,27 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
   outputs.image = slot.image;
   outputs.containers = slot.containers;
   outputs.upstream = slot.upstream;
+
+  // ---- traffic weights for this slot's replica count ----
+  new SlotRebalance(
+    `backend-${config.slot.colour}-traffic`,
+    {
+      colour: config.slot.colour,
+      replicas: config.backend.replicas,
+      target: pulumi
+        .all([field<Colour>("traffic", "active"), field<number>("traffic", "canaryPercent")])
+        .apply(([active, canaryPercent]) => ({ active, canaryPercent })),
+      edge: {
+        container: field<string>("edge", "container"),
+        adminTcp: field<string>("edge", "adminTcp"),
+        stateFile: field<string>("edge", "stateFile"),
+      },
+      appNetwork: field<string>("networks", "app"),
+      dockerHost,
+      containers: slot.containers,
+    },
+    { dependsOn: [slot] },
+  );
 
   return outputs;
 }

@@ -98,6 +98,8 @@ export interface RunOptions {
   fillMissingSecrets?: boolean;
   /** Directory with Pulumi.<stack>.yaml files. Default: the repository root. */
   dir?: string;
+  /** Slot stacks: `overrides` for the env stack run whose outputs the slot stack reads. */
+  envOverrides?: Record<string, string | undefined>;
 }
 
 const fullKey = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
@@ -207,7 +209,7 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   const envOutputs = new Map<string, Record<string, unknown>>();
   if (config.role === "slot" && config.slot) {
     const envStackName = config.slot.envStack.split("/").pop() as string;
-    const envPlan = await runOnce(envStackName, { dir: options.dir });
+    const envPlan = await runOnce(envStackName, { dir: options.dir, overrides: options.envOverrides });
     envOutputs.set(envStackName, envPlan.outputs);
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { registryHost } from "../../components/docker-provider";
+import { slotRebalanceCommand } from "../../components/slot-rebalance";
 import { imageRunBy } from "../harness/images";
 import { runProgram, type PlannedResource } from "../harness/run-program";
 
@@ -113,6 +114,57 @@ describe("slot stack prod-blue", async () => {
       containers: containers.map((c) => c.inputs.name),
       upstream: "backend-blue:4000",
     });
+  });
+});
+
+describe("slot stacks re-apply the env's traffic target for their replica count", () => {
+  const rebalanceOf = (resources: PlannedResource[]) =>
+    resources.find((r) => r.type === "command:local:Command" && r.name.endsWith("-traffic-apply"));
+
+  it("runs the switch CLI with the env's target, this slot's replicas and the other colour counted", async () => {
+    const plan = await runProgram("prod-green", { overrides: { backendReplicas: "5" } });
+    const env = await runProgram("prod");
+    const run = rebalanceOf(plan.resources);
+    expect(run?.name).toBe("backend-green-traffic-apply");
+    expect(run?.inputs.create).toBe(
+      "node dist/tools/traffic-switch.js apply --active blue --canary-percent 0 " +
+        "--docker-container 'backend-infra-prod-edge' --admin-tcp '127.0.0.1:9999' " +
+        "--state-file '/var/lib/haproxy/server-state' --wait-healthy 60 " +
+        "--replicas green=5 --replicas-from-docker 'backend-infra-prod-app'",
+    );
+    expect(run?.inputs.update).toBe(run?.inputs.create);
+    expect(run?.inputs.delete).toBeUndefined();
+    expect(run?.inputs.environment).toEqual({ DOCKER_HOST: env.outputs.dockerHost });
+    // re-runs when the slot's containers change (new revision or a different count)
+    const names = containersOf(plan.resources).map((c) => c.inputs.name);
+    expect(names).toHaveLength(5);
+    expect(run?.inputs.triggers).toEqual([names]);
+    // after every replica exists: dependsOn the slot component reaches its containers
+    const component = plan.resources.find((r) => r.type === "backend-infra:edge:SlotRebalance");
+    for (const container of containersOf(plan.resources)) {
+      expect(component?.dependencies).toContain(container.urn);
+    }
+  });
+
+  it("follows the env's canary, and says so when the env's traffic output is not a target", async () => {
+    const canary = await runProgram("prod-green", {
+      envOverrides: { trafficActive: "green", trafficCanaryPercent: "10" },
+    });
+    expect(rebalanceOf(canary.resources)?.inputs.create).toContain(
+      "apply --active green --canary-percent 10 ",
+    );
+    const resolved = {
+      colour: "green" as const,
+      replicas: 2,
+      edge: { container: "edge", adminTcp: "127.0.0.1:9999", stateFile: "/s" },
+      appNetwork: "app",
+    };
+    expect(() =>
+      slotRebalanceCommand({ ...resolved, target: { active: "green", canaryPercent: 150 } }),
+    ).toThrow(/the env stack's traffic output is not a valid target: .*canaryPercent/);
+    expect(() =>
+      slotRebalanceCommand({ ...resolved, target: { active: "purple" as never, canaryPercent: 0 } }),
+    ).toThrow(/not a valid target: .*active/);
   });
 });
 
