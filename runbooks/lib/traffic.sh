@@ -129,6 +129,40 @@ set_traffic() {
   return "$status"
 }
 
+# check_outputs_file_current: with --outputs, the file may predate a switch made since (a saved
+# copy, another operator): deploy, canary and rollback would then pick the wrong idle slot or undo
+# a canary. The edge is asked what it serves; a different active colour, or a canary on one side
+# and not the other, stops the runbook. An edge that cannot be asked only warns: a rollback must
+# not depend on it, and the switch's own health gate still runs.
+check_outputs_file_current() {
+  [[ -n "$BI_OUTPUTS_FILE" ]] || return 0
+  local file_active file_canary idle live live_active live_idle_share
+  file_active=$(output_field .traffic.active) || exit $?
+  file_canary=$(output_field_or .traffic.canaryPercent 0)
+  idle=$(other_colour "$file_active")
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "check that the edge serves what $BI_OUTPUTS_FILE says: $file_active active, canary $file_canary% (traffic-switch status)"
+    return 0
+  fi
+  if ! live=$( (switch_cli status) 2>/dev/null) ||
+    ! live_active=$(jq -er '.active' <<<"$live" 2>/dev/null) ||
+    ! live_idle_share=$(jq -er --arg c "$idle" '.share[$c]' <<<"$live" 2>/dev/null); then
+    log_warn "cannot ask the edge what it serves; trusting $BI_OUTPUTS_FILE ($file_active active, canary $file_canary%)"
+    return 0
+  fi
+  if [[ "$live_active" == none ]]; then
+    log_warn "the edge gives no server a weight; cannot check $BI_OUTPUTS_FILE against it"
+    return 0
+  fi
+  # From 50 % on the canary gets as much as the active slot or more: the edge's "active" (the
+  # colour with the larger share) says nothing then.
+  if { ((file_canary < 50)) && [[ "$live_active" != "$file_active" ]]; } ||
+    { [[ "$file_canary" == 0 ]] && jq -e '. > 0' <<<"$live_idle_share" >/dev/null; } ||
+    { [[ "$file_canary" != 0 ]] && jq -e '. == 0' <<<"$live_idle_share" >/dev/null; }; then
+    die "$BI_OUTPUTS_FILE is out of date: it says $file_active active with a $file_canary% canary, the edge serves $live_active active with $live_idle_share% to $idle. Save the outputs again (pulumi stack output --json --show-secrets) or use --stack"
+  fi
+}
+
 # edge_state_summary: what the edge serves now, asked live. After a failed switch neither the
 # config nor the outputs can say: the switch may have run before a later step failed.
 edge_state_summary() {

@@ -140,7 +140,8 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "#!/usr/bin/env bash",
         'printf "switch %s\\n" "$*" >> "$PULUMI_LOG"',
         '[[ "$1" == status ]] || exit 64',
-        `echo '{"active":"blue","share":{"blue":100,"green":0},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
+        // What the edge serves: blue 100 % unless LIVE_ACTIVE / LIVE_GREEN_SHARE say otherwise.
+        `echo '{"active":"'"\${LIVE_ACTIVE:-blue}"'","share":{"blue":'"\$((100 - \${LIVE_GREEN_SHARE:-0}))"',"green":'"\${LIVE_GREEN_SHARE:-0}"'},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
         "",
       ].join("\n"),
     );
@@ -166,7 +167,8 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.pulumiCalls).toEqual([]);
       const lines = r.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
-      expect(lines[0]).toMatch(/would ask to confirm|pulumi/);
+      expect(lines[0]).toMatch(/check that the edge serves what .* says: blue active, canary 0%/);
+      expect(lines[1]).toMatch(/would ask to confirm|pulumi/);
       const text = lines.join("\n");
       const order = [
         "stack select --create prod-green",
@@ -250,6 +252,8 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.status, r.stderr).toBe(0);
       const cwd = REPO;
       expect(r.pulumiCalls).toEqual([
+        // --outputs: the edge is asked whether the file is still what it serves
+        expect.stringMatching(/^switch status --docker-container backend-infra-prod-edge /),
         `--cwd ${cwd} stack select --create prod-green`,
         `--cwd ${cwd} config set backendImage ${IMAGE} -s prod-green`,
         // A slot stack applies its environment's policy config: prod-green -> policies/config/prod.json.
@@ -331,8 +335,12 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         expect(r.stderr).toContain(
           `stack 'prod-green' (environment 'prod') has no policy pack config: ${missing} does not exist`,
         );
-        expect(r.pulumiCalls, extra).toEqual([]);
-        expect(r.stdout, extra).not.toMatch(/\[dry-run\]/);
+        // Only the read of what the edge serves (the --outputs check) ran.
+        expect(
+          r.pulumiCalls.filter((c) => !c.startsWith("switch status ")),
+          extra,
+        ).toEqual([]);
+        expect(r.stdout, extra).not.toMatch(/\[dry-run\] (?!check that the edge serves)/);
       }
       // The env stack: refused before `config set`, so no traffic config is left unapplied;
       // first without the config file, then with it but without the pack's dependencies.
@@ -475,6 +483,52 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(r.stderr).toMatch(
         /pulumi up of prod failed; the edge now serves: unknown \(traffic-switch status failed; check with runbooks\/status --live\)/,
       );
+    });
+
+    it("refuses an --outputs file the edge contradicts, and warns when the edge cannot be asked", () => {
+      // The file predates a switch to green: rolling "back" from it would pick the wrong slot.
+      const switched = runbook("rollback", ["--outputs", files().env, ...slotArgs(), "--yes"], {
+        LIVE_ACTIVE: "green",
+        LIVE_GREEN_SHARE: "100",
+      });
+      expect(switched.status).toBe(1);
+      expect(switched.stderr).toMatch(
+        /is out of date: it says blue active with a 0% canary, the edge serves green active with 100% to green\. Save the outputs again/,
+      );
+      expect(switched.pulumiCalls.filter((c) => !c.startsWith("switch status "))).toEqual([]);
+      // A canary started since the file was saved.
+      const canary = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--yes"], {
+        LIVE_GREEN_SHARE: "10",
+      });
+      expect(canary.status).toBe(1);
+      expect(canary.stderr).toMatch(/is out of date: .* the edge serves blue active with 10% to green/);
+      // A canary ended since.
+      writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
+      const ended = runbook(
+        "canary",
+        ["--outputs", join(dir, "env-canary.json"), "--traffic-percentage", "20", "--yes"],
+        {
+          LIVE_ACTIVE: "green",
+          LIVE_GREEN_SHARE: "100",
+        },
+      );
+      expect(ended.status).toBe(1);
+      expect(ended.stderr).toMatch(
+        /it says green active with a 10% canary, the edge serves green active with 0% to blue/,
+      );
+      // The edge cannot be asked: a warning, and the runbook goes on.
+      const unknown = runbook(
+        "canary",
+        ["--outputs", files().env, ...slotArgs(), "--traffic-percentage", "10", "--yes"],
+        {
+          SWITCH_CLI: "false",
+          FAIL_UP: "prod",
+        },
+      );
+      expect(unknown.stderr).toMatch(
+        /cannot ask the edge what it serves; trusting .* \(blue active, canary 0%\)/,
+      );
+      expect(unknown.stderr).toMatch(/blue active, canary now 0%; setting 10% to green/); // went on
     });
 
     it("has nothing to do when the target already serves everything", () => {
