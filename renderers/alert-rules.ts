@@ -160,15 +160,18 @@ function requests(colour: string, status: string, perMinute: number, samples = 4
   );
 }
 
+/** The SLO targets the alerts and the Grafana dashboards share (the seed's 99.9 % and 200 ms). */
+export const SLO_DEFAULTS = { availabilitySlo: 0.999, latencyTargetSeconds: 0.2 } as const;
+
 export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
   const traffic = trafficOf(input);
   const active = traffic.active;
   const canary = COLOURS.find((c) => c !== active) as Colour;
   /** The canary alerts' firing cases: with no canary running they have nothing to fire for. */
   const canaryAlert = traffic.canaryPercent > 0 ? [{ colour: canary, severity: "warning" }] : [];
-  const slo = input.availabilitySlo ?? 0.999;
+  const slo = input.availabilitySlo ?? SLO_DEFAULTS.availabilitySlo;
   const budget = +(1 - slo).toPrecision(6);
-  const latency = input.latencyTargetSeconds ?? 0.2;
+  const latency = input.latencyTargetSeconds ?? SLO_DEFAULTS.latencyTargetSeconds;
   const backupHours = input.backupMaxAgeHours ?? 26;
   const drillDays = input.restoreDrillMaxAgeDays ?? 8;
   if (!(slo > 0.9 && slo < 1))

@@ -4,6 +4,7 @@
  * uid; queries use the same job names and recording rules as the alerts.
  * Pure: returns `{ fileName: json }`.
  */
+import { SLO_DEFAULTS } from "./alert-rules";
 import { JOBS } from "./prometheus-config";
 import { GRAFANA_DATASOURCE_UID } from "./grafana-provisioning";
 
@@ -62,8 +63,19 @@ function dashboard(uid: string, title: string, specs: PanelSpec[]) {
 
 const b = `job="${JOBS.backend}"`;
 
-/** All dashboards: file name -> dashboard JSON (pretty-printed). */
-export function renderGrafanaDashboards(): Record<string, string> {
+/**
+ * All dashboards: file name -> dashboard JSON (pretty-printed). The SLO lines follow the same
+ * targets as the alert rules (renderers/alert-rules.ts SLO_DEFAULTS unless given).
+ */
+export function renderGrafanaDashboards(
+  slo: { availabilitySlo?: number; latencyTargetSeconds?: number } = {},
+): Record<string, string> {
+  const availability = slo.availabilitySlo ?? SLO_DEFAULTS.availabilitySlo;
+  const latency = slo.latencyTargetSeconds ?? SLO_DEFAULTS.latencyTargetSeconds;
+  if (!(availability > 0.9 && availability < 1))
+    throw new Error(`availabilitySlo: expected a fraction between 0.9 and 1, got ${availability}`);
+  if (!(latency > 0)) throw new Error(`latencyTargetSeconds: expected > 0, got ${latency}`);
+  const budget = +(1 - availability).toPrecision(6);
   const boards = {
     "overview.json": dashboard("bi-overview", "Overview: golden signals per slot", [
       {
@@ -77,16 +89,19 @@ export function renderGrafanaDashboards(): Record<string, string> {
         queries: [{ expr: "colour:http_errors:ratio_rate5m", legend: "{{colour}}" }],
       },
       {
-        title: "p95 latency per slot (target 200 ms)",
+        title: `p95 latency per slot (target ${latency * 1000} ms)`,
         unit: "s",
-        queries: [{ expr: "colour:http_request_duration_seconds:p95_rate5m", legend: "{{colour}}" }],
+        queries: [
+          { expr: "colour:http_request_duration_seconds:p95_rate5m", legend: "{{colour}}" },
+          { expr: `vector(${latency})`, legend: "target" },
+        ],
       },
       {
-        title: "Availability SLO: error ratio (1h) vs. 14.4x budget",
+        title: `Availability SLO ${availability * 100}%: error ratio (1h) vs. 14.4x budget`,
         unit: "percentunit",
         queries: [
           { expr: "slo:http_errors:ratio_rate1h", legend: "error ratio 1h" },
-          { expr: "vector(14.4 * 0.001)", legend: "fast-burn threshold" },
+          { expr: `vector(14.4 * ${budget})`, legend: "fast-burn threshold" },
         ],
       },
       {

@@ -167,6 +167,32 @@ describe("alert rule table", () => {
 describe("Grafana provisioning and dashboards (structural)", () => {
   const dashboards = renderGrafanaDashboards();
 
+  it("draws the SLO lines from the same targets as the alert rules", () => {
+    const overview = (json: string) =>
+      (JSON.parse(json) as { panels: { title: string; targets: { expr: string }[] }[] }).panels;
+    const fastBurn = (panels: ReturnType<typeof overview>) =>
+      panels.flatMap((p) => p.targets.map((t) => t.expr)).find((e) => e.startsWith("vector(14.4"));
+    const rules = alertDefinitions({ traffic: { active: "blue", canaryPercent: 0 } });
+    const burnRule = rules.find((r) => r.expr.includes("14.4 *"))?.expr ?? "";
+    expect(burnRule).toContain("(14.4 * 0.001)");
+    expect(fastBurn(overview(dashboards["overview.json"]))).toBe("vector(14.4 * 0.001)");
+
+    const custom = overview(
+      renderGrafanaDashboards({ availabilitySlo: 0.995, latencyTargetSeconds: 0.3 })["overview.json"],
+    );
+    expect(fastBurn(custom)).toBe("vector(14.4 * 0.005)");
+    expect(custom.map((p) => p.title)).toEqual(
+      expect.arrayContaining([
+        "p95 latency per slot (target 300 ms)",
+        "Availability SLO 99.5%: error ratio (1h) vs. 14.4x budget",
+      ]),
+    );
+    expect(() => renderGrafanaDashboards({ availabilitySlo: 99.9 })).toThrow(
+      /availabilitySlo: expected a fraction/,
+    );
+    expect(() => renderGrafanaDashboards({ latencyTargetSeconds: 0 })).toThrow(/latencyTargetSeconds/);
+  });
+
   it("provides the five dashboards with unique uids", () => {
     expect(Object.keys(dashboards).sort()).toEqual([
       "backups.json",
