@@ -37,6 +37,7 @@ import {
   parseServersState,
   parseStat,
   planSwitch,
+  type ServerState,
   type SwitchPlan,
 } from "../lib/haproxy-runtime";
 import { runWithInput } from "../lib/run-with-input";
@@ -172,11 +173,40 @@ export interface ApplyResult {
   warning?: string;
 }
 
-async function readPlan(transport: RuntimeTransport, options: ApplyOptions): Promise<SwitchPlan> {
+async function readPlan(
+  transport: RuntimeTransport,
+  options: ApplyOptions,
+): Promise<{ plan: SwitchPlan; servers: ServerState[] }> {
   const backend = options.backend ?? APP_BACKEND;
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat"));
-  return planSwitch({ target: options.target, servers, stats, backend, replicas: options.replicas });
+  return {
+    plan: planSwitch({ target: options.target, servers, stats, backend, replicas: options.replicas }),
+    servers,
+  };
+}
+
+/**
+ * After a failed weight change: sets every server whose weight differs from `before` back to it
+ * (raising before lowering) and returns how that went, for the error message.
+ */
+async function restoreWeights(transport: RuntimeTransport, backend: string, before: ServerState[]) {
+  try {
+    const now = parseServersState(await transport.send(`show servers state ${backend}`));
+    const changed = before
+      .filter((s) => s.colour !== undefined)
+      .map((s) => ({ name: s.name, want: s.weight, now: now.find((n) => n.name === s.name)?.weight }))
+      .filter((s) => s.now !== undefined && s.now !== s.want)
+      .sort((a, b) => Number(b.want > (b.now ?? 0)) - Number(a.want > (a.now ?? 0)));
+    if (changed.length === 0) return "no weight had changed";
+    const answer = await transport.send(
+      changed.map((s) => `set server ${backend}/${s.name} weight ${s.want}`).join("; "),
+    );
+    if (answer.trim() !== "") return `putting the weights back failed too: ${answer.trim()}`;
+    return `the weights were put back as they were (${changed.map((s) => `${s.name}=${s.want}`).join(", ")})`;
+  } catch (error) {
+    return `putting the weights back failed too: ${(error as Error).message}`;
+  }
 }
 
 /** Persists the current server state to `path` (atomic). Returns the text written. */
@@ -197,13 +227,13 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
   const base = { active: options.target.active, canaryPercent: options.target.canaryPercent };
 
   log(`reading server state of backend ${backend} over ${transport.description}`);
-  let plan = await readPlan(transport, options);
+  let { plan, servers: before } = await readPlan(transport, options);
   let waited = false;
   while (!plan.ok && Date.now() < deadline) {
     if (!waited) log(`waiting up to ${waitMs / 1000} s for a healthy server: ${plan.reason}`);
     waited = true;
     await new Promise((r) => setTimeout(r, 500));
-    plan = await readPlan(transport, options);
+    ({ plan, servers: before } = await readPlan(transport, options));
   }
   if (!plan.ok) throw new RefusedError(plan.reason);
   if (plan.warning) log(`WARNING: ${plan.warning}`);
@@ -225,16 +255,21 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
   }
   if (plan.changed) {
     log(`setting weights: ${plan.commands.join("; ")}`);
+    // A batch is not atomic: HAProxy runs the commands before and after one it rejects. A switch
+    // that did not fully apply is undone rather than left half done.
+    const failed = async (why: string): Promise<never> => {
+      throw new Error(`${why}; ${await restoreWeights(transport, backend, before)}`);
+    };
     const answer = await transport.send(plan.commands.join("; "));
     if (answer.trim() !== "") {
-      throw new Error(
+      await failed(
         `HAProxy rejected a weight change: ${answer.trim()} (commands: ${plan.commands.join("; ")})`,
       );
     }
     const after = parseServersState(await transport.send(`show servers state ${backend}`));
     const wrong = after.filter((s) => s.colour && s.weight !== plan.serverWeights[s.colour]);
     if (wrong.length > 0) {
-      throw new Error(
+      await failed(
         `weights did not take effect: ${wrong.map((s) => `${s.name}=${s.weight}`).join(", ")} ` +
           `(wanted blue=${plan.serverWeights.blue} green=${plan.serverWeights.green})`,
       );

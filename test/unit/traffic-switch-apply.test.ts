@@ -1,0 +1,81 @@
+/**
+ * applySwitch against a scripted runtime API: the paths a real HAProxy rarely takes (a rejected
+ * command in the middle of a batch), which the L5 test cannot provoke.
+ */
+import { describe, expect, it } from "vitest";
+import { applySwitch, type RuntimeTransport } from "../../tools/traffic-switch";
+
+const HEADER =
+  "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight " +
+  "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state " +
+  "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl " +
+  "srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
+
+/** A runtime API over `weights`; a `set server` for a name in `reject` fails like HAProxy's. */
+function fakeHaproxy(weights: Record<string, number>, reject: Set<string>) {
+  const sent: string[] = [];
+  const names = Object.keys(weights);
+  const transport: RuntimeTransport = {
+    description: "fake",
+    send: (line) => {
+      sent.push(line);
+      if (line.startsWith("show servers state")) {
+        const rows = names.map(
+          (n, i) =>
+            `3 app ${i + 1} ${n} 10.0.0.${i + 2} 2 0 ${weights[n]} 1 12 15 3 4 6 0 0 0 - 4000 - 0 0 - - 0`,
+        );
+        return Promise.resolve(["1", HEADER, ...rows, ""].join("\n"));
+      }
+      if (line === "show stat") {
+        const rows = names.map((n) => `app,${n},5,UP,${weights[n]},L7OK,5,5`);
+        return Promise.resolve(
+          ["# pxname,svname,stot,status,weight,check_status,lbtot,hrsp_2xx", ...rows, ""].join("\n"),
+        );
+      }
+      let answer = "";
+      for (const command of line.split("; ")) {
+        const match = /^set server app\/(\w+) weight (\d+)$/.exec(command);
+        if (!match) throw new Error(`unexpected command ${command}`);
+        if (reject.has(match[1])) answer += "No such server.\n";
+        else weights[match[1]] = Number(match[2]);
+      }
+      return Promise.resolve(answer);
+    },
+    writeFile: () => Promise.resolve(),
+  };
+  return { transport, sent };
+}
+
+describe("applySwitch when HAProxy rejects part of a batch", () => {
+  it("puts back the weights the rest of the batch changed instead of leaving no capacity", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0 };
+    const { transport, sent } = fakeHaproxy(weights, new Set(["green1"]));
+    await expect(
+      applySwitch(transport, { target: { active: "green", canaryPercent: 0 }, waitHealthySeconds: 0 }),
+    ).rejects.toThrow(
+      "HAProxy rejected a weight change: No such server. (commands: set server app/green1 weight 256; " +
+        "set server app/blue1 weight 0; set server app/blue2 weight 0); " +
+        "the weights were put back as they were (blue1=256, blue2=256)",
+    );
+    expect(weights).toEqual({ blue1: 256, blue2: 256, green1: 0 });
+    expect(sent.at(-1)).toBe("set server app/blue1 weight 256; set server app/blue2 weight 256");
+  });
+
+  it("says so when putting the weights back fails too", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0 };
+    const reject = new Set(["green1"]);
+    const { transport } = fakeHaproxy(weights, reject);
+    const original = transport.send.bind(transport);
+    let batches = 0;
+    transport.send = (line) => {
+      if (line.startsWith("set server") && ++batches === 2) reject.add("blue2");
+      return original(line);
+    };
+    const failure = applySwitch(transport, {
+      target: { active: "green", canaryPercent: 0 },
+      waitHealthySeconds: 0,
+    });
+    // The first batch is rejected at green1; the restore batch (the second) at blue2.
+    await expect(failure).rejects.toThrow(/; putting the weights back failed too: No such server\./);
+  });
+});
