@@ -48,7 +48,8 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
       build: {
         context: args.context,
         dockerfile: `${args.context}/Dockerfile`,
-        platform: "linux/amd64",
+        // No platform: the Docker host's engine builds it for its own (amd64 or arm64). The base
+        // images are multi-arch; a fixed linux/amd64 made arm64 hosts run emulated or fail.
         args: args.buildArgs,
       },
       skipPush: !args.registry,
