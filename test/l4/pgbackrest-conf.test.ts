@@ -8,30 +8,23 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPgBackRestConf, type PgBackRestConfInput } from "../../renderers/pgbackrest-conf";
+import { PGBACKREST_BASE_INPUT } from "../support/pgbackrest-input";
 import { removeDir, runOk, skipReason, tempDir } from "../support/tools";
 
 describe.skipIf(skipReason("pgbackrest"))("pgBackRest reads the rendered pgbackrest.conf", () => {
   let dir: string;
   let conf: string;
   let repo2Only: string;
+  const base = PGBACKREST_BASE_INPUT;
   const input: PgBackRestConfInput = {
-    stanza: "main",
-    pg: { path: "/var/lib/postgresql/data", socketPath: "/var/run/postgresql" },
-    repo1: { path: "/var/lib/pgbackrest", retentionDays: 30 },
+    ...base,
     repo2: {
-      bucket: "backend-infra-prod-backups",
-      endpoint: "s3.eu-west-1.amazonaws.com",
-      region: "eu-west-1",
-      uriStyle: "host",
-      retentionDays: 90,
+      ...base.repo2!,
       credentials: { type: "inline", key: "AKIA=EXAMPLE", secret: "c2VjcmV0==" },
       // '=' inside a value: pgBackRest splits a line at its first '='.
       kmsKeyId: "alias/backups=prod==",
     },
-    compression: "lz4",
-    processMax: 2,
     cipher: { inlinePass: "cGFzcw==" },
-    spoolPath: "/var/spool/pgbackrest",
   };
 
   beforeAll(() => {

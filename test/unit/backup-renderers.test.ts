@@ -11,24 +11,9 @@ import {
 } from "../../renderers/pgbackrest-conf";
 import { backupJobs, renderBackupCrontab } from "../../renderers/backup-crontab";
 import { parseConfig } from "../../config/schema";
+import { PGBACKREST_BASE_INPUT } from "../support/pgbackrest-input";
 
-const base: PgBackRestConfInput = {
-  stanza: "main",
-  pg: { path: "/var/lib/postgresql/data", socketPath: "/var/run/postgresql" },
-  repo1: { path: "/var/lib/pgbackrest", retentionDays: 30 },
-  repo2: {
-    bucket: "backend-infra-prod-backups",
-    endpoint: "s3.eu-west-1.amazonaws.com",
-    region: "eu-west-1",
-    uriStyle: "host",
-    retentionDays: 90,
-    credentials: { type: "env" },
-  },
-  compression: "lz4",
-  processMax: 2,
-  cipher: {},
-  spoolPath: "/var/spool/pgbackrest",
-};
+const base: PgBackRestConfInput = PGBACKREST_BASE_INPUT;
 
 /** `key=value` lines of one section. */
 function section(text: string, name: string): Record<string, string> {

@@ -188,14 +188,17 @@ describe("planSwitch", () => {
     ]);
   });
 
+  /** 3 blue servers, and 2 green server slots of which the edge has resolved one. */
+  const oneGreenUnresolved: Srv[] = [
+    { name: "blue1", weight: 256 },
+    { name: "blue2", weight: 256 },
+    { name: "blue3", weight: 256 },
+    { name: "green1", weight: 0 },
+    { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+  ];
+
   it("divides weights over present servers only", () => {
-    const servers: Srv[] = [
-      { name: "blue1", weight: 256 },
-      { name: "blue2", weight: 256 },
-      { name: "blue3", weight: 256 },
-      { name: "green1", weight: 0 },
-      { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
-    ];
+    const servers = oneGreenUnresolved;
     const p = plan(servers, "blue", 10);
     expect(p.ok).toBe(true);
     if (!p.ok) return;
@@ -208,13 +211,7 @@ describe("planSwitch", () => {
   it("divides weights over the given replica counts, not the edge's DNS view of the moment", () => {
     // 3 blue replicas; green scaled from 1 to 2 while DNS still holds one old green address
     // and has not resolved the new one: the edge sees 1 green, the steady state is 2.
-    const servers: Srv[] = [
-      { name: "blue1", weight: 256 },
-      { name: "blue2", weight: 256 },
-      { name: "blue3", weight: 256 },
-      { name: "green1", weight: 0 },
-      { name: "green2", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
-    ];
+    const servers = oneGreenUnresolved;
     const { state, stat } = haproxyAnswers(servers);
     const p = planSwitch({
       target: { active: "blue", canaryPercent: 10 },
