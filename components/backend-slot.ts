@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, Environment } from "../config/keys";
-import { BACKEND_ROLE, ROLE_LABEL, SLOT_LABEL } from "../lib/slot-labels";
+import { BACKEND_ROLE, REPLICA_LABEL, ROLE_LABEL, SLOT_LABEL } from "../lib/slot-labels";
 import { slotAlias } from "./edge";
 import { buildImage } from "./built-image";
 import { pullImage, type ResolvedImage } from "./pulled-image";
@@ -182,7 +182,7 @@ export class BackendSlot extends pulumi.ComponentResource {
             labels: {
               [ROLE_LABEL]: BACKEND_ROLE,
               [SLOT_LABEL]: args.colour,
-              "backend-infra.replica": String(i),
+              [REPLICA_LABEL]: String(i),
               // One replica at a time: this container's inputs wait for the previous replica's name,
               // which resolves only once that container is created and healthy (wait: true). A
               // component's dependsOn does not reach its children, an input dependency does. That

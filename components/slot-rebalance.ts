@@ -8,7 +8,8 @@
  * containers still run until Pulumi deletes them at its end, so counting them would be wrong.
  * The other colour is counted from Docker (`--replicas-from-docker`). Re-applying the current
  * target is idempotent: when the weights already match, the CLI changes nothing ("unchanged").
- * Nothing runs on delete.
+ * Nothing runs on delete. It runs when the slot's containers or the env's recorded target
+ * change, so it also re-applies that recorded target over a switch made outside Pulumi.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -60,6 +61,10 @@ export function slotRebalanceCommand(
     waitHealthySeconds: args.waitHealthySeconds,
     replicas: { [args.colour]: args.replicas },
     appNetwork: args.appNetwork,
+    // The target is the one the edge already serves: a colour that gets traffic now keeps it
+    // even when unhealthy (a broken canary must not block the active slot's deploy); only a
+    // colour that would newly get traffic must be healthy.
+    healthGate: "new",
   });
 }
 

@@ -62,6 +62,8 @@ export function switchCommand(args: {
   replicas?: Partial<PerColour<number>>;
   /** Network to count running replicas on (`--replicas-from-docker`). */
   appNetwork?: string;
+  /** `new`: only a colour that gets no traffic now must be healthy (`--health-gate`). */
+  healthGate?: "receiving" | "new";
 }): string {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
@@ -77,6 +79,7 @@ export function switchCommand(args: {
       (c) => `--replicas ${c}=${args.replicas?.[c]}`,
     ),
     ...(args.appNetwork !== undefined ? [`--replicas-from-docker ${quote(args.appNetwork)}`] : []),
+    ...(args.healthGate === "new" ? ["--health-gate new"] : []),
   ].join(" ");
 }
 

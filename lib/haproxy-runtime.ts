@@ -177,6 +177,13 @@ export interface SwitchPlanInput {
    * holds a removed replica or has not yet resolved a new one, and the share would stay off.
    */
   replicas?: Partial<PerColour<number>>;
+  /**
+   * Which receiving colours must have a healthy server. `receiving` (default): every colour the
+   * target sends traffic to. `new`: only a colour whose servers all have weight 0 now; for
+   * re-applying a target the edge already serves with other replica counts (a slot scaled during
+   * a canary), where refusing would protect nothing and block the other slot's deploy.
+   */
+  gate?: "receiving" | "new";
 }
 
 export interface SwitchPlanOk {
@@ -185,6 +192,8 @@ export interface SwitchPlanOk {
   changed: boolean;
   /** Runtime API commands, raising weights before lowering them (never all-zero in between). */
   commands: string[];
+  /** The same commands as the batches to send in turn: the raises, then the lowers. */
+  batches: string[][];
   colourWeights: PerColour<number>;
   serverWeights: PerColour<number>;
   /** Servers per colour the edge has now (an address, not in maintenance). */
@@ -230,6 +239,17 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
     green: input.replicas?.green ?? present.green,
   };
   const colour = colourWeights(input.target);
+  for (const c of COLOUR_NAMES) {
+    const slots = servers.filter((s) => s.colour === c).length;
+    const given = input.replicas?.[c];
+    if (given === undefined) continue;
+    if (given > slots) {
+      throw new Error(`replicas: ${c}=${given}, but the edge has only ${slots} ${c} server slots`);
+    }
+    if (given === 0 && colour[c] > 0) {
+      throw new Error(`replicas: ${c}=0, but the target sends ${c} traffic`);
+    }
+  }
   const perServer = serverWeights(colour, replicas);
   const raise: string[] = [];
   const lower: string[] = [];
@@ -242,7 +262,10 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
 
   let warning: string | undefined;
   if (changed) {
-    const unhealthy = receivingColours(input.target).filter((c) => healthy[c] === 0);
+    const receivesNow = (c: Colour) => servers.some((s) => s.colour === c && s.weight > 0);
+    const unhealthy = receivingColours(input.target)
+      .filter((c) => input.gate !== "new" || !receivesNow(c))
+      .filter((c) => healthy[c] === 0);
     // Servers with an address whose first health check has not finished (just started edge).
     const checking = stats.filter(
       (s) => !s.status.startsWith("MAINT") && /^(INI)?$/.test(s.checkStatus),
@@ -281,6 +304,7 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
     ok: true,
     changed,
     commands: [...raise, ...lower],
+    batches: [raise, lower].filter((batch) => batch.length > 0),
     colourWeights: colour,
     serverWeights: perServer,
     present,

@@ -5,3 +5,5 @@
 export const ROLE_LABEL = "backend-infra.role";
 export const BACKEND_ROLE = "backend";
 export const SLOT_LABEL = "backend-infra.slot";
+/** The replica's number within its slot (1..backendReplicas); a replacement keeps it. */
+export const REPLICA_LABEL = "backend-infra.replica";

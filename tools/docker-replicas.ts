@@ -5,10 +5,11 @@
  * DNS view holds at that moment.
  */
 import { runWithInput } from "../lib/run-with-input";
-import { BACKEND_ROLE, ROLE_LABEL, SLOT_LABEL } from "../lib/slot-labels";
-import { isColour, type PerColour } from "../lib/traffic-weights";
+import type { Colour } from "../config/keys";
+import { BACKEND_ROLE, REPLICA_LABEL, ROLE_LABEL, SLOT_LABEL } from "../lib/slot-labels";
+import type { PerColour } from "../lib/traffic-weights";
 
-/** The `docker ps` arguments: one line per running backend container, its colour. */
+/** The `docker ps` arguments: one line per running backend container, `<colour>/<replica>`. */
 export function dockerPsArgs(network: string, dockerHost?: string): string[] {
   return [
     ...(dockerHost ? ["-H", dockerHost] : []),
@@ -20,23 +21,28 @@ export function dockerPsArgs(network: string, dockerHost?: string): string[] {
     "--filter",
     "status=running",
     "--format",
-    `{{.Label "${SLOT_LABEL}"}}`,
+    `{{.Label "${SLOT_LABEL}"}}/{{.Label "${REPLICA_LABEL}"}}`,
   ];
 }
 
-/** Counts the colours in `docker ps` output; a line that is no colour is an error, not a skip. */
+/**
+ * Counts each colour's replicas in `docker ps` output: distinct replica numbers, so a replaced
+ * container that still runs (its delete pending after a failed update) is not counted twice. A
+ * line that is not `<colour>/<replica>` is an error, not a skip.
+ */
 export function countColours(output: string, network: string): PerColour<number> {
-  const counts: PerColour<number> = { blue: 0, green: 0 };
+  const seen: PerColour<Set<string>> = { blue: new Set(), green: new Set() };
   for (const line of output.split("\n").map((l) => l.trim())) {
     if (line === "") continue;
-    if (!isColour(line)) {
+    const match = /^(blue|green)\/(\d+)$/.exec(line);
+    if (!match) {
       throw new Error(
-        `a running backend container on network ${network} has ${SLOT_LABEL}=${JSON.stringify(line)}, expected blue or green`,
+        `a running backend container on network ${network} has labels ${SLOT_LABEL}/${REPLICA_LABEL} = ${JSON.stringify(line)}, expected blue or green and a replica number`,
       );
     }
-    counts[line]++;
+    seen[match[1] as Colour].add(match[2]);
   }
-  return counts;
+  return { blue: seen.blue.size, green: seen.green.size };
 }
 
 export async function dockerReplicas(network: string, dockerHost?: string): Promise<PerColour<number>> {

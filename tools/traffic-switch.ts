@@ -19,6 +19,9 @@
  * used, which DNS lags behind while replicas come and go, and a canary share computed from them
  * would stay off once it catches up.
  *
+ * apply --health-gate new: only a colour that gets no traffic now must be healthy; for
+ * re-applying the target the edge serves with new replica counts (components/slot-rebalance.ts).
+ *
  * apply: waits up to --wait-healthy seconds (default 30) for every colour that would receive
  * traffic to have a server that is UP with a passing /health check; refuses otherwise (exit 3)
  * and leaves all weights as they are. Then sets the weights (raising before lowering, so there is
@@ -33,6 +36,7 @@ import { connect, type NetConnectOpts } from "node:net";
 import { parseArgs } from "node:util";
 import {
   APP_BACKEND,
+  colourOf,
   currentTraffic,
   parseServersState,
   parseStat,
@@ -41,7 +45,13 @@ import {
   type SwitchPlan,
 } from "../lib/haproxy-runtime";
 import { runWithInput } from "../lib/run-with-input";
-import { isColour, validateTarget, type PerColour, type TrafficTarget } from "../lib/traffic-weights";
+import {
+  COLOUR_NAMES,
+  isColour,
+  validateTarget,
+  type PerColour,
+  type TrafficTarget,
+} from "../lib/traffic-weights";
 import type { Colour } from "../config/keys";
 import { dockerReplicas } from "./docker-replicas";
 
@@ -153,6 +163,8 @@ export interface ApplyOptions {
   waitHealthySeconds?: number;
   /** Replicas per colour the weights are divided over (lib/haproxy-runtime SwitchPlanInput). */
   replicas?: Partial<PerColour<number>>;
+  /** Which receiving colours the health gate checks (lib/haproxy-runtime SwitchPlanInput). */
+  gate?: "receiving" | "new";
   dryRun?: boolean;
   log?: (line: string) => void;
 }
@@ -181,22 +193,35 @@ async function readPlan(
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat"));
   return {
-    plan: planSwitch({ target: options.target, servers, stats, backend, replicas: options.replicas }),
+    plan: planSwitch({
+      target: options.target,
+      servers,
+      stats,
+      backend,
+      replicas: options.replicas,
+      gate: options.gate,
+    }),
     servers,
   };
 }
 
 /**
- * After a failed weight change: sets every server whose weight differs from `before` back to it
- * (raising before lowering) and returns how that went, for the error message.
+ * After a failed weight change: sets back each server that still holds the weight this run gave
+ * it (a server another writer changed meanwhile is left alone), raising before lowering, and
+ * returns how that went, for the error message.
  */
-async function restoreWeights(transport: RuntimeTransport, backend: string, before: ServerState[]) {
+async function restoreWeights(
+  transport: RuntimeTransport,
+  backend: string,
+  before: ServerState[],
+  set: PerColour<number>,
+) {
   try {
     const now = parseServersState(await transport.send(`show servers state ${backend}`));
     const changed = before
-      .filter((s) => s.colour !== undefined)
+      .filter((s) => s.colour !== undefined && s.weight !== set[s.colour])
       .map((s) => ({ name: s.name, want: s.weight, now: now.find((n) => n.name === s.name)?.weight }))
-      .filter((s) => s.now !== undefined && s.now !== s.want)
+      .filter((s) => s.now !== undefined && s.now === set[colourOf(s.name) as Colour])
       .sort((a, b) => Number(b.want > (b.now ?? 0)) - Number(a.want > (a.now ?? 0)));
     if (changed.length === 0) return "no weight had changed";
     const answer = await transport.send(
@@ -255,16 +280,22 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
   }
   if (plan.changed) {
     log(`setting weights: ${plan.commands.join("; ")}`);
-    // A batch is not atomic: HAProxy runs the commands before and after one it rejects. A switch
-    // that did not fully apply is undone rather than left half done.
+    // A batch is not atomic: HAProxy runs the commands before and after one it rejects. The raises
+    // go first and are checked before anything is lowered, so a rejected raise never leaves a
+    // colour without capacity; a switch that did not fully apply is undone, not left half done.
     const failed = async (why: string): Promise<never> => {
-      throw new Error(`${why}; ${await restoreWeights(transport, backend, before)}`);
+      throw new Error(`${why}; ${await restoreWeights(transport, backend, before, plan.serverWeights)}`);
     };
-    const answer = await transport.send(plan.commands.join("; "));
-    if (answer.trim() !== "") {
-      await failed(
-        `HAProxy rejected a weight change: ${answer.trim()} (commands: ${plan.commands.join("; ")})`,
-      );
+    for (const batch of plan.batches) {
+      let answer: string;
+      try {
+        answer = await transport.send(batch.join("; "));
+      } catch (error) {
+        return failed(`sending the weights failed: ${(error as Error).message}`);
+      }
+      if (answer.trim() !== "") {
+        await failed(`HAProxy rejected a weight change: ${answer.trim()} (commands: ${batch.join("; ")})`);
+      }
     }
     const after = parseServersState(await transport.send(`show servers state ${backend}`));
     const wrong = after.filter((s) => s.colour && s.weight !== plan.serverWeights[s.colour]);
@@ -293,6 +324,14 @@ export async function status(transport: RuntimeTransport, backend = APP_BACKEND)
     active: traffic.active,
     colourTotals: traffic.totals,
     share: roundShare(traffic.share),
+    // Whether the weights give a colour traffic, over all its server slots, with or without an
+    // address: a crashed slot whose servers DNS dropped still "receives" by the target.
+    receives: Object.fromEntries(
+      COLOUR_NAMES.map((c) => [
+        c,
+        servers.some((s) => s.backend === backend && s.colour === c && s.weight > 0),
+      ]),
+    ),
     servers: stats
       .filter((s) => s.colour)
       .map((s) => ({
@@ -312,6 +351,7 @@ function roundShare(share: Record<string, number>): Record<string, number> {
 const USAGE = `usage:
   traffic-switch apply --active blue|green [--canary-percent N] [--state-file FILE | --no-persist]
                        [--replicas COLOUR=N]... [--replicas-from-docker NETWORK]
+                       [--health-gate receiving|new]
                        [--wait-healthy SECONDS] [--backend app] [--dry-run] TRANSPORT
   traffic-switch status TRANSPORT
   traffic-switch save --state-file FILE TRANSPORT
@@ -330,6 +370,7 @@ export function parseCli(argv: string[]) {
       "wait-healthy": { type: "string", default: "30" },
       replicas: { type: "string", multiple: true, default: [] },
       "replicas-from-docker": { type: "string" },
+      "health-gate": { type: "string", default: "receiving" },
       backend: { type: "string", default: APP_BACKEND },
       "dry-run": { type: "boolean", default: false },
       socket: { type: "string" },
@@ -386,6 +427,10 @@ export function parseCli(argv: string[]) {
       }
       replicas[match[1] as Colour] = Number(match[2]);
     }
+    const gate = values["health-gate"];
+    if (gate !== "receiving" && gate !== "new") {
+      throw new UsageError(`--health-gate: expected receiving or new, got ${JSON.stringify(gate)}`);
+    }
     const fromDocker = values["replicas-from-docker"];
     if (fromDocker !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(fromDocker)) {
       throw new UsageError(
@@ -401,6 +446,7 @@ export function parseCli(argv: string[]) {
         stateFile,
         waitHealthySeconds: Number(wait),
         replicas,
+        gate,
         dryRun: values["dry-run"],
       } satisfies ApplyOptions,
       replicasFromDocker: fromDocker,

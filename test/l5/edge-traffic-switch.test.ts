@@ -653,10 +653,11 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       const bin = join(dir, "replicas-bin");
       mkdirSync(bin, { recursive: true });
       const log = join(dir, "replicas-docker-calls.log");
-      // 3 blue and 1 green backend containers run on the network, whatever the edge resolves.
+      // Docker runs blue 1 and 2 (blue 2 twice: a replaced container whose delete is pending) and
+      // green 1 and 2; the edge has blue2 in maintenance, so it sees 1 blue server.
       writeFileSync(
         join(bin, "docker"),
-        '#!/usr/bin/env bash\necho "$*" >> "$DOCKER_SHIM_LOG"\nprintf "blue\\nblue\\nblue\\ngreen\\n"\n',
+        '#!/usr/bin/env bash\necho "$*" >> "$DOCKER_SHIM_LOG"\nprintf "blue/1\\nblue/2\\nblue/2\\ngreen/1\\ngreen/2\\n"\n',
         { mode: 0o755 },
       );
       const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_SHIM_LOG: log };
@@ -669,20 +670,29 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         "--tcp",
         `127.0.0.1:${ports.admin}`,
       ];
-      const res = cli(
-        [...target, "--no-persist", "--replicas-from-docker", "bi-app", "--replicas", "green=2"],
-        env,
-      );
-      expect(res.status, res.stderr).toBe(0);
-      expect(JSON.parse(res.stdout)).toMatchObject({
-        present: { blue: 2, green: 1 },
-        replicas: { blue: 3, green: 2 },
-        serverWeights: { blue: 256, green: 42 },
-      });
-      expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 42 });
+      expect((await admin.send("set server app/blue2 state maint")).trim()).toBe("");
+      try {
+        // green=1 given explicitly wins over Docker's 2; blue comes from Docker (2, not 3).
+        const res = cli(
+          [...target, "--no-persist", "--replicas-from-docker", "bi-app", "--replicas", "green=1"],
+          env,
+        );
+        expect(res.status, res.stderr).toBe(0);
+        expect(JSON.parse(res.stdout)).toMatchObject({
+          present: { blue: 1, green: 1 },
+          replicas: { blue: 2, green: 1 },
+          serverWeights: { blue: 256, green: 56 },
+        });
+        expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 56 });
+      } finally {
+        await admin.send("set server app/blue2 state ready");
+      }
       expect(readFileSync(log, "utf8").trim()).toBe(
-        'ps --filter label=backend-infra.role=backend --filter network=bi-app --filter status=running --format {{.Label "backend-infra.slot"}}',
+        'ps --filter label=backend-infra.role=backend --filter network=bi-app --filter status=running --format {{.Label "backend-infra.slot"}}/{{.Label "backend-infra.replica"}}',
       );
+      const tooMany = cli([...target, "--no-persist", "--replicas", "blue=3"], env);
+      expect(tooMany.status).toBe(1);
+      expect(tooMany.stderr).toMatch(/replicas: blue=3, but the edge has only 2 blue server slots/);
 
       const bad = cli([...target, "--no-persist", "--replicas", "green=2", "--replicas", "green=3"], env);
       expect(bad.status).toBe(2);
@@ -698,7 +708,7 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       expect(down.stderr).toMatch(
         /FAILED: docker ps \(backend replicas on network bi-app\) exited 1: Cannot connect/,
       );
-      expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 42 }); // nothing applied
+      expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 56 }); // nothing applied
     });
 
     it("refuses to switch to an unhealthy slot and leaves weights, state file and traffic unchanged", async () => {

@@ -130,7 +130,7 @@ describe("slot stacks re-apply the env's traffic target for their replica count"
       "node dist/tools/traffic-switch.js apply --active blue --canary-percent 0 " +
         "--docker-container 'backend-infra-prod-edge' --admin-tcp '127.0.0.1:9999' " +
         "--state-file '/var/lib/haproxy/server-state' --wait-healthy 60 " +
-        "--replicas green=5 --replicas-from-docker 'backend-infra-prod-app'",
+        "--replicas green=5 --replicas-from-docker 'backend-infra-prod-app' --health-gate new",
     );
     expect(run?.inputs.update).toBe(run?.inputs.create);
     expect(run?.inputs.delete).toBeUndefined();
@@ -139,10 +139,9 @@ describe("slot stacks re-apply the env's traffic target for their replica count"
     const names = containersOf(plan.resources).map((c) => c.inputs.name);
     expect(names).toHaveLength(5);
     expect(run?.inputs.triggers).toEqual([names]);
-    // after every replica exists: dependsOn the slot component reaches its containers
-    const component = plan.resources.find((r) => r.type === "backend-infra:edge:SlotRebalance");
+    // after every replica exists: the command's own inputs depend on each container
     for (const container of containersOf(plan.resources)) {
-      expect(component?.dependencies).toContain(container.urn);
+      expect(run?.dependencies).toContain(container.urn);
     }
   });
 

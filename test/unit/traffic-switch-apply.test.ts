@@ -46,36 +46,73 @@ function fakeHaproxy(weights: Record<string, number>, reject: Set<string>) {
   return { transport, sent };
 }
 
+const toGreen = { target: { active: "green" as const, canaryPercent: 0 }, waitHealthySeconds: 0 };
+
 describe("applySwitch when HAProxy rejects part of a batch", () => {
-  it("puts back the weights the rest of the batch changed instead of leaving no capacity", async () => {
-    const weights = { blue1: 256, blue2: 256, green1: 0 };
-    const { transport, sent } = fakeHaproxy(weights, new Set(["green1"]));
-    await expect(
-      applySwitch(transport, { target: { active: "green", canaryPercent: 0 }, waitHealthySeconds: 0 }),
-    ).rejects.toThrow(
+  it("sends the raises first: a rejected raise never lowers the other colour, and is undone", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0, green2: 0 };
+    const { transport, sent } = fakeHaproxy(weights, new Set(["green2"]));
+    await expect(applySwitch(transport, toGreen)).rejects.toThrow(
       "HAProxy rejected a weight change: No such server. (commands: set server app/green1 weight 256; " +
-        "set server app/blue1 weight 0; set server app/blue2 weight 0); " +
-        "the weights were put back as they were (blue1=256, blue2=256)",
+        "set server app/green2 weight 256); the weights were put back as they were (green1=0)",
     );
-    expect(weights).toEqual({ blue1: 256, blue2: 256, green1: 0 });
-    expect(sent.at(-1)).toBe("set server app/blue1 weight 256; set server app/blue2 weight 256");
+    expect(weights).toEqual({ blue1: 256, blue2: 256, green1: 0, green2: 0 });
+    expect(sent.filter((line) => line.includes("app/blue"))).toEqual([]); // blue never lowered
   });
 
-  it("says so when putting the weights back fails too", async () => {
-    const weights = { blue1: 256, blue2: 256, green1: 0 };
-    const reject = new Set(["green1"]);
+  it("a rejected lower is undone too, raising before lowering", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0, green2: 0 };
+    const { transport, sent } = fakeHaproxy(weights, new Set(["blue2"]));
+    await expect(applySwitch(transport, toGreen)).rejects.toThrow(
+      /; the weights were put back as they were \(blue1=256, green1=0, green2=0\)$/,
+    );
+    expect(weights).toEqual({ blue1: 256, blue2: 256, green1: 0, green2: 0 });
+    expect(sent.at(-1)).toBe(
+      "set server app/blue1 weight 256; set server app/green1 weight 0; set server app/green2 weight 0",
+    );
+  });
+
+  it("leaves alone a server another writer changed meanwhile", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0, green2: 0 };
+    const reject = new Set(["blue2"]);
     const { transport } = fakeHaproxy(weights, reject);
     const original = transport.send.bind(transport);
-    let batches = 0;
-    transport.send = (line) => {
-      if (line.startsWith("set server") && ++batches === 2) reject.add("blue2");
-      return original(line);
+    transport.send = async (line) => {
+      const answer = await original(line);
+      if (line.includes("app/blue1 weight 0")) weights.green2 = 7; // someone else's change
+      return answer;
     };
-    const failure = applySwitch(transport, {
-      target: { active: "green", canaryPercent: 0 },
-      waitHealthySeconds: 0,
-    });
-    // The first batch is rejected at green1; the restore batch (the second) at blue2.
-    await expect(failure).rejects.toThrow(/; putting the weights back failed too: No such server\./);
+    await expect(applySwitch(transport, toGreen)).rejects.toThrow(
+      /put back as they were \(blue1=256, green1=0\)$/,
+    );
+    expect(weights.green2).toBe(7);
+  });
+
+  it("undoes the raises when sending the lowers fails, and says when putting back fails too", async () => {
+    const weights = { blue1: 256, blue2: 256, green1: 0, green2: 0 };
+    const { transport } = fakeHaproxy(weights, new Set());
+    const original = transport.send.bind(transport);
+    transport.send = (line) =>
+      line.includes("weight 0") && line.includes("app/blue")
+        ? Promise.reject(new Error("docker exec into edge did not finish within 30000 ms"))
+        : original(line);
+    await expect(applySwitch(transport, toGreen)).rejects.toThrow(
+      "sending the weights failed: docker exec into edge did not finish within 30000 ms; " +
+        "the weights were put back as they were (green1=0, green2=0)",
+    );
+    expect(weights).toEqual({ blue1: 256, blue2: 256, green1: 0, green2: 0 });
+
+    const reject = new Set(["green2"]);
+    const again = fakeHaproxy({ blue1: 256, blue2: 256, green1: 0, green2: 0 }, reject);
+    const send = again.transport.send.bind(again.transport);
+    let batches = 0;
+    again.transport.send = (line) => {
+      // the first batch is rejected at green2; the restore batch (the second) at green1
+      if (line.startsWith("set server") && ++batches === 2) reject.add("green1");
+      return send(line);
+    };
+    await expect(applySwitch(again.transport, toGreen)).rejects.toThrow(
+      /; putting the weights back failed too: No such server\.$/,
+    );
   });
 });

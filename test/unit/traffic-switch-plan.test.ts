@@ -231,6 +231,53 @@ describe("planSwitch", () => {
     expect(naive.ok && naive.serverWeights.green).toBe(84);
   });
 
+  it("re-applying with --health-gate new does not let a broken canary block a rebalance", () => {
+    // A 10 % canary on green, green now DOWN; blue scaled from 2 to 3.
+    const servers: Srv[] = [
+      { name: "blue1", weight: 256 },
+      { name: "blue2", weight: 256 },
+      { name: "blue3", weight: 1 },
+      { name: "green1", weight: 56, status: "DOWN", check: "L4CON" },
+    ];
+    const { state, stat } = haproxyAnswers(servers);
+    const input = {
+      target: { active: "blue" as const, canaryPercent: 10 },
+      servers: parseServersState(state),
+      stats: parseStat(stat),
+      replicas: { blue: 3 },
+    };
+    expect(planSwitch(input).ok).toBe(false); // the full gate: green gets traffic and is down
+    const rebalance = planSwitch({ ...input, gate: "new" });
+    expect(rebalance.ok && rebalance.serverWeights).toEqual({ blue: 256, green: 84 });
+    // but a colour that gets no traffic now is still gated
+    const idle = haproxyAnswers(servers.map((s) => (s.name === "green1" ? { ...s, weight: 0 } : s)));
+    const newCanary = planSwitch({
+      ...input,
+      servers: parseServersState(idle.state),
+      stats: parseStat(idle.stat),
+      gate: "new",
+    });
+    expect(newCanary.ok).toBe(false);
+  });
+
+  it("refuses replica counts the edge cannot serve or that starve a receiving colour", () => {
+    const { state, stat } = haproxyAnswers(both(256, 0));
+    const input = {
+      target: { active: "blue" as const, canaryPercent: 10 },
+      servers: parseServersState(state),
+      stats: parseStat(stat),
+    };
+    expect(() => planSwitch({ ...input, replicas: { green: 3 } })).toThrow(
+      "replicas: green=3, but the edge has only 2 green server slots",
+    );
+    expect(() => planSwitch({ ...input, replicas: { green: 0 } })).toThrow(
+      "replicas: green=0, but the target sends green traffic",
+    );
+    expect(
+      planSwitch({ ...input, target: { active: "blue", canaryPercent: 0 }, replicas: { green: 0 } }).ok,
+    ).toBe(true);
+  });
+
   it("fails loudly when the backend has no colour servers", () => {
     expect(() =>
       planSwitch({ target: { active: "blue", canaryPercent: 0 }, servers: [] as ServerState[], stats: [] }),
