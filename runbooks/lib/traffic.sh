@@ -131,36 +131,31 @@ set_traffic() {
 
 # check_outputs_file_current: with --outputs, the file may predate a switch made since (a saved
 # copy, another operator): deploy, canary and rollback would then pick the wrong idle slot or undo
-# a canary. The edge is asked what it serves; a different active colour, or a canary on one side
-# and not the other, stops the runbook. An edge that cannot be asked only warns: a rollback must
-# not depend on it, and the switch's own health gate still runs.
+# a canary. The edge is asked which colours its weights give traffic to (over all server slots, so
+# a crashed slot whose servers DNS dropped still counts); a colour the file gives traffic to and
+# the edge does not, or the other way round, stops the runbook. An edge that cannot be asked only
+# warns: a rollback must not depend on it, and the switch's own health gate still runs. The check
+# only reads, so it runs in a dry run too.
 check_outputs_file_current() {
   [[ -n "$BI_OUTPUTS_FILE" ]] || return 0
-  local file_active file_canary idle live live_active live_idle_share
+  local file_active file_canary file_weights live c file_gets live_gets stale=""
   file_active=$(output_field .traffic.active) || exit $?
   file_canary=$(output_field_or .traffic.canaryPercent 0)
-  idle=$(other_colour "$file_active")
-  if [[ "$BI_DRY_RUN" == 1 ]]; then
-    _dry "check that the edge serves what $BI_OUTPUTS_FILE says: $file_active active, canary $file_canary% (traffic-switch status)"
-    return 0
-  fi
-  if ! live=$( (switch_cli status) 2>/dev/null) ||
-    ! live_active=$(jq -er '.active' <<<"$live" 2>/dev/null) ||
-    ! live_idle_share=$(jq -er --arg c "$idle" '.share[$c]' <<<"$live" 2>/dev/null); then
+  file_weights=$(output_field .traffic.weights) || exit $?
+  if ! live=$( (switch_cli status) 2>/dev/null) || ! jq -e '.receives | has("blue") and has("green")' <<<"$live" >/dev/null 2>&1; then
     log_warn "cannot ask the edge what it serves; trusting $BI_OUTPUTS_FILE ($file_active active, canary $file_canary%)"
     return 0
   fi
-  if [[ "$live_active" == none ]]; then
-    log_warn "the edge gives no server a weight; cannot check $BI_OUTPUTS_FILE against it"
-    return 0
-  fi
-  # From 50 % on the canary gets as much as the active slot or more: the edge's "active" (the
-  # colour with the larger share) says nothing then.
-  if { ((file_canary < 50)) && [[ "$live_active" != "$file_active" ]]; } ||
-    { [[ "$file_canary" == 0 ]] && jq -e '. > 0' <<<"$live_idle_share" >/dev/null; } ||
-    { [[ "$file_canary" != 0 ]] && jq -e '. == 0' <<<"$live_idle_share" >/dev/null; }; then
-    die "$BI_OUTPUTS_FILE is out of date: it says $file_active active with a $file_canary% canary, the edge serves $live_active active with $live_idle_share% to $idle. Save the outputs again (pulumi stack output --json --show-secrets) or use --stack"
-  fi
+  for c in blue green; do
+    file_gets=$(jq -r --arg c "$c" '(.[$c] // 0) > 0' <<<"$file_weights")
+    live_gets=$(jq -r --arg c "$c" '.receives[$c]' <<<"$live")
+    if [[ "$file_gets" != "$live_gets" ]]; then
+      stale+="${stale:+, }$c $([[ $file_gets == true ]] && echo "gets traffic in the file, none at the edge" || echo "gets none in the file, traffic at the edge")"
+    fi
+  done
+  [[ -z "$stale" ]] ||
+    die "$BI_OUTPUTS_FILE is out of date ($file_active active, canary $file_canary%): $stale. Save the outputs again (pulumi stack output --json --show-secrets) or use --stack"
+  log_info "the edge serves what $BI_OUTPUTS_FILE says ($file_active active, canary $file_canary%)"
 }
 
 # edge_state_summary: what the edge serves now, asked live. After a failed switch neither the

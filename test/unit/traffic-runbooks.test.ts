@@ -7,6 +7,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { colourWeights } from "../../lib/traffic-weights";
 import {
   freePort,
   removeDir,
@@ -45,7 +46,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
     traffic: {
       active,
       canaryPercent,
-      weights: active === "blue" ? { blue: 256, green: 0 } : { blue: 0, green: 256 },
+      weights: colourWeights({ active: active as "blue" | "green", canaryPercent }),
     },
   });
   const slotOutputs = (slot: string) => ({
@@ -140,8 +141,12 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         "#!/usr/bin/env bash",
         'printf "switch %s\\n" "$*" >> "$PULUMI_LOG"',
         '[[ "$1" == status ]] || exit 64',
-        // What the edge serves: blue 100 % unless LIVE_ACTIVE / LIVE_GREEN_SHARE say otherwise.
-        `echo '{"active":"'"\${LIVE_ACTIVE:-blue}"'","share":{"blue":'"\$((100 - \${LIVE_GREEN_SHARE:-0}))"',"green":'"\${LIVE_GREEN_SHARE:-0}"'},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
+        // What the edge serves: blue 100 % unless LIVE_ACTIVE / LIVE_GREEN_SHARE say otherwise;
+        // LIVE_RECEIVES (e.g. "blue,green") overrides which colours the weights give traffic.
+        "g=${LIVE_GREEN_SHARE:-0}; rb=$((g < 100)); rg=$((g > 0))",
+        'if [[ -n "${LIVE_RECEIVES:-}" ]]; then rb=0; rg=0; [[ $LIVE_RECEIVES == *blue* ]] && rb=1; [[ $LIVE_RECEIVES == *green* ]] && rg=1; fi',
+        "tf() { if (($1)); then echo true; else echo false; fi; }",
+        `echo '{"active":"'"\${LIVE_ACTIVE:-blue}"'","share":{"blue":'"$((100 - g))"',"green":'"$g"'},"receives":{"blue":'"$(tf $rb)"',"green":'"$(tf $rg)"'},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
         "",
       ].join("\n"),
     );
@@ -165,10 +170,11 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
     it("--dry-run prints every step for the idle slot and changes nothing", () => {
       const r = runbook("deploy", ["--outputs", files().env, ...slotArgs(), "--image", IMAGE, "--dry-run"]);
       expect(r.status, r.stderr).toBe(0);
-      expect(r.pulumiCalls).toEqual([]);
+      expect(r.pulumiCalls.filter((c) => !c.startsWith("switch status "))).toEqual([]);
       const lines = r.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
-      expect(lines[0]).toMatch(/check that the edge serves what .* says: blue active, canary 0%/);
-      expect(lines[1]).toMatch(/would ask to confirm|pulumi/);
+      expect(lines[0]).toMatch(/would ask to confirm|pulumi/);
+      // the --outputs check only reads, so it runs in a dry run too
+      expect(r.stderr).toMatch(/the edge serves what .* says \(blue active, canary 0%\)/);
       const text = lines.join("\n");
       const order = [
         "stack select --create prod-green",
@@ -231,16 +237,14 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
 
     it("refuses to deploy over the idle slot while a canary sends it traffic", () => {
       writeFileSync(join(dir, "env-blue-canary.json"), JSON.stringify(envOutputs("blue", 10)));
-      const r = runbook("deploy", [
-        "--outputs",
-        join(dir, "env-blue-canary.json"),
-        "--image",
-        IMAGE,
-        "--dry-run",
-      ]);
+      const r = runbook(
+        "deploy",
+        ["--outputs", join(dir, "env-blue-canary.json"), "--image", IMAGE, "--dry-run"],
+        { LIVE_GREEN_SHARE: "10" },
+      );
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/a canary sends 10% of prod to slot green; end it before deploying over it/);
-      expect(r.pulumiCalls).toEqual([]);
+      expect(r.pulumiCalls.filter((c) => !c.startsWith("switch status "))).toEqual([]);
     });
 
     it("runs the steps in order, smoke-tests the slot, switches, and verifies", () => {
@@ -413,7 +417,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(ups).toEqual([
         `[dry-run] bash ${join(dir, "fake-pulumi")} --cwd ${REPO} up --yes --skip-preview ${policyFlags("prod")} -s prod`,
       ]);
-      expect(r.pulumiCalls).toEqual([]);
+      expect(r.pulumiCalls.filter((c) => !c.startsWith("switch status "))).toEqual([]);
     });
 
     it("validates --traffic-percentage", () => {
@@ -447,7 +451,10 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
   describe("rollback", () => {
     it("--dry-run switches back to the other slot", () => {
       writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green")));
-      const r = runbook("rollback", ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--dry-run"]);
+      const r = runbook("rollback", ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--dry-run"], {
+        LIVE_ACTIVE: "green",
+        LIVE_GREEN_SHARE: "100",
+      });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/config set trafficActive blue -s prod/);
       expect(r.stdout).toMatch(/config set trafficCanaryPercent 0 -s prod/);
@@ -456,20 +463,22 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
 
     it("during a canary rolls back the canary: all traffic stays on the active slot", () => {
       writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
-      const r = runbook("rollback", ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--dry-run"]);
+      const live = { LIVE_ACTIVE: "green", LIVE_GREEN_SHARE: "90" };
+      const r = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--dry-run"],
+        live,
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/config set trafficActive green -s prod/);
       expect(r.stdout).toMatch(/config set trafficCanaryPercent 0 -s prod/);
       expect(r.stderr).toMatch(/green active \(canary 10%\); rolling back to green/);
       // --to still picks the canary's slot when that is what the operator wants.
-      const promote = runbook("rollback", [
-        "--outputs",
-        join(dir, "env-canary.json"),
-        ...slotArgs(),
-        "--to",
-        "blue",
-        "--dry-run",
-      ]);
+      const promote = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--to", "blue", "--dry-run"],
+        live,
+      );
       expect(promote.stdout).toMatch(/config set trafficActive blue -s prod/);
     });
 
@@ -493,7 +502,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       });
       expect(switched.status).toBe(1);
       expect(switched.stderr).toMatch(
-        /is out of date: it says blue active with a 0% canary, the edge serves green active with 100% to green\. Save the outputs again/,
+        /is out of date \(blue active, canary 0%\): blue gets traffic in the file, none at the edge, green gets none in the file, traffic at the edge\. Save the outputs again/,
       );
       expect(switched.pulumiCalls.filter((c) => !c.startsWith("switch status "))).toEqual([]);
       // A canary started since the file was saved.
@@ -501,21 +510,36 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         LIVE_GREEN_SHARE: "10",
       });
       expect(canary.status).toBe(1);
-      expect(canary.stderr).toMatch(/is out of date: .* the edge serves blue active with 10% to green/);
-      // A canary ended since.
+      expect(canary.stderr).toMatch(/is out of date .*: green gets none in the file, traffic at the edge\./);
+      // A canary ended since (a 50 % canary too: which colour is "active" does not matter).
+      for (const percent of [10, 50]) {
+        writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", percent)));
+        const ended = runbook(
+          "canary",
+          ["--outputs", join(dir, "env-canary.json"), "--traffic-percentage", "20", "--yes"],
+          { LIVE_ACTIVE: "green", LIVE_GREEN_SHARE: "100" },
+        );
+        expect(ended.status).toBe(1);
+        expect(ended.stderr).toMatch(
+          new RegExp(
+            `\\(green active, canary ${percent}%\\): blue gets traffic in the file, none at the edge\\.`,
+          ),
+        );
+      }
+      // The canary slot crashed: DNS dropped its servers, so the edge's share for it is 0, but its
+      // weights still give it traffic. The file is current and the rollback goes on.
       writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
-      const ended = runbook(
-        "canary",
-        ["--outputs", join(dir, "env-canary.json"), "--traffic-percentage", "20", "--yes"],
+      const crashed = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--dry-run"],
         {
           LIVE_ACTIVE: "green",
           LIVE_GREEN_SHARE: "100",
+          LIVE_RECEIVES: "blue,green",
         },
       );
-      expect(ended.status).toBe(1);
-      expect(ended.stderr).toMatch(
-        /it says green active with a 10% canary, the edge serves green active with 0% to blue/,
-      );
+      expect(crashed.status, crashed.stderr).toBe(0);
+      expect(crashed.stderr).toMatch(/the edge serves what .* says \(green active, canary 10%\)/);
       // The edge cannot be asked: a warning, and the runbook goes on.
       const unknown = runbook(
         "canary",
