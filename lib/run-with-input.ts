@@ -36,11 +36,13 @@ export function runWithInput(
       clearTimeout(timer);
       // Bounded: a stdin that somehow never closes must not hang the caller.
       await Promise.race([stdinClosed, new Promise((done) => setTimeout(done, 2_000).unref())]);
-      if (code === 0 && stdinError)
+      if (code === 0 && stdinError && options.input)
         reject(new Error(`${what} exited 0 without reading all its input: ${stdinError.message}`));
       else if (code === 0) resolve(out);
       else reject(new Error(`${what} exited ${code}: ${err.trim() || out.trim()}`));
     });
-    child.stdin.end(options.input ?? "");
+    // No chunk without input: writing even an empty one to a child that already exited fails.
+    if (options.input) child.stdin.end(options.input);
+    else child.stdin.end();
   });
 }

@@ -27,6 +27,14 @@ describe("runWithInput", () => {
     );
   });
 
+  it("a child given no input may exit before anything is written", async () => {
+    // 200 quick exits: writing even an empty chunk raced the exit (EPIPE) about 1 time in 30.
+    const runs = await Promise.all(
+      Array.from({ length: 200 }, () => runWithInput("sh", ["-c", "exit 0"], { timeoutMs: 10_000 })),
+    );
+    expect(runs.every((out) => out === "")).toBe(true);
+  });
+
   it("names a missing command", async () => {
     await expect(runWithInput("no-such-command-bi", [], { timeoutMs: 10_000 })).rejects.toThrow(
       /cannot run no-such-command-bi/,
