@@ -68,6 +68,19 @@ describe.skipIf(skipReason("promtool"))("the runner's first-start metric (metric
         "backup_runner_first_start_timestamp_seconds 1700000000\n",
       );
       expect(readdirSync(join(dir, "textfile"))).toEqual(["backup_runner.prom"]);
+      // No job can take its file over: the kind "runner" is reserved.
+      const job = run(
+        "bash",
+        ["-c", `source ${JSON.stringify(join(IMAGE, "lib/backup-common.sh"))}; metric_write runner ok 1`],
+        {
+          env: { ...process.env, TEXTFILE_DIR: join(dir, "textfile") },
+        },
+      );
+      expect(job.status).toBe(2);
+      expect(job.stderr).toMatch(/metric kind 'runner' is reserved/);
+      expect(readFileSync(file, "utf8")).toContain(
+        "backup_runner_first_start_timestamp_seconds 1700000000\n",
+      );
     } finally {
       removeDir(dir);
     }

@@ -48,6 +48,9 @@ import {
 import { selfSignedCert } from "../support/tls";
 import { localServiceHost, reloadService, type ReloadTarget } from "../../tools/config-reload";
 
+/** The backup runner's shared functions (metric_first_start). */
+const BACKUP_COMMON_SH = join(__dirname, "../../images/backup/lib/backup-common.sh");
+
 const TOOLS = [
   "prometheus",
   "prometheus-alertmanager",
@@ -222,6 +225,10 @@ describe.skipIf(skipReason(...TOOLS))("monitoring stack on real daemons", () => 
       "backup_restore_drill.prom",
       `restore_drill_last_success_timestamp_seconds ${now - 3600}\n`,
     );
+    // The runner's first start, written by the runner's own function (backup-init runs it).
+    runOk("bash", ["-c", 'source "$1"; metric_first_start', "first-start", BACKUP_COMMON_SH], {
+      env: { ...process.env, TEXTFILE_DIR: textfileDir },
+    });
 
     // --- exporters ---
     start("prometheus-node-exporter", [

@@ -40,6 +40,8 @@ file_size() { stat -c %s -- "$1"; }
 metric_write() {
   local kind=$1 result=$2 duration=$3 size=${4:-}
   [[ $kind =~ ^[a-z][a-z0-9_]*$ ]] || usage_error "metric kind must match [a-z][a-z0-9_]*, got '$kind'"
+  # backup_runner.prom is the runner's first start (metric_first_start), not a job's.
+  [[ $kind != runner ]] || usage_error "metric kind 'runner' is reserved for the runner's first start"
   [[ $result == ok || $result == fail ]] || usage_error "metric result must be ok or fail, got '$result'"
   local file="$TEXTFILE_DIR/backup_${kind}.prom"
   local prev_ts=0 prev_size=0 prev_drill=0 now status success_ts last_size
