@@ -162,6 +162,7 @@ export async function waitFor<T>(
   { timeoutMs = 30_000, intervalMs = 100 } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const hungError = new Error("the check did not answer");
   let lastError: unknown;
   while (Date.now() < deadline) {
     let timer: NodeJS.Timeout | undefined;
@@ -169,15 +170,14 @@ export async function waitFor<T>(
       const pending = Promise.resolve(check());
       pending.catch(() => undefined); // it may settle after the race is lost
       const hung = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("the check did not answer")),
-          Math.max(1, deadline - Date.now()),
-        );
+        timer = setTimeout(() => reject(hungError), Math.max(1, deadline - Date.now()));
       });
       const value = await Promise.race([pending, hung]);
       if (value) return value;
     } catch (error) {
-      lastError = error;
+      // A last poll cut off at the deadline must not hide why the earlier ones failed.
+      lastError =
+        error === hungError && lastError ? `${String(lastError)}; then the check did not answer` : error;
     } finally {
       clearTimeout(timer);
     }

@@ -9,12 +9,13 @@ describe("freePort", () => {
   it("never hands out a port twice in one file, and stays in this worker's band", async () => {
     const saved = process.env.VITEST_POOL_ID;
     try {
-      process.env.VITEST_POOL_ID = "2";
+      // Band 8: no worker of this run uses it (maxWorkers is 2), so no real port is taken.
+      process.env.VITEST_POOL_ID = "8";
       const ports = await Promise.all(Array.from({ length: 200 }, () => freePort()));
       expect(new Set(ports).size).toBe(ports.length);
       for (const port of ports) {
-        expect(port).toBeGreaterThanOrEqual(21500);
-        expect(port).toBeLessThan(23000);
+        expect(port).toBeGreaterThanOrEqual(30500);
+        expect(port).toBeLessThan(32000);
       }
       process.env.VITEST_POOL_ID = "1";
       for (const port of await Promise.all([freePort(), freePort()])) {
@@ -41,6 +42,15 @@ describe("waitFor", () => {
     await expect(
       waitFor("a hung request", () => new Promise<boolean>(() => undefined), { timeoutMs: 300 }),
     ).rejects.toThrow("timed out after 300 ms waiting for a hung request: Error: the check did not answer");
+  });
+
+  it("a last check cut off at the deadline keeps the earlier error", async () => {
+    let calls = 0;
+    const check = () =>
+      ++calls === 1 ? Promise.reject(new Error("ECONNREFUSED")) : new Promise<boolean>(() => undefined);
+    await expect(waitFor("a daemon", check, { timeoutMs: 300, intervalMs: 1 })).rejects.toThrow(
+      "waiting for a daemon: Error: ECONNREFUSED; then the check did not answer",
+    );
   });
 
   it("returns the first truthy value and keeps the last error otherwise", async () => {
