@@ -275,14 +275,15 @@ policy_pack_config() {
   printf '%s\n' "$file"
 }
 
-# pulumi_up STACK: `pulumi up` of STACK with the policy pack and its environment's config, like
+# pulumi_up STACK [UP_ARGS...]: `pulumi up` of STACK with the policy pack and its environment's config, like
 # the deploy workflow: --policy-pack <root>/policies --policy-pack-config <root>/policies/config/<env>.json.
 # The paths are absolute (root = the --cwd directory). Printed only with --dry-run.
 pulumi_up() {
   local stack=$1 config
+  shift
   config=$(policy_pack_config "$stack") || return $?
   # ${config%/config/*}: <root>/policies/config/<env>.json -> <root>/policies
-  pulumi_cmd up --yes --skip-preview --policy-pack "${config%/config/*}" --policy-pack-config "$config" -s "$stack"
+  pulumi_cmd up --yes --skip-preview --policy-pack "${config%/config/*}" --policy-pack-config "$config" "$@" -s "$stack"
 }
 
 _docker() {

@@ -109,6 +109,24 @@ Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
   wait_edge_healthy "$colour" "${BI_HEALTH_TIMEOUT:-180}"
 }
 
+# BI_ONLY_TRAFFIC=1 (--only-traffic): the env stack's up is limited to the traffic switch and what
+# depends on it (the alert rules' reload), with `pulumi up --target URN --target-dependents`. An
+# escape hatch for an emergency from a checkout that may not match what runs: other pending changes
+# of the env stack stay pending. The URN is the TrafficSwitch's command (components/traffic-switch.ts).
+BI_ONLY_TRAFFIC=0
+
+# traffic_switch_urn ENV_STACK: the URN of the env stack's switch command.
+traffic_switch_urn() {
+  # shellcheck disable=SC2016 # the $ is the URN's parent-type separator, not an expansion
+  printf 'urn:pulumi:%s::backend-infra::backend-infra:edge:TrafficSwitch$command:local:Command::traffic-apply\n' "${1##*/}"
+}
+
+# parse_only_traffic ARG: true (and sets BI_ONLY_TRAFFIC) when ARG is --only-traffic.
+parse_only_traffic() {
+  [[ "$1" == --only-traffic ]] || return 1
+  BI_ONLY_TRAFFIC=1
+}
+
 # set_traffic ENV_STACK ACTIVE CANARY_PERCENT: config + pulumi up of the env stack (the switch),
 # with the policy pack. The policy config is checked first: a missing one must not leave config
 # set that no pulumi up applied. When a config set or the up fails, the config goes back to what
@@ -120,7 +138,12 @@ set_traffic() {
   was_active=$(output_field .traffic.active) || return $?
   was_percent=$(output_field_or .traffic.canaryPercent 0)
   # Explicit returns: callers run this under `step ... ||`, where errexit is off.
-  set_traffic_config "$stack" "$active" "$percent" && pulumi_up "$stack" && return 0
+  local -a only=()
+  if [[ "$BI_ONLY_TRAFFIC" == 1 ]]; then
+    only=(--target "$(traffic_switch_urn "$stack")" --target-dependents)
+    log_warn "--only-traffic: only the traffic switch of $stack is updated; its other pending changes stay pending until the next full pulumi up"
+  fi
+  set_traffic_config "$stack" "$active" "$percent" && pulumi_up "$stack" "${only[@]+"${only[@]}"}" && return 0
   status=$?
   log_error "the switch failed; setting the config of $stack back to trafficActive=$was_active trafficCanaryPercent=$was_percent"
   if ! set_traffic_config "$stack" "$was_active" "$was_percent"; then

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "n
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { colourWeights } from "../../lib/traffic-weights";
+import { runProgram } from "../harness/run-program";
 import {
   freePort,
   removeDir,
@@ -553,6 +554,47 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
         /cannot ask the edge what it serves; trusting .* \(blue active, canary 0%\)/,
       );
       expect(unknown.stderr).toMatch(/blue active, canary now 0%; setting 10% to green/); // went on
+    });
+
+    it("--only-traffic limits the env stack's up to the switch command the program registers", async () => {
+      const live = { LIVE_ACTIVE: "green", LIVE_GREEN_SHARE: "100" };
+      writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green")));
+      const r = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--only-traffic", "--dry-run"],
+        live,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const up = r.stdout.split("\n").find((l) => / up /.test(l) && l.endsWith("-s prod")) ?? "";
+      const urn = /--target (\S+) --target-dependents -s prod$/.exec(up)?.[1];
+      expect(urn, up).toBeDefined();
+      expect(r.stderr).toMatch(/--only-traffic: only the traffic switch of prod is updated/);
+      // The URN is the one the program gives the TrafficSwitch's command.
+      const plan = await runProgram("prod");
+      const command = plan.resources.find(
+        (res) => res.type === "command:local:Command" && res.name === "traffic-apply",
+      );
+      expect(urn?.replace(/\\\$/g, "$")).toBe(command?.urn); // the dry run prints it shell-quoted
+      // The real run passes the URN as one argument, `$` and all.
+      const run = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--only-traffic", "--yes"],
+        { ...live, ENV_AFTER: files().env },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.pulumiCalls).toContain(
+        `--cwd ${REPO} up --yes --skip-preview ${policyFlags("prod")} --target ${command?.urn} --target-dependents -s prod`,
+      );
+      // Without the flag the up is the whole stack, and a leftover variable does not turn it on.
+      const full = runbook(
+        "rollback",
+        ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--dry-run"],
+        {
+          ...live,
+          BI_ONLY_TRAFFIC: "1",
+        },
+      );
+      expect(full.stdout).not.toMatch(/--target/);
     });
 
     it("has nothing to do when the target already serves everything", () => {
