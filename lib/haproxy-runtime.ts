@@ -299,6 +299,13 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
           `(${detail}). Weights were left unchanged. Deploy or fix the slot, then run the switch again.`,
       };
     }
+    // gate "new" let these through: they get traffic already, but say that none of it is served.
+    const ungated = receivingColours(input.target).filter((c) => receivesNow(c) && healthy[c] === 0);
+    if (input.gate === "new" && ungated.length > 0 && !warning) {
+      warning =
+        `${ungated.join(" and ")} gets traffic but no server of it passes its /health check ` +
+        `(HAProxy gives its share to the other colour while it is down): weights re-applied for the new replica counts`;
+    }
   }
   return {
     ok: true,

@@ -56,6 +56,7 @@ import type { Colour } from "../config/keys";
 import { dockerReplicas } from "./docker-replicas";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3 } as const;
+const DOCKER_NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const DEFAULT_ADMIN_TCP = "127.0.0.1:9999";
 const DEFAULT_CONTAINER_STATE_FILE = "/var/lib/haproxy/server-state";
 
@@ -315,10 +316,29 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
   return { action: plan.changed ? "applied" : "unchanged", ...summary, stateFile: options.stateFile };
 }
 
-export async function status(transport: RuntimeTransport, backend = APP_BACKEND) {
+/**
+ * What the edge serves. With `replicas` (both colours' running replica counts) it also gives
+ * `replicaShare`: each colour's share once every replica is up, from the colour's server weight
+ * times its replicas; unlike `share`, it does not follow DNS's view of the moment.
+ */
+export async function status(
+  transport: RuntimeTransport,
+  backend = APP_BACKEND,
+  replicas?: Partial<PerColour<number>>,
+) {
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat")).filter((s) => s.backend === backend);
   const traffic = currentTraffic(servers, backend);
+  const weightOf = (c: Colour) =>
+    Math.max(0, ...servers.filter((s) => s.backend === backend && s.colour === c).map((s) => s.weight));
+  const counts = COLOUR_NAMES.map((c) => replicas?.[c]);
+  const total = COLOUR_NAMES.reduce((sum, c, i) => sum + weightOf(c) * (counts[i] ?? 0), 0);
+  const replicaShare =
+    counts.every((n) => n !== undefined) && total > 0
+      ? roundShare(
+          Object.fromEntries(COLOUR_NAMES.map((c, i) => [c, (100 * weightOf(c) * (counts[i] ?? 0)) / total])),
+        )
+      : undefined;
   return {
     backend,
     active: traffic.active,
@@ -332,6 +352,7 @@ export async function status(transport: RuntimeTransport, backend = APP_BACKEND)
         servers.some((s) => s.backend === backend && s.colour === c && s.weight > 0),
       ]),
     ),
+    ...(replicaShare ? { replicas, replicaShare } : {}),
     servers: stats
       .filter((s) => s.colour)
       .map((s) => ({
@@ -353,7 +374,7 @@ const USAGE = `usage:
                        [--replicas COLOUR=N]... [--replicas-from-docker NETWORK]
                        [--health-gate receiving|new]
                        [--wait-healthy SECONDS] [--backend app] [--dry-run] TRANSPORT
-  traffic-switch status TRANSPORT
+  traffic-switch status [--replicas-from-docker NETWORK] TRANSPORT
   traffic-switch save --state-file FILE TRANSPORT
 TRANSPORT: --socket PATH | --tcp HOST:PORT | --docker-container NAME [--admin-tcp HOST:PORT] [--docker-host URL]`;
 
@@ -396,6 +417,11 @@ export function parseCli(argv: string[]) {
       ? tcpTransport(values.tcp)
       : dockerTransport(values["docker-container"] as string, values["admin-tcp"], values["docker-host"]);
   const inContainer = values["docker-container"] !== undefined;
+  if (values["replicas-from-docker"] !== undefined && !DOCKER_NETWORK.test(values["replicas-from-docker"])) {
+    throw new UsageError(
+      `--replicas-from-docker: expected a Docker network name, got ${JSON.stringify(values["replicas-from-docker"])}`,
+    );
+  }
   const stateFile = values["no-persist"]
     ? undefined
     : (values["state-file"] ?? (inContainer ? DEFAULT_CONTAINER_STATE_FILE : undefined));
@@ -432,11 +458,6 @@ export function parseCli(argv: string[]) {
       throw new UsageError(`--health-gate: expected receiving or new, got ${JSON.stringify(gate)}`);
     }
     const fromDocker = values["replicas-from-docker"];
-    if (fromDocker !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(fromDocker)) {
-      throw new UsageError(
-        `--replicas-from-docker: expected a Docker network name, got ${JSON.stringify(fromDocker)}`,
-      );
-    }
     return {
       command: "apply" as const,
       transport,
@@ -457,7 +478,28 @@ export function parseCli(argv: string[]) {
     if (!stateFile) throw new UsageError("save: --state-file FILE is required");
     return { command: "save" as const, transport, stateFile };
   }
-  return { command: "status" as const, transport, backend: values.backend };
+  return {
+    command: "status" as const,
+    transport,
+    backend: values.backend,
+    replicasFromDocker: values["replicas-from-docker"],
+    dockerHost: values["docker-host"],
+  };
+}
+
+/**
+ * Running replicas per colour from Docker, without the colours that have none: a slot not yet
+ * deployed (a new environment) or crashed keeps the edge's own count, and the health gate decides.
+ */
+async function countedReplicas(
+  network: string | undefined,
+  dockerHost: string | undefined,
+  log: (line: string) => void,
+): Promise<Partial<PerColour<number>>> {
+  if (!network) return {};
+  const counted = await dockerReplicas(network, dockerHost);
+  log(`running replicas on ${network}: blue ${counted.blue}, green ${counted.green}`);
+  return Object.fromEntries(COLOUR_NAMES.filter((c) => counted[c] > 0).map((c) => [c, counted[c]]));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -473,19 +515,18 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.command === "help") {
       process.stdout.write(`${USAGE}\n`);
     } else if (parsed.command === "apply") {
-      let replicas = parsed.options.replicas;
-      if (parsed.replicasFromDocker) {
-        const counted = await dockerReplicas(parsed.replicasFromDocker, parsed.dockerHost);
-        log(`running replicas on ${parsed.replicasFromDocker}: blue ${counted.blue}, green ${counted.green}`);
-        replicas = { ...counted, ...replicas };
-      }
+      const replicas = {
+        ...(await countedReplicas(parsed.replicasFromDocker, parsed.dockerHost, log)),
+        ...parsed.options.replicas,
+      };
       const result = await applySwitch(parsed.transport, { ...parsed.options, replicas, log });
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (parsed.command === "save") {
       await saveState(parsed.transport, parsed.stateFile);
       process.stdout.write(`${JSON.stringify({ action: "saved", stateFile: parsed.stateFile })}\n`);
     } else {
-      process.stdout.write(`${JSON.stringify(await status(parsed.transport, parsed.backend))}\n`);
+      const replicas = await countedReplicas(parsed.replicasFromDocker, parsed.dockerHost, log);
+      process.stdout.write(`${JSON.stringify(await status(parsed.transport, parsed.backend, replicas))}\n`);
     }
     return EXIT.ok;
   } catch (error) {

@@ -690,6 +690,23 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       expect(readFileSync(log, "utf8").trim()).toBe(
         'ps --filter label=backend-infra.role=backend --filter network=bi-app --filter status=running --format {{.Label "backend-infra.slot"}}/{{.Label "backend-infra.replica"}}',
       );
+      // The edge's status with Docker's counts: each colour's share once every replica is up.
+      const live = cli(
+        ["status", "--tcp", `127.0.0.1:${ports.admin}`, "--replicas-from-docker", "bi-app"],
+        env,
+      );
+      expect(live.status, live.stderr).toBe(0);
+      expect(JSON.parse(live.stdout)).toMatchObject({
+        receives: { blue: true, green: true },
+        replicas: { blue: 2, green: 2 },
+        replicaShare: { blue: 82.05, green: 17.95 }, // 256 x 2 against 56 x 2
+      });
+      // No backend container runs yet (a new environment): Docker's zeros are not used, the
+      // edge's own count is, and the switch goes ahead.
+      writeFileSync(join(bin, "docker"), "#!/usr/bin/env bash\nexit 0\n");
+      const none = cli([...target, "--no-persist", "--replicas-from-docker", "bi-app"], env);
+      expect(none.status, none.stderr).toBe(0);
+      expect(JSON.parse(none.stdout)).toMatchObject({ replicas: { blue: 2, green: 1 } });
       const tooMany = cli([...target, "--no-persist", "--replicas", "blue=3"], env);
       expect(tooMany.status).toBe(1);
       expect(tooMany.stderr).toMatch(/replicas: blue=3, but the edge has only 2 blue server slots/);

@@ -249,6 +249,7 @@ describe("planSwitch", () => {
     expect(planSwitch(input).ok).toBe(false); // the full gate: green gets traffic and is down
     const rebalance = planSwitch({ ...input, gate: "new" });
     expect(rebalance.ok && rebalance.serverWeights).toEqual({ blue: 256, green: 84 });
+    expect(rebalance.ok && rebalance.warning).toMatch(/^green gets traffic but no server of it passes/);
     // but a colour that gets no traffic now is still gated
     const idle = haproxyAnswers(servers.map((s) => (s.name === "green1" ? { ...s, weight: 0 } : s)));
     const newCanary = planSwitch({
