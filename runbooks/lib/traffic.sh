@@ -109,10 +109,12 @@ Promise.all([fetch(u("/health")), fetch(u("/ping"))]).then(([h, p]) => {
   wait_edge_healthy "$colour" "${BI_HEALTH_TIMEOUT:-180}"
 }
 
-# BI_ONLY_TRAFFIC=1 (--only-traffic): the env stack's up is limited to the traffic switch and what
-# depends on it (the alert rules' reload), with `pulumi up --target URN --target-dependents`. An
-# escape hatch for an emergency from a checkout that may not match what runs: other pending changes
-# of the env stack stay pending. The URN is the TrafficSwitch's command (components/traffic-switch.ts).
+# BI_ONLY_TRAFFIC=1 (--only-traffic): the env stack's up is limited to the traffic switch's command,
+# with `pulumi up --target URN`. An escape hatch for an emergency from a checkout that may not match
+# what runs: every other change of the env stack stays pending, including the alert rules that name
+# the active slot (their reload carries the checkout's prometheus.yml, and its dependents would pull
+# in the Prometheus and Grafana containers). The URN is the TrafficSwitch's command
+# (components/traffic-switch.ts).
 BI_ONLY_TRAFFIC=0
 
 # traffic_switch_urn ENV_STACK: the URN of the env stack's switch command.
@@ -140,11 +142,17 @@ set_traffic() {
   # Explicit returns: callers run this under `step ... ||`, where errexit is off.
   local -a only=()
   if [[ "$BI_ONLY_TRAFFIC" == 1 ]]; then
-    only=(--target "$(traffic_switch_urn "$stack")" --target-dependents)
-    log_warn "--only-traffic: only the traffic switch of $stack is updated; its other pending changes stay pending until the next full pulumi up"
+    only=(--target "$(traffic_switch_urn "$stack")")
+    log_warn "--only-traffic: only the traffic switch of $stack is updated; its other pending changes, the alert rules' active slot among them, wait for the next full pulumi up -s $stack"
   fi
   set_traffic_config "$stack" "$active" "$percent" && pulumi_up "$stack" "${only[@]+"${only[@]}"}" && return 0
   status=$?
+  # The up can fail after the switch ran (a later resource): putting the config back would make
+  # the next up switch back to what was just left.
+  if [[ "$BI_DRY_RUN" != 1 ]] && edge_serves_target "$active" "$percent"; then
+    log_error "pulumi up of $stack failed, but the edge already serves $active with a $percent% canary: the config stays trafficActive=$active trafficCanaryPercent=$percent; fix the failure and run pulumi up -s $stack again"
+    return "$status"
+  fi
   log_error "the switch failed; setting the config of $stack back to trafficActive=$was_active trafficCanaryPercent=$was_percent"
   if ! set_traffic_config "$stack" "$was_active" "$was_percent"; then
     log_error "could not restore the config of $stack: set trafficActive=$was_active and trafficCanaryPercent=$was_percent before the next pulumi up"
@@ -152,30 +160,56 @@ set_traffic() {
   return "$status"
 }
 
+# edge_serves_target ACTIVE PERCENT: true when the edge's weights are exactly what the switch would
+# set for this target now (a dry run of the switch that finds nothing to change). False when they
+# differ or the edge cannot be asked.
+edge_serves_target() {
+  local out net
+  net=$(output_field_or .networks.app "")
+  out=$( (switch_cli apply --active "$1" --canary-percent "$2" --dry-run --no-persist --wait-healthy 0 \
+    ${net:+--replicas-from-docker "$net"}) 2>/dev/null) || return 1
+  jq -e '.action == "dry-run" and (.commands | length) == 0' <<<"$out" >/dev/null 2>&1
+}
+
 # check_outputs_file_current: with --outputs, the file may predate a switch made since (a saved
 # copy, another operator): deploy, canary and rollback would then pick the wrong idle slot or undo
-# a canary. The edge is asked which colours its weights give traffic to (over all server slots, so
-# a crashed slot whose servers DNS dropped still counts); a colour the file gives traffic to and
-# the edge does not, or the other way round, stops the runbook. An edge that cannot be asked only
-# warns: a rollback must not depend on it, and the switch's own health gate still runs. The check
-# only reads, so it runs in a dry run too.
+# a canary. The edge is asked (traffic-switch status, read only, so dry runs ask too):
+#   - which colours its weights give traffic to, over all server slots (a crashed slot whose
+#     servers DNS dropped still counts), against the file's active colour and canary;
+#   - when both get traffic, which gets the larger share once every running replica is up
+#     (replicaShare, from Docker's replica counts), against the file's active colour.
+# A mismatch stops the runbook. An edge that cannot be asked, or gives no server a weight, only
+# warns: a rollback must not depend on it, and the switch's own health gate still runs.
 check_outputs_file_current() {
   [[ -n "$BI_OUTPUTS_FILE" ]] || return 0
-  local file_active file_canary file_weights live c file_gets live_gets stale=""
+  local file_active file_canary idle net live c file_gets live_gets majority expected stale=""
   file_active=$(output_field .traffic.active) || exit $?
   file_canary=$(output_field_or .traffic.canaryPercent 0)
-  file_weights=$(output_field .traffic.weights) || exit $?
-  if ! live=$( (switch_cli status) 2>/dev/null) || ! jq -e '.receives | has("blue") and has("green")' <<<"$live" >/dev/null 2>&1; then
+  idle=$(other_colour "$file_active")
+  net=$(output_field_or .networks.app "")
+  if ! live=$( (switch_cli status ${net:+--replicas-from-docker "$net"}) 2>/dev/null) ||
+    ! jq -e '.receives | has("blue") and has("green")' <<<"$live" >/dev/null 2>&1; then
     log_warn "cannot ask the edge what it serves; trusting $BI_OUTPUTS_FILE ($file_active active, canary $file_canary%)"
     return 0
   fi
+  if jq -e '.receives.blue == false and .receives.green == false' <<<"$live" >/dev/null; then
+    log_warn "the edge gives no server a weight; cannot check $BI_OUTPUTS_FILE against it"
+    return 0
+  fi
   for c in blue green; do
-    file_gets=$(jq -r --arg c "$c" '(.[$c] // 0) > 0' <<<"$file_weights")
-    live_gets=$(jq -r --arg c "$c" '.receives[$c]' <<<"$live")
+    if [[ $c == "$file_active" ]]; then file_gets=$((file_canary < 100)); else file_gets=$((file_canary > 0)); fi
+    live_gets=$(jq -r --arg c "$c" 'if .receives[$c] then 1 else 0 end' <<<"$live")
     if [[ "$file_gets" != "$live_gets" ]]; then
-      stale+="${stale:+, }$c $([[ $file_gets == true ]] && echo "gets traffic in the file, none at the edge" || echo "gets none in the file, traffic at the edge")"
+      stale+="${stale:+, }$c $([[ $file_gets == 1 ]] && echo "gets traffic in the file, none at the edge" || echo "gets none in the file, traffic at the edge")"
     fi
   done
+  if [[ -z "$stale" && "$file_canary" != 0 && "$file_canary" != 50 && "$file_canary" != 100 ]]; then
+    majority=$(jq -r '.replicaShare // empty | if .blue > .green then "blue" elif .green > .blue then "green" else empty end' <<<"$live")
+    if ((file_canary < 50)); then expected=$file_active; else expected=$idle; fi
+    if [[ -n "$majority" && "$majority" != "$expected" ]]; then
+      stale="the edge gives most traffic to $majority, the file to $expected"
+    fi
+  fi
   [[ -z "$stale" ]] ||
     die "$BI_OUTPUTS_FILE is out of date ($file_active active, canary $file_canary%): $stale. Save the outputs again (pulumi stack output --json --show-secrets) or use --stack"
   log_info "the edge serves what $BI_OUTPUTS_FILE says ($file_active active, canary $file_canary%)"

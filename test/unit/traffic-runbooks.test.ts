@@ -141,13 +141,17 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       [
         "#!/usr/bin/env bash",
         'printf "switch %s\\n" "$*" >> "$PULUMI_LOG"',
+        // FAKE_APPLIED=1: a dry-run apply finds nothing to change (the edge serves that target).
+        'if [[ "$1" == apply && "${FAKE_APPLIED:-}" == 1 ]]; then echo \'{"action":"dry-run","commands":[]}\'; exit 0; fi',
         '[[ "$1" == status ]] || exit 64',
         // What the edge serves: blue 100 % unless LIVE_ACTIVE / LIVE_GREEN_SHARE say otherwise;
         // LIVE_RECEIVES (e.g. "blue,green") overrides which colours the weights give traffic.
         "g=${LIVE_GREEN_SHARE:-0}; rb=$((g < 100)); rg=$((g > 0))",
         'if [[ -n "${LIVE_RECEIVES:-}" ]]; then rb=0; rg=0; [[ $LIVE_RECEIVES == *blue* ]] && rb=1; [[ $LIVE_RECEIVES == *green* ]] && rg=1; fi',
         "tf() { if (($1)); then echo true; else echo false; fi; }",
-        `echo '{"active":"'"\${LIVE_ACTIVE:-blue}"'","share":{"blue":'"$((100 - g))"',"green":'"$g"'},"receives":{"blue":'"$(tf $rb)"',"green":'"$(tf $rg)"'},"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
+        // LIVE_REPLICA_GREEN: green's share once every replica is up (status --replicas-from-docker)
+        'rs=""; if [[ -n "${LIVE_REPLICA_GREEN:-}" ]]; then rs=\',"replicaShare":{"blue":\'$((100 - LIVE_REPLICA_GREEN))\',"green":\'$LIVE_REPLICA_GREEN\'}\'; fi',
+        `echo '{"active":"'"\${LIVE_ACTIVE:-blue}"'","share":{"blue":'"$((100 - g))"',"green":'"$g"'},"receives":{"blue":'"$(tf $rb)"',"green":'"$(tf $rg)"'}'"$rs"',"servers":[{"name":"blue1","status":"UP","check":"L7OK","weight":256,"requests":10},{"name":"green1","status":"'"\${GREEN_STATUS:-UP}"'","check":"L7OK","weight":0,"requests":0}]}'`,
         "",
       ].join("\n"),
     );
@@ -483,6 +487,22 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       expect(promote.stdout).toMatch(/config set trafficActive blue -s prod/);
     });
 
+    it("an up that fails after the switch ran keeps the new config: the next up must not switch back", () => {
+      writeFileSync(join(dir, "env-green.json"), JSON.stringify(envOutputs("green")));
+      const r = runbook("rollback", ["--outputs", join(dir, "env-green.json"), ...slotArgs(), "--yes"], {
+        LIVE_ACTIVE: "green",
+        LIVE_GREEN_SHARE: "100",
+        FAIL_UP: "prod",
+        FAKE_APPLIED: "1",
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /pulumi up of prod failed, but the edge already serves blue with a 0% canary: the config stays trafficActive=blue/,
+      );
+      const sets = r.pulumiCalls.filter((c) => c.includes("config set trafficActive"));
+      expect(sets).toEqual([`--cwd ${REPO} config set trafficActive blue -s prod`]); // not set back
+    });
+
     it("a failed switch reports what the edge serves, or that it could not ask", () => {
       writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
       const r = runbook("rollback", ["--outputs", join(dir, "env-canary.json"), ...slotArgs(), "--yes"], {
@@ -527,6 +547,29 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
           ),
         );
       }
+      // The canary was promoted since: both still get traffic, but the other colour gets most.
+      writeFileSync(join(dir, "env-blue-canary.json"), JSON.stringify(envOutputs("blue", 10)));
+      const flipped = runbook(
+        "canary",
+        ["--outputs", join(dir, "env-blue-canary.json"), "--traffic-percentage", "0", "--dry-run"],
+        {
+          LIVE_GREEN_SHARE: "90",
+          LIVE_REPLICA_GREEN: "90",
+        },
+      );
+      expect(flipped.status).toBe(1);
+      expect(flipped.stderr).toMatch(
+        /\(blue active, canary 10%\): the edge gives most traffic to green, the file to blue\./,
+      );
+      const same = runbook(
+        "canary",
+        ["--outputs", join(dir, "env-blue-canary.json"), "--traffic-percentage", "0", "--dry-run"],
+        {
+          LIVE_GREEN_SHARE: "10",
+          LIVE_REPLICA_GREEN: "10",
+        },
+      );
+      expect(same.status, same.stderr).toBe(0);
       // The canary slot crashed: DNS dropped its servers, so the edge's share for it is 0, but its
       // weights still give it traffic. The file is current and the rollback goes on.
       writeFileSync(join(dir, "env-canary.json"), JSON.stringify(envOutputs("green", 10)));
@@ -566,7 +609,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       );
       expect(r.status, r.stderr).toBe(0);
       const up = r.stdout.split("\n").find((l) => / up /.test(l) && l.endsWith("-s prod")) ?? "";
-      const urn = /--target (\S+) --target-dependents -s prod$/.exec(up)?.[1];
+      const urn = /--target (\S+) -s prod$/.exec(up)?.[1];
       expect(urn, up).toBeDefined();
       expect(r.stderr).toMatch(/--only-traffic: only the traffic switch of prod is updated/);
       // The URN is the one the program gives the TrafficSwitch's command.
@@ -574,6 +617,11 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       const command = plan.resources.find(
         (res) => res.type === "command:local:Command" && res.name === "traffic-apply",
       );
+      // The mock's URN carries only the immediate parent's type: right while the TrafficSwitch is
+      // a top-level component, which this pins.
+      const component = plan.resources.find((res) => res.urn === command?.parent);
+      expect(component?.type).toBe("backend-infra:edge:TrafficSwitch");
+      expect(component?.parent).toBeUndefined(); // top level (the mocks register no Stack resource)
       expect(urn?.replace(/\\\$/g, "$")).toBe(command?.urn); // the dry run prints it shell-quoted
       // The real run passes the URN as one argument, `$` and all.
       const run = runbook(
@@ -583,7 +631,7 @@ describe.skipIf(skipReason("jq", "bash"))("traffic runbooks", () => {
       );
       expect(run.status, run.stderr).toBe(0);
       expect(run.pulumiCalls).toContain(
-        `--cwd ${REPO} up --yes --skip-preview ${policyFlags("prod")} --target ${command?.urn} --target-dependents -s prod`,
+        `--cwd ${REPO} up --yes --skip-preview ${policyFlags("prod")} --target ${command?.urn} -s prod`,
       );
       // Without the flag the up is the whole stack, and a leftover variable does not turn it on.
       const full = runbook(
