@@ -23,7 +23,7 @@ export function runWithInput(
     // The child's 'close' waits for stdout and stderr only; stdin's EPIPE may come after it.
     const stdinClosed = new Promise<void>((done) => child.stdin.once("close", () => done()));
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      if (child.pid !== undefined) child.kill("SIGKILL"); // without a pid kill() signals our group
       reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));

@@ -410,8 +410,9 @@ export function parseCli(argv: string[]): CliOptions {
       docker: { container, dockerHost: values["docker-host"], adminTcp: values["admin-tcp"] },
     };
   }
-  if (!/^\d+$/.test(pid as string))
-    throw new UsageError(`--pid: expected a process id, got ${JSON.stringify(pid)}`);
+  // Not 0: kill(0, ...) signals every process in our own group.
+  if (!/^[1-9]\d*$/.test(pid as string))
+    throw new UsageError(`--pid: expected a process id (1 or more), got ${JSON.stringify(pid)}`);
   let runtime: RuntimeTransport | undefined;
   if (service === "haproxy") {
     if (Boolean(values.socket) === Boolean(values.tcp)) {

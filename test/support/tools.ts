@@ -146,7 +146,9 @@ export function startDaemon(cmd: string, args: string[], options: SpawnOptions =
     process: child,
     output: () => log,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // No pid: the spawn failed. Node's kill() would then signal pid 0, the whole process group
+      // (this test run and its parents).
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
   };

@@ -247,3 +247,13 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     expect(calls).toBe(1);
   });
 });
+
+describe("config-reload CLI arguments", () => {
+  it("refuses --pid 0, which would signal the CLI's own process group", () => {
+    expect(() => parseCli(["--service", "prometheus", "--pid", "0"])).toThrow(
+      '--pid: expected a process id (1 or more), got "0"',
+    );
+    expect(() => parseCli(["--service", "prometheus", "--pid", "-1"])).toThrow(/--pid/);
+    expect(parseCli(["--service", "prometheus", "--pid", "4242"])).toBeDefined();
+  });
+});
