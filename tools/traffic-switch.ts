@@ -22,6 +22,9 @@
  * apply --health-gate new: only a colour that gets no traffic now must be healthy; for
  * re-applying the target the edge serves with new replica counts (components/slot-rebalance.ts).
  *
+ * apply takes the edge's switch lock (a directory next to the state file, tools/switch-lock.ts):
+ * the env stack's switch and a slot stack's rebalance never interleave.
+ *
  * apply: waits up to --wait-healthy seconds (default 30) for every colour that would receive
  * traffic to have a server that is UP with a passing /health check; refuses otherwise (exit 3)
  * and leaves all weights as they are. Then sets the weights (raising before lowering, so there is
@@ -54,6 +57,7 @@ import {
 } from "../lib/traffic-weights";
 import type { Colour } from "../config/keys";
 import { dockerReplicas } from "./docker-replicas";
+import { withSwitchLock } from "./switch-lock";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3 } as const;
 const DOCKER_NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -70,7 +74,12 @@ export interface RuntimeTransport {
   send(command: string): Promise<string>;
   /** Writes a file atomically (temp file + rename) where HAProxy reads it. */
   writeFile(path: string, content: string): Promise<void>;
+  /** Runs a POSIX sh script with arguments where HAProxy runs (its container, or this host). */
+  shell(script: string, args: string[]): Promise<string>;
 }
+
+const localShell = (script: string, args: string[]) =>
+  runWithInput("sh", ["-c", script, "traffic-switch", ...args], { timeoutMs: 30_000 });
 
 function socketRequest(options: NetConnectOpts, command: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -106,6 +115,7 @@ export function unixTransport(path: string, timeoutMs = 10_000): RuntimeTranspor
     description: `unix socket ${path}`,
     send: (command) => socketRequest({ path }, command, timeoutMs),
     writeFile: writeLocalFile,
+    shell: localShell,
   };
 }
 
@@ -115,6 +125,7 @@ export function tcpTransport(hostPort: string, timeoutMs = 10_000): RuntimeTrans
     description: `tcp ${host}:${port}`,
     send: (command) => socketRequest({ host, port }, command, timeoutMs),
     writeFile: writeLocalFile,
+    shell: localShell,
   };
 }
 
@@ -143,6 +154,7 @@ export function dockerTransport(
     writeFile: async (path, content) => {
       await exec(["bash", "-c", DOCKER_WRITE_SCRIPT, "traffic-switch", path], content);
     },
+    shell: (script, args) => exec(["sh", "-c", script, "traffic-switch", ...args], ""),
   };
 }
 
@@ -166,6 +178,8 @@ export interface ApplyOptions {
   replicas?: Partial<PerColour<number>>;
   /** Which receiving colours the health gate checks (lib/haproxy-runtime SwitchPlanInput). */
   gate?: "receiving" | "new";
+  /** Seconds to wait for another switch's lock. Default 180. */
+  lockWaitSeconds?: number;
   dryRun?: boolean;
   log?: (line: string) => void;
 }
@@ -243,9 +257,21 @@ export async function saveState(transport: RuntimeTransport, path: string): Prom
   return state;
 }
 
-/** The switch itself; throws RefusedError when the health gate says no. */
+/**
+ * The switch itself; throws RefusedError when the health gate says no. With a state file (every
+ * real switch), it holds the edge's switch lock (`<state file>.lock`, tools/switch-lock.ts) from
+ * reading the weights to saving them, so two switches never interleave.
+ */
 export async function applySwitch(transport: RuntimeTransport, options: ApplyOptions): Promise<ApplyResult> {
   validateTarget(options.target);
+  if (!options.stateFile || options.dryRun) return applyUnlocked(transport, options);
+  return withSwitchLock(transport, `${options.stateFile}.lock`, () => applyUnlocked(transport, options), {
+    waitSeconds: options.lockWaitSeconds,
+    log: options.log,
+  });
+}
+
+async function applyUnlocked(transport: RuntimeTransport, options: ApplyOptions): Promise<ApplyResult> {
   const log = options.log ?? (() => undefined);
   const backend = options.backend ?? APP_BACKEND;
   const waitMs = Math.max(0, (options.waitHealthySeconds ?? 30) * 1000);

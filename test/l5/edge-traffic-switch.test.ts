@@ -6,8 +6,8 @@
  * The traffic switch (tools/traffic-switch.ts) drives it over the admin socket while wrk keeps
  * load on it.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join, resolve } from "node:path";
@@ -127,6 +127,17 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         encoding: "utf8",
         env,
         timeout: 60_000,
+      });
+    /** The CLI in the background: resolves to its exit status, stdout and stderr. */
+    const cliAsync = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
+        const child = spawn(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args]);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("error", fail);
+        child.on("close", (status) => done({ status, stdout, stderr }));
       });
 
     beforeAll(async () => {
@@ -726,6 +737,40 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         /FAILED: docker ps \(backend replicas on network bi-app\) exited 1: Cannot connect/,
       );
       expect(await weights()).toEqual({ blue1: 256, blue2: 256, green1: 56 }); // nothing applied
+    });
+
+    it("two switches at once take turns on the edge's lock: the weights are one target's, never a mix", async () => {
+      const apply = (active: string, percent: string) =>
+        cliAsync([
+          "apply",
+          "--active",
+          active,
+          "--canary-percent",
+          percent,
+          "--tcp",
+          `127.0.0.1:${ports.admin}`,
+          "--state-file",
+          stateFile,
+        ]);
+      // A third switch holds the lock while both start, so both wait and then compete for it.
+      mkdirSync(`${stateFile}.lock`);
+      writeFileSync(`${stateFile}.lock/owner`, "operator-shell:1:1\n");
+      const both = Promise.all([apply("green", "0"), apply("blue", "10")]);
+      await sleep(1500);
+      rmSync(`${stateFile}.lock`, { recursive: true });
+      const [toGreen, canary] = await both;
+      expect(toGreen.status, toGreen.stderr).toBe(0);
+      expect(canary.status, canary.stderr).toBe(0);
+      for (const run of [toGreen, canary]) {
+        expect(run.stderr).toMatch(/waiting for another traffic switch to finish \(operator-shell:1:1 since/);
+      }
+      expect(existsSync(`${stateFile}.lock`)).toBe(false);
+      const final = await weights();
+      expect([
+        { blue1: 0, blue2: 0, green1: 256 },
+        { blue1: 256, blue2: 256, green1: 56 },
+      ]).toContainEqual(final);
+      await doSwitch("blue", 0);
     });
 
     it("refuses to switch to an unhealthy slot and leaves weights, state file and traffic unchanged", async () => {

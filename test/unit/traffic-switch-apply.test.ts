@@ -42,6 +42,7 @@ function fakeHaproxy(weights: Record<string, number>, reject: Set<string>) {
       return Promise.resolve(answer);
     },
     writeFile: () => Promise.resolve(),
+    shell: () => Promise.reject(new Error("no shell: these cases persist nothing, so take no lock")),
   };
   return { transport, sent };
 }
