@@ -31,6 +31,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { runWithInput } from "../lib/run-with-input";
 import { EDGE_STATE_FILE } from "../renderers/haproxy-config";
+import { withSwitchLock } from "./switch-lock";
 import {
   dockerTransport,
   saveState,
@@ -256,9 +257,19 @@ export async function reloadService(
 ): Promise<ReloadResult> {
   let profile: Profile;
   if (target.service === "haproxy") {
-    if (!target.runtime)
+    const runtime = target.runtime;
+    if (!runtime)
       throw new UsageError("haproxy needs its runtime API (--socket, --tcp or --docker-container)");
-    profile = haproxyProfile(target.runtime, target.stateFile ?? EDGE_STATE_FILE);
+    const stateFile = target.stateFile ?? EDGE_STATE_FILE;
+    profile = haproxyProfile(runtime, stateFile);
+    // The reload saves the weights for the new worker: a switch between that save and the reload
+    // would be lost, so it holds the switch lock (tools/switch-lock.ts) like a switch does.
+    return withSwitchLock(
+      runtime,
+      `${stateFile}.lock`,
+      () => applyAndReload(target.service, target.host, profile, files, options),
+      { log: options.log },
+    );
   } else {
     profile = metricsProfile(
       target.host,

@@ -653,6 +653,8 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         expect(calls).toContain(`exec edge-under-test stat -c %u ${dir}`.slice(0, 40));
         expect(calls).toMatch(new RegExp(`^exec -i -u ${owner} edge-under-test sh -c`, "m"));
         expect(calls).toMatch(/^exec -i edge-under-test bash -c/m); // runtime API as the edge's user
+        expect(calls).toMatch(/^exec -i edge-under-test sh -c set -eu$/m); // the switch lock, held
+        expect(existsSync(`${stateFile}.lock`)).toBe(false); // and released
         expect(calls).toMatch(/^kill --signal USR2 edge-under-test$/m);
         expect(servedCertificateFingerprint()).toBe(fingerprint(renewed.certPem));
         ca = renewed.certPem;
