@@ -178,8 +178,10 @@ export interface ApplyOptions {
   replicas?: Partial<PerColour<number>>;
   /** Which receiving colours the health gate checks (lib/haproxy-runtime SwitchPlanInput). */
   gate?: "receiving" | "new";
-  /** Seconds to wait for another switch's lock. Default 180. */
+  /** Seconds to wait for another switch's lock (tools/switch-lock.ts default). */
   lockWaitSeconds?: number;
+  /** Counts the running replicas (Docker); `replicas` given explicitly win over its counts. */
+  countReplicas?: () => Promise<Partial<PerColour<number>>>;
   dryRun?: boolean;
   log?: (line: string) => void;
 }
@@ -271,7 +273,10 @@ export async function applySwitch(transport: RuntimeTransport, options: ApplyOpt
   });
 }
 
-async function applyUnlocked(transport: RuntimeTransport, options: ApplyOptions): Promise<ApplyResult> {
+async function applyUnlocked(transport: RuntimeTransport, given: ApplyOptions): Promise<ApplyResult> {
+  // Counted here, under the lock: a count taken before waiting for another switch may be stale.
+  const counted = given.countReplicas ? await given.countReplicas() : {};
+  const options = { ...given, replicas: { ...counted, ...given.replicas } };
   const log = options.log ?? (() => undefined);
   const backend = options.backend ?? APP_BACKEND;
   const waitMs = Math.max(0, (options.waitHealthySeconds ?? 30) * 1000);
@@ -541,14 +546,15 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.command === "help") {
       process.stdout.write(`${USAGE}\n`);
     } else if (parsed.command === "apply") {
-      const replicas = {
-        ...(await countedReplicas(parsed.replicasFromDocker, parsed.dockerHost, log)),
-        ...parsed.options.replicas,
-      };
-      const result = await applySwitch(parsed.transport, { ...parsed.options, replicas, log });
+      const network = parsed.replicasFromDocker;
+      const countReplicas = network ? () => countedReplicas(network, parsed.dockerHost, log) : undefined;
+      const result = await applySwitch(parsed.transport, { ...parsed.options, countReplicas, log });
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (parsed.command === "save") {
-      await saveState(parsed.transport, parsed.stateFile);
+      // Under the switch lock: a save between a switch's change and its own save would persist
+      // the old weights.
+      const { transport, stateFile } = parsed;
+      await withSwitchLock(transport, `${stateFile}.lock`, () => saveState(transport, stateFile), { log });
       process.stdout.write(`${JSON.stringify({ action: "saved", stateFile: parsed.stateFile })}\n`);
     } else {
       const replicas = await countedReplicas(parsed.replicasFromDocker, parsed.dockerHost, log);

@@ -128,17 +128,19 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         env,
         timeout: 60_000,
       });
-    /** The CLI in the background: resolves to its exit status, stdout and stderr. */
-    const cliAsync = (args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
-        const child = spawn(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args]);
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    /** The CLI in the background: its stderr so far, and its exit status and output at the end. */
+    const cliAsync = (args: string[]) => {
+      const child = spawn(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, fail) => {
         child.on("error", fail);
-        child.on("close", (status) => done({ status, stdout, stderr }));
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
       });
+      return { stderr: () => stderr, done };
+    };
 
     beforeAll(async () => {
       dir = tempDir("edge-l5");
@@ -757,15 +759,20 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       // A third switch holds the lock while both start, so both wait and then compete for it.
       mkdirSync(`${stateFile}.lock`);
       writeFileSync(`${stateFile}.lock/owner`, "operator-shell:1:1\n");
-      const both = Promise.all([apply("green", "0"), apply("blue", "10")]);
-      await sleep(1500);
+      const runs = [apply("green", "0"), apply("blue", "10")];
+      await waitFor("both switches waiting for the lock", () =>
+        runs.every((run) => run.stderr().includes("waiting for another traffic switch to finish")),
+      );
       rmSync(`${stateFile}.lock`, { recursive: true });
-      const [toGreen, canary] = await both;
+      const [toGreen, canary] = await Promise.all(runs.map((run) => run.done));
       expect(toGreen.status, toGreen.stderr).toBe(0);
       expect(canary.status, canary.stderr).toBe(0);
       for (const run of [toGreen, canary]) {
-        expect(run.stderr).toMatch(/waiting for another traffic switch to finish \(operator-shell:1:1 since/);
+        expect(run.stderr).toMatch(
+          /waiting for another traffic switch to finish \(operator-shell:1:1, last seen/,
+        );
       }
+      // That they never interleave is the unit test's (test/unit/switch-lock.test.ts).
       expect(existsSync(`${stateFile}.lock`)).toBe(false);
       const final = await weights();
       expect([
