@@ -6,7 +6,7 @@
  * The traffic switch (tools/traffic-switch.ts) drives it over the admin socket while wrk keeps
  * load on it.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
@@ -22,6 +22,7 @@ import {
   removeDir,
   run,
   runOk,
+  runInBackground,
   skipReason,
   startDaemon,
   tempDir,
@@ -129,18 +130,8 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
         timeout: 60_000,
       });
     /** The CLI in the background: its stderr so far, and its exit status and output at the end. */
-    const cliAsync = (args: string[]) => {
-      const child = spawn(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args]);
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, fail) => {
-        child.on("error", fail);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-      });
-      return { stderr: () => stderr, done };
-    };
+    const cliAsync = (args: string[]) =>
+      runInBackground(process.execPath, [join(cliDir, "tools", "traffic-switch.js"), ...args]);
 
     beforeAll(async () => {
       dir = tempDir("edge-l5");

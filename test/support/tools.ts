@@ -122,6 +122,27 @@ export function runOk(cmd: string, args: string[], options: SpawnSyncOptions = {
   return result;
 }
 
+/**
+ * Runs a command in the background (no shell): its stderr so far, and its exit status and output
+ * once it has ended. For runs that must overlap, which `run` cannot do.
+ */
+export function runInBackground(
+  cmd: string,
+  args: string[],
+  options: SpawnOptions = {},
+): { stderr: () => string; done: Promise<RunResult> } {
+  const child = spawn(which(cmd) ?? cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
+  return { stderr: () => stderr, done };
+}
+
 /** A background daemon started by a test; `stop()` ends it and waits for the exit. */
 export interface Daemon {
   process: ChildProcess;

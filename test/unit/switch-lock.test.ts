@@ -2,32 +2,19 @@
  * The edge's switch lock (tools/switch-lock.ts), its sh scripts run for real, concurrently, on a
  * temp directory, as they run in the edge container.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LOCK_SCRIPT, UNLOCK_SCRIPT, withSwitchLock } from "../../tools/switch-lock";
 import type { RuntimeTransport } from "../../tools/traffic-switch";
-import { removeDir, tempDir } from "../support/tools";
+import { removeDir, runInBackground, tempDir } from "../support/tools";
 
 const dir = tempDir("switch-lock");
 afterAll(() => removeDir(dir));
 
 /** Runs a script with `sh -c` in the background (scripts of concurrent callers overlap). */
-function sh(
-  script: string,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn("sh", ["-c", script, "lock-test", ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
+const sh = (script: string, args: string[]) =>
+  runInBackground("sh", ["-c", script, "lock-test", ...args]).done;
 
 const transport: RuntimeTransport = {
   description: "local sh",
