@@ -163,20 +163,25 @@ function requests(colour: string, status: string, perMinute: number, samples = 4
 /** The SLO targets the alerts and the Grafana dashboards share (the seed's 99.9 % and 200 ms). */
 export const SLO_DEFAULTS = { availabilitySlo: 0.999, latencyTargetSeconds: 0.2 } as const;
 
+/** The SLO targets with their defaults, checked, and the error budget they leave. */
+export function sloTargets(input: { availabilitySlo?: number; latencyTargetSeconds?: number } = {}) {
+  const slo = input.availabilitySlo ?? SLO_DEFAULTS.availabilitySlo;
+  const latency = input.latencyTargetSeconds ?? SLO_DEFAULTS.latencyTargetSeconds;
+  if (!(slo > 0.9 && slo < 1))
+    throw new Error(`availabilitySlo: expected a fraction between 0.9 and 1, got ${slo}`);
+  if (!(latency > 0)) throw new Error(`latencyTargetSeconds: expected > 0, got ${latency}`);
+  return { slo, latency, budget: +(1 - slo).toPrecision(6) };
+}
+
 export function alertDefinitions(input: AlertRulesInput = {}): AlertDef[] {
   const traffic = trafficOf(input);
   const active = traffic.active;
   const canary = COLOURS.find((c) => c !== active) as Colour;
   /** The canary alerts' firing cases: with no canary running they have nothing to fire for. */
   const canaryAlert = traffic.canaryPercent > 0 ? [{ colour: canary, severity: "warning" }] : [];
-  const slo = input.availabilitySlo ?? SLO_DEFAULTS.availabilitySlo;
-  const budget = +(1 - slo).toPrecision(6);
-  const latency = input.latencyTargetSeconds ?? SLO_DEFAULTS.latencyTargetSeconds;
+  const { slo, budget, latency } = sloTargets(input);
   const backupHours = input.backupMaxAgeHours ?? 26;
   const drillDays = input.restoreDrillMaxAgeDays ?? 8;
-  if (!(slo > 0.9 && slo < 1))
-    throw new Error(`availabilitySlo: expected a fraction between 0.9 and 1, got ${slo}`);
-  if (!(latency > 0)) throw new Error(`latencyTargetSeconds: expected > 0, got ${latency}`);
 
   const fs = `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs",mountpoint!~"/run.*|/var/lib/docker/.+"`;
   const exporterJobs = EXPORTER_JOBS.join("|");

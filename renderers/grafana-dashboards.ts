@@ -4,7 +4,7 @@
  * uid; queries use the same job names and recording rules as the alerts.
  * Pure: returns `{ fileName: json }`.
  */
-import { SLO_DEFAULTS } from "./alert-rules";
+import { sloTargets } from "./alert-rules";
 import { JOBS } from "./prometheus-config";
 import { GRAFANA_DATASOURCE_UID } from "./grafana-provisioning";
 
@@ -65,17 +65,12 @@ const b = `job="${JOBS.backend}"`;
 
 /**
  * All dashboards: file name -> dashboard JSON (pretty-printed). The SLO lines follow the same
- * targets as the alert rules (renderers/alert-rules.ts SLO_DEFAULTS unless given).
+ * targets as the alert rules (renderers/alert-rules.ts sloTargets: SLO_DEFAULTS unless given).
  */
 export function renderGrafanaDashboards(
   slo: { availabilitySlo?: number; latencyTargetSeconds?: number } = {},
 ): Record<string, string> {
-  const availability = slo.availabilitySlo ?? SLO_DEFAULTS.availabilitySlo;
-  const latency = slo.latencyTargetSeconds ?? SLO_DEFAULTS.latencyTargetSeconds;
-  if (!(availability > 0.9 && availability < 1))
-    throw new Error(`availabilitySlo: expected a fraction between 0.9 and 1, got ${availability}`);
-  if (!(latency > 0)) throw new Error(`latencyTargetSeconds: expected > 0, got ${latency}`);
-  const budget = +(1 - availability).toPrecision(6);
+  const { slo: availability, latency, budget } = sloTargets(slo);
   const boards = {
     "overview.json": dashboard("bi-overview", "Overview: golden signals per slot", [
       {
