@@ -39,7 +39,6 @@ import { connect, type NetConnectOpts } from "node:net";
 import { parseArgs } from "node:util";
 import {
   APP_BACKEND,
-  colourOf,
   currentTraffic,
   parseServersState,
   parseStat,
@@ -50,6 +49,7 @@ import {
 import { runWithInput } from "../lib/run-with-input";
 import {
   COLOUR_NAMES,
+  effectiveShare,
   isColour,
   validateTarget,
   type PerColour,
@@ -235,11 +235,19 @@ async function restoreWeights(
 ) {
   try {
     const now = parseServersState(await transport.send(`show servers state ${backend}`));
+    // Servers this run changed (their weight before differs from the one set) that still hold it.
     const changed = before
-      .filter((s) => s.colour !== undefined && s.weight !== set[s.colour])
-      .map((s) => ({ name: s.name, want: s.weight, now: now.find((n) => n.name === s.name)?.weight }))
-      .filter((s) => s.now !== undefined && s.now === set[colourOf(s.name) as Colour])
-      .sort((a, b) => Number(b.want > (b.now ?? 0)) - Number(a.want > (a.now ?? 0)));
+      .flatMap((s) =>
+        s.colour !== undefined && s.weight !== set[s.colour] ? [{ ...s, set: set[s.colour] }] : [],
+      )
+      .map((s) => ({
+        name: s.name,
+        want: s.weight,
+        set: s.set,
+        now: now.find((n) => n.name === s.name)?.weight,
+      }))
+      .filter((s) => s.now === s.set)
+      .sort((a, b) => Number(b.want > b.set) - Number(a.want > a.set));
     if (changed.length === 0) return "no weight had changed";
     const answer = await transport.send(
       changed.map((s) => `set server ${backend}/${s.name} weight ${s.want}`).join("; "),
@@ -360,16 +368,19 @@ export async function status(
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat")).filter((s) => s.backend === backend);
   const traffic = currentTraffic(servers, backend);
-  const weightOf = (c: Colour) =>
-    Math.max(0, ...servers.filter((s) => s.backend === backend && s.colour === c).map((s) => s.weight));
-  const counts = COLOUR_NAMES.map((c) => replicas?.[c]);
-  const total = COLOUR_NAMES.reduce((sum, c, i) => sum + weightOf(c) * (counts[i] ?? 0), 0);
-  const replicaShare =
-    counts.every((n) => n !== undefined) && total > 0
-      ? roundShare(
-          Object.fromEntries(COLOUR_NAMES.map((c, i) => [c, (100 * weightOf(c) * (counts[i] ?? 0)) / total])),
-        )
+  // A colour's server weight: the switch gives all its server slots the same one.
+  const weight = Object.fromEntries(
+    COLOUR_NAMES.map((c) => [
+      c,
+      Math.max(0, ...servers.filter((s) => s.backend === backend && s.colour === c).map((s) => s.weight)),
+    ]),
+  ) as PerColour<number>;
+  const counts =
+    replicas?.blue !== undefined && replicas.green !== undefined
+      ? { blue: replicas.blue, green: replicas.green }
       : undefined;
+  const share = counts ? effectiveShare(weight, counts) : undefined;
+  const replicaShare = share && share.blue + share.green > 0 ? roundShare(share) : undefined;
   return {
     backend,
     active: traffic.active,
@@ -377,12 +388,7 @@ export async function status(
     share: roundShare(traffic.share),
     // Whether the weights give a colour traffic, over all its server slots, with or without an
     // address: a crashed slot whose servers DNS dropped still "receives" by the target.
-    receives: Object.fromEntries(
-      COLOUR_NAMES.map((c) => [
-        c,
-        servers.some((s) => s.backend === backend && s.colour === c && s.weight > 0),
-      ]),
-    ),
+    receives: Object.fromEntries(COLOUR_NAMES.map((c) => [c, weight[c] > 0])),
     ...(replicaShare ? { replicas, replicaShare } : {}),
     servers: stats
       .filter((s) => s.colour)
