@@ -43,6 +43,14 @@ switch_cli() {
   "${cli[@]}" "$@" --docker-container "$container" --docker-host "$host" --admin-tcp "$admin"
 }
 
+# switch_cli_counted ARGS...: switch_cli with the running replicas counted on the env's app network
+# (--replicas-from-docker), when the outputs name it.
+switch_cli_counted() {
+  local net
+  net=$(output_field_or .networks.app "")
+  switch_cli "$@" ${net:+--replicas-from-docker "$net"}
+}
+
 # edge_healthy_count COLOUR: servers of COLOUR the edge has UP with a passing health check (live).
 edge_healthy_count() {
   local status
@@ -164,10 +172,9 @@ set_traffic() {
 # set for this target now (a dry run of the switch that finds nothing to change). False when they
 # differ or the edge cannot be asked.
 edge_serves_target() {
-  local out net
-  net=$(output_field_or .networks.app "")
-  out=$( (switch_cli apply --active "$1" --canary-percent "$2" --dry-run --no-persist --wait-healthy 0 \
-    ${net:+--replicas-from-docker "$net"}) 2>/dev/null) || return 1
+  local out
+  out=$( (switch_cli_counted apply --active "$1" --canary-percent "$2" --dry-run --no-persist --wait-healthy 0) 2>/dev/null) ||
+    return 1
   jq -e '.action == "dry-run" and (.commands | length) == 0' <<<"$out" >/dev/null 2>&1
 }
 
@@ -182,12 +189,11 @@ edge_serves_target() {
 # warns: a rollback must not depend on it, and the switch's own health gate still runs.
 check_outputs_file_current() {
   [[ -n "$BI_OUTPUTS_FILE" ]] || return 0
-  local file_active file_canary idle net live c file_gets live_gets majority expected stale=""
+  local file_active file_canary idle live c file_gets live_gets majority expected stale=""
   file_active=$(output_field .traffic.active) || exit $?
   file_canary=$(output_field_or .traffic.canaryPercent 0)
   idle=$(other_colour "$file_active")
-  net=$(output_field_or .networks.app "")
-  if ! live=$( (switch_cli status ${net:+--replicas-from-docker "$net"}) 2>/dev/null) ||
+  if ! live=$( (switch_cli_counted status) 2>/dev/null) ||
     ! jq -e '.receives | has("blue") and has("green")' <<<"$live" >/dev/null 2>&1; then
     log_warn "cannot ask the edge what it serves; trusting $BI_OUTPUTS_FILE ($file_active active, canary $file_canary%)"
     return 0
