@@ -34,6 +34,28 @@ file_size() { stat -c %s -- "$1"; }
 
 # ---------- metrics (node_exporter textfile collector) ----------
 
+# textfile_write NAME: writes stdin to $TEXTFILE_DIR/NAME through a temp file in the same directory
+# (not matching *.prom) + rename, so node_exporter never reads a partial file.
+textfile_write() {
+  local file="$TEXTFILE_DIR/$1" tmp
+  mkdir -p -- "$TEXTFILE_DIR" || { log "ERROR: cannot create TEXTFILE_DIR $TEXTFILE_DIR"; return 1; }
+  tmp=$(mktemp "$TEXTFILE_DIR/.$1.XXXXXX") || {
+    log "ERROR: cannot create a temp file in TEXTFILE_DIR $TEXTFILE_DIR"
+    return 1
+  }
+  if ! cat >"$tmp"; then
+    rm -f -- "$tmp"
+    log "ERROR: cannot write metrics to $tmp"
+    return 1
+  fi
+  chmod 0644 -- "$tmp"
+  mv -f -- "$tmp" "$file" || {
+    rm -f -- "$tmp"
+    log "ERROR: cannot rename metrics file into $file"
+    return 1
+  }
+}
+
 # metric_write KIND ok|fail DURATION_SECONDS [SIZE_BYTES]
 # Writes $TEXTFILE_DIR/backup_KIND.prom through a temp file + rename. On failure the previous
 # success timestamp and size are kept (read from the old file) so freshness alerts stay right.
@@ -56,13 +78,7 @@ metric_write() {
   else
     status=0 success_ts=${prev_ts:-0} last_size=${prev_size:-0}
   fi
-  mkdir -p -- "$TEXTFILE_DIR" || { log "ERROR: cannot create TEXTFILE_DIR $TEXTFILE_DIR"; return 1; }
-  local tmp
-  tmp=$(mktemp "$TEXTFILE_DIR/.backup_${kind}.prom.XXXXXX") || {
-    log "ERROR: cannot create a temp file in TEXTFILE_DIR $TEXTFILE_DIR"
-    return 1
-  }
-  if ! {
+  {
     printf '# HELP backup_last_status 1 if the last run of this backup job succeeded, 0 if it failed.\n'
     printf '# TYPE backup_last_status gauge\n'
     printf 'backup_last_status{kind="%s"} %s\n' "$kind" "$status"
@@ -82,39 +98,19 @@ metric_write() {
       printf '# TYPE restore_drill_last_success_timestamp_seconds gauge\n'
       printf 'restore_drill_last_success_timestamp_seconds %s\n' "$drill_ts"
     fi
-  } >"$tmp"; then
-    rm -f -- "$tmp"
-    log "ERROR: cannot write metrics to $tmp"
-    return 1
-  fi
-  chmod 0644 -- "$tmp"
-  mv -f -- "$tmp" "$file" || {
-    rm -f -- "$tmp"
-    log "ERROR: cannot rename metrics file into $file"
-    return 1
-  }
+  } | textfile_write "backup_${kind}.prom"
 }
 
 # metric_first_start: writes $TEXTFILE_DIR/backup_runner.prom with the runner's first start, once.
 # The file lives in the textfile volume, so a restarted or replaced runner keeps the first value;
 # the absence alerts of the weekly jobs count from it.
 metric_first_start() {
-  local file="$TEXTFILE_DIR/backup_runner.prom" tmp
-  [[ -s $file ]] && return 0
-  mkdir -p -- "$TEXTFILE_DIR" || { log "ERROR: cannot create TEXTFILE_DIR $TEXTFILE_DIR"; return 1; }
-  tmp=$(mktemp "$TEXTFILE_DIR/.backup_runner.prom.XXXXXX") || {
-    log "ERROR: cannot create a temp file in TEXTFILE_DIR $TEXTFILE_DIR"
-    return 1
-  }
-  if ! {
+  [[ -s $TEXTFILE_DIR/backup_runner.prom ]] && return 0
+  {
     printf '# HELP backup_runner_first_start_timestamp_seconds Unix time the backup runner first started on this textfile volume.\n'
     printf '# TYPE backup_runner_first_start_timestamp_seconds gauge\n'
     printf 'backup_runner_first_start_timestamp_seconds %s\n' "$(date +%s)"
-  } >"$tmp" || ! chmod 0644 -- "$tmp" || ! mv -f -- "$tmp" "$file"; then
-    rm -f -- "$tmp"
-    log "ERROR: cannot write $file"
-    return 1
-  fi
+  } | textfile_write backup_runner.prom
 }
 
 # ---------- job lifecycle: lock, timing, metrics, cleanup ----------
