@@ -35,21 +35,23 @@
  *   rule, which MinIO rejects; MinIO cleans stale uploads itself) and Object Lock are the same;
  * - MinIO serves TLS with a generated self-signed certificate (pgBackRest 2.45 cannot speak
  *   plain HTTP), exported as `caCertPem` so clients verify it;
- * - the aws provider that creates the bucket runs where `pulumi up` runs and reaches MinIO on
- *   `https://127.0.0.1:<minioHostPort>` (published on loopback only), with TLS verification off
- *   for that one loopback connection. That needs the Docker engine on the same machine
- *   (`dockerHost: unix://...`), which is what the local stack is.
+ * - the bucket is set up by MinIO's own `mc` inside the MinIO container
+ *   (renderers/minio-bucket-setup.ts, run through `docker exec`), so `pulumi up` needs no aws
+ *   provider for the local stack; the S3 API is also published on
+ *   `https://127.0.0.1:<minioHostPort>` for operators on the Docker host (runbooks/backup-config).
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
+import * as command from "@pulumi/command";
 import { Provider } from "@pulumi/aws/provider";
 import * as iam from "@pulumi/aws/iam";
 import * as kms from "@pulumi/aws/kms";
 import * as s3 from "@pulumi/aws/s3";
 import type { Environment, InfraConfig } from "../config/schema";
 import { backupLifecycleRules } from "../lib/backup-lifecycle";
+import { minioBucketSetupScript } from "../renderers/minio-bucket-setup";
 import {
   BACKUP_PREFIXES,
   bucketPolicy,
@@ -69,8 +71,10 @@ export interface BackupStorageArgs {
   backups: InfraConfig["backups"];
   /** Docker network of the backup tier; required when `storage` is `minio` (MinIO joins it as `minio`). */
   backupNetwork?: pulumi.Input<string>;
-  /** Host port on 127.0.0.1 where MinIO's S3 API is published for the aws provider. Default 9000. */
+  /** Host port on 127.0.0.1 where MinIO's S3 API is published for operators. Default 9000. */
   minioHostPort?: number;
+  /** Docker engine MinIO runs on (`unix://`, `ssh://`): where the bucket setup runs `docker exec`. Required with minio. */
+  dockerHost?: string;
   /** Days a non-current object version is kept before lifecycle removes it. Default 30. */
   noncurrentVersionDays?: number;
   /** Days before an incomplete multipart upload is aborted. Default 7. */
@@ -140,8 +144,8 @@ export class BackupStorage extends pulumi.ComponentResource {
         args.backupNetwork as pulumi.Input<string>,
         args.minioHostPort ?? MINIO_PORT,
       );
-      this.bucket = local.bucket.bucket;
-      this.bucketArn = local.bucket.arn;
+      this.bucket = local.bucket;
+      this.bucketArn = pulumi.interpolate`arn:aws:s3:::${local.bucket}`;
       this.region = MINIO_REGION;
       this.endpointHost = MINIO_ALIAS;
       this.endpointPort = MINIO_PORT;
@@ -599,67 +603,36 @@ export class BackupStorage extends pulumi.ComponentResource {
       child,
     );
 
-    const provider = new Provider(
-      `${name}-minio-s3`,
+    // The bucket is set up inside the MinIO container with MinIO's own `mc` (see the renderer):
+    // no aws provider where `pulumi up` runs. It runs again when the script or the container
+    // changes; the bucket itself outlives both (the data volume is retained).
+    const bucketName = args.backups.bucketName ?? `${args.namePrefix}-backups`;
+    const setup = minioBucketSetupScript({
+      bucket: bucketName,
+      lifecycleRules: backupLifecycleRules({
+        cloudRetentionDays: b.cloudRetentionDays,
+        noncurrentVersionDays: args.noncurrentVersionDays,
+        includeAbortIncompleteUploads: false,
+      }),
+      objectLockDays: b.objectLockDays,
+      port: MINIO_PORT,
+    });
+    const bucketSetup = new command.local.Command(
+      `${name}-minio-bucket`,
       {
-        region: MINIO_REGION,
-        accessKey: pulumi.secret(rootUser.result),
-        secretKey: pulumi.secret(rootPassword.result),
-        endpoints: [{ s3: `https://127.0.0.1:${hostPort}` }],
-        s3UsePathStyle: true,
-        skipCredentialsValidation: true,
-        skipRegionValidation: true,
-        skipRequestingAccountId: true,
-        skipMetadataApiCheck: true,
-        // Self-signed certificate on a loopback-only port; clients in containers verify it
-        // with caCertPem instead.
-        insecure: true,
+        create: pulumi.interpolate`docker exec -i ${minio.containerName} sh -s`,
+        update: pulumi.interpolate`docker exec -i ${minio.containerName} sh -s`,
+        stdin: setup,
+        environment: { DOCKER_HOST: args.dockerHost as string },
+        triggers: [minio.container.id],
+        logging: "stdoutAndStderr",
       },
       { parent: this, dependsOn: [minio] },
     );
-    const onMinio = { parent: this, provider };
-
-    const bucket = new s3.Bucket(
-      `${name}-bucket`,
-      {
-        bucket: args.backups.bucketName ?? `${args.namePrefix}-backups`,
-        forceDestroy: false,
-        objectLockEnabled: b.objectLockDays > 0 ? true : undefined,
-      },
-      onMinio,
-    );
-    const versioning = new s3.BucketVersioning(
-      `${name}-versioning`,
-      { bucket: bucket.bucket, versioningConfiguration: { status: "Enabled" } },
-      onMinio,
-    );
-    new s3.BucketServerSideEncryptionConfiguration(
-      `${name}-encryption`,
-      { bucket: bucket.bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
-      onMinio,
-    );
-    new s3.BucketLifecycleConfiguration(
-      `${name}-lifecycle`,
-      {
-        bucket: bucket.bucket,
-        rules: backupLifecycleRules({
-          cloudRetentionDays: b.cloudRetentionDays,
-          noncurrentVersionDays: args.noncurrentVersionDays,
-          includeAbortIncompleteUploads: false,
-        }),
-      },
-      { ...onMinio, dependsOn: [versioning] },
-    );
-    if (b.objectLockDays > 0) {
-      new s3.BucketObjectLockConfiguration(
-        `${name}-object-lock`,
-        { bucket: bucket.bucket, rule: { defaultRetention: { mode: "GOVERNANCE", days: b.objectLockDays } } },
-        { ...onMinio, dependsOn: [versioning] },
-      );
-    }
 
     return {
-      bucket,
+      // Resolves once the setup has run, so whatever uses the bucket waits for it.
+      bucket: bucketSetup.stdout.apply(() => bucketName),
       caCertPem: cert.certPem,
       accessKeyId: pulumi.secret(rootUser.result),
       secretAccessKey: pulumi.secret(rootPassword.result),
@@ -677,6 +650,9 @@ function validate(name: string, args: BackupStorageArgs): ReturnType<typeof buck
     }
     if (args.backupNetwork === undefined) {
       throw new Error(`BackupStorage ${name}: backupNetwork is required when backupStorage is minio`);
+    }
+    if (args.dockerHost === undefined) {
+      throw new Error(`BackupStorage ${name}: dockerHost is required when backupStorage is minio`);
     }
     const port = args.minioHostPort ?? MINIO_PORT;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {

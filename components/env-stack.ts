@@ -33,6 +33,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       environment: config.environment,
       backups: config.backups,
       backupNetwork: networks.names.backup,
+      dockerHost: config.dockerHost,
     },
     opts,
   );

@@ -6,6 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { backupLifecycleRules } from "../../lib/backup-lifecycle";
+import { minioBucketSetupScript } from "../../renderers/minio-bucket-setup";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
 
 const IMAGE = join(__dirname, "../../images/backup");
@@ -93,6 +95,34 @@ describe.skipIf(skipReason("promtool"))("the runner's first-start metric (metric
       const result = firstStart(join(dir, "not-a-dir"));
       expect(result.status).not.toBe(0);
       expect(result.stderr).toMatch(/cannot create TEXTFILE_DIR .*not-a-dir/);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
+describe.skipIf(skipReason("shellcheck"))("the MinIO bucket setup script", () => {
+  it("is shellcheck-clean as POSIX sh, with and without Object Lock", () => {
+    const dir = tempDir("minio-setup");
+    try {
+      for (const objectLockDays of [0, 7]) {
+        const path = join(dir, `setup-${objectLockDays}.sh`);
+        writeFileSync(
+          path,
+          minioBucketSetupScript({
+            bucket: "backend-infra-local-backups",
+            lifecycleRules: backupLifecycleRules({
+              cloudRetentionDays: 90,
+              includeAbortIncompleteUploads: false,
+            }),
+            objectLockDays,
+            port: 9000,
+          }),
+        );
+        const result = run("shellcheck", ["-s", "sh", "--severity=style", path]);
+        expect(result.stdout + result.stderr).toBe("");
+        expect(result.status).toBe(0);
+      }
     } finally {
       removeDir(dir);
     }

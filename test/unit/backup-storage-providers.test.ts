@@ -95,29 +95,24 @@ describe("backup storage provider binding", () => {
     ).toBe("aws-case-primary-eu-west-1");
   });
 
-  it("creates the local bucket through the MinIO provider only", async () => {
+  it("sets the local bucket up inside MinIO, with no aws provider or resource", async () => {
     const config = parseConfig({ stack: "local", values: {}, secretKeys: new Set() });
     const storage = new BackupStorage("minio-case", {
       namePrefix: config.namePrefix,
       environment: config.environment,
       backups: config.backups,
       backupNetwork: "backend-infra-local-backup",
+      dockerHost: "unix:///var/run/docker.sock",
       minioHostPort: 19000,
     });
     await settle(storage);
 
     const mine = registered.filter((r) => r.name.startsWith("minio-case"));
-    const provider = mine.find((r) => r.type === "pulumi:providers:aws");
-    expect(provider?.name).toBe("minio-case-minio-s3");
-    expect(provider?.inputs.endpoints).toBe(JSON.stringify([{ s3: "https://127.0.0.1:19000" }]));
-    const aws = mine.filter((r) => r.type.startsWith("aws:"));
-    expect(aws.map((r) => r.type).sort()).toEqual([
-      "aws:s3/bucket:Bucket",
-      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-      "aws:s3/bucketVersioning:BucketVersioning",
-    ]);
-    for (const r of aws) expect(providerName(r.provider), r.name).toBe("minio-case-minio-s3");
+    expect(mine.filter((r) => r.type.startsWith("aws:") || r.type === "pulumi:providers:aws")).toEqual([]);
+    const setup = mine.find((r) => r.type === "command:local:Command");
+    expect(setup?.name).toBe("minio-case-minio-bucket");
+    expect(setup?.inputs.create).toBe("docker exec -i backend-infra-local-minio sh -s");
+    expect(setup?.inputs.environment).toEqual({ DOCKER_HOST: "unix:///var/run/docker.sock" });
     const container = mine.find((r) => r.type === "docker:index/container:Container");
     expect(container?.inputs.ports).toEqual([{ internal: 9000, external: 19000, ip: "127.0.0.1" }]);
   });
@@ -133,9 +128,12 @@ describe("backup storage provider binding", () => {
         ...extra,
       });
     expect(() => make("bad-net", {})).toThrow(/backupNetwork is required when backupStorage is minio/);
-    expect(() => make("bad-port", { backupNetwork: "n", minioHostPort: 70000 })).toThrow(
-      /minioHostPort must be a TCP port/,
+    expect(() => make("bad-host", { backupNetwork: "n" })).toThrow(
+      /dockerHost is required when backupStorage is minio/,
     );
+    expect(() =>
+      make("bad-port", { backupNetwork: "n", dockerHost: "unix:///d", minioHostPort: 70000 }),
+    ).toThrow(/minioHostPort must be a TCP port/);
     expect(
       () =>
         new BackupStorage("bad-prod", {

@@ -492,36 +492,28 @@ describe("local: MinIO stands in for S3", () => {
     expect(container.secretInputs).toEqual(expect.arrayContaining(["envs", "uploads"]));
   });
 
-  it("creates the bucket through an aws provider pointed at MinIO, versioned, SSE-S3, lifecycle MinIO accepts", () => {
-    const provider = one(plan, T.provider, "backup-storage-minio-s3");
-    expect(provider.inputs).toMatchObject({
-      region: "us-east-1",
-      endpoints: JSON.stringify([{ s3: "https://127.0.0.1:9000" }]),
-      s3UsePathStyle: "true",
-      skipCredentialsValidation: "true",
-      skipRegionValidation: "true",
-      skipRequestingAccountId: "true",
-    });
-    expect(provider.secretInputs).toEqual(expect.arrayContaining(["accessKey", "secretKey"]));
+  it("sets the bucket up inside MinIO with mc: versioned, SSE-S3, lifecycle MinIO accepts, no aws resource", () => {
+    expect(plan.resources.filter((r) => r.type.startsWith("aws:") || r.type === T.provider)).toEqual([]);
+    const setup = one(plan, "command:local:Command", "backup-storage-minio-bucket");
     const container = one(plan, T.container, "backup-storage-minio");
-    expect(provider.dependencies).toContain(container.urn);
-
-    const bucket = one(plan, T.bucket, "backup-storage-bucket");
-    expect(bucket.inputs.bucket).toBe("backend-infra-local-backups");
-    expect(one(plan, T.versioning, "backup-storage-versioning").inputs.versioningConfiguration).toEqual({
-      status: "Enabled",
-    });
-    expect(one(plan, T.sse, "backup-storage-encryption").inputs.rules).toEqual([
-      { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
-    ]);
-    const rules = one(plan, T.lifecycle, "backup-storage-lifecycle").inputs.rules as LifecycleRule[];
-    expect(rules.map((r) => r.id)).toEqual([
+    expect(setup.dependencies).toContain(container.urn);
+    expect(setup.inputs.create).toBe("docker exec -i backend-infra-local-minio sh -s");
+    const script = String(setup.inputs.stdin);
+    expect(script).toContain("mc mb --ignore-existing local/backend-infra-local-backups");
+    expect(script).toContain("mc version enable local/backend-infra-local-backups");
+    expect(script).toContain("mc encrypt set sse-s3 local/backend-infra-local-backups");
+    const lifecycle = JSON.parse(script.split("<<'LIFECYCLE'\n")[1].split("\nLIFECYCLE")[0]) as {
+      Rules: { ID: string; Filter: { Prefix: string }; Expiration?: { Days?: number } }[];
+    };
+    expect(lifecycle.Rules.map((r) => r.ID)).toEqual([
       "expire-noncurrent-versions",
       "expire-logical-dumps",
       "expire-redis-snapshots",
       "expire-config-exports",
     ]);
-    expect(rulesExpiringCurrentVersionsUnder(rules, "pgbackrest/")).toEqual([]);
+    expect(
+      lifecycle.Rules.filter((r) => r.Filter.Prefix.startsWith("pgbackrest") && r.Expiration?.Days),
+    ).toEqual([]);
   });
 
   it("exports the MinIO endpoint, path style, and keeps its credentials secret", () => {
