@@ -44,6 +44,8 @@ export interface SlotRedis {
 }
 
 export interface BackendSlotArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   /** Environment; prod refuses to build the image without a registry (it must run by digest). */
@@ -150,6 +152,7 @@ export class BackendSlot extends pulumi.ComponentResource {
         new ServiceContainer(
           `${name}-${i}`,
           {
+            openFilesLimit: args.openFilesLimit,
             // revisionNamed (below) appends the hash of everything else the container is made of.
             containerName: `${args.namePrefix}-backend-${args.colour}-${i}`,
             image,

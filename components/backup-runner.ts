@@ -184,6 +184,8 @@ export class BackupRepository extends pulumi.ComponentResource {
 }
 
 export interface BackupRunnerArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   environment: Environment;
@@ -321,6 +323,7 @@ export class BackupRunner extends pulumi.ComponentResource {
     this.service = new ServiceContainer(
       `${name}-container`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: `${prefix}-backup-runner`,
         image: built,
         user: `${POSTGRES_UID}:${POSTGRES_UID}`,

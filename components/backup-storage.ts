@@ -64,6 +64,8 @@ import {
 import { ServiceContainer } from "./service-container";
 
 export interface BackupStorageArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of every resource name, e.g. `backend-infra-prod`. */
   namePrefix: string;
   environment: Environment;
@@ -561,6 +563,7 @@ export class BackupStorage extends pulumi.ComponentResource {
     const minio = new ServiceContainer(
       `${name}-minio`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName,
         image: b.minioImage,
         user: MINIO_USER,

@@ -54,6 +54,8 @@ export function edgeHealthcheckScript(port: number): string {
 }
 
 export interface EdgeArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   /** Pinned HAProxy image. Default in config: `haproxy:2.6.18-bookworm`. */
@@ -151,6 +153,7 @@ export class Edge extends pulumi.ComponentResource {
     const service = new ServiceContainer(
       name,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: `${args.namePrefix}-edge`,
         image: args.image,
         user: EDGE_USER,

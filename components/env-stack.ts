@@ -29,6 +29,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   const backupStorage = new BackupStorage(
     "backup-storage",
     {
+      openFilesLimit: config.containerOpenFilesLimit,
       namePrefix: config.namePrefix,
       environment: config.environment,
       backups: config.backups,
@@ -67,6 +68,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   const postgres = new Postgres(
     "postgres",
     {
+      openFilesLimit: config.containerOpenFilesLimit,
       pgbackrest: backupRepository.postgresWiring,
       namePrefix: config.namePrefix,
       environment: config.environment,
@@ -78,7 +80,12 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   );
   const redis = new Redis(
     "redis",
-    { namePrefix: config.namePrefix, config: config.redis, networks: { data: networks.names.data } },
+    {
+      openFilesLimit: config.containerOpenFilesLimit,
+      namePrefix: config.namePrefix,
+      config: config.redis,
+      networks: { data: networks.names.data },
+    },
     opts,
   );
   outputs.postgres = {
@@ -112,6 +119,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   const backupRunner = new BackupRunner(
     "backup-runner",
     {
+      openFilesLimit: config.containerOpenFilesLimit,
       namePrefix: config.namePrefix,
       environment: config.environment,
       backups: config.backups,
@@ -142,6 +150,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   const edge = new Edge(
     "edge",
     {
+      openFilesLimit: config.containerOpenFilesLimit,
       namePrefix: config.namePrefix,
       image: config.edge.image,
       memoryMb: config.edge.memoryMb,
@@ -196,6 +205,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     const monitoring = new Monitoring(
       "monitoring",
       {
+        openFilesLimit: config.containerOpenFilesLimit,
         namePrefix: config.namePrefix,
         environment: config.environment,
         config: config.monitoring,

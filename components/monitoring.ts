@@ -77,6 +77,8 @@ const RULES_PATH = "/etc/prometheus/alert-rules.yml";
 const NOBODY = "65534:65534";
 
 export interface MonitoringArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   /** Environment name; an external label on every series and shown in notifications. */
@@ -189,6 +191,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const nodeExporter = new ServiceContainer(
       `${name}-node-exporter`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.nodeExporter,
         image: images.nodeExporter,
         user: NOBODY,
@@ -229,6 +232,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const postgresExporter = new ServiceContainer(
       `${name}-postgres-exporter`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.postgresExporter,
         image: images.postgresExporter,
         user: NOBODY,
@@ -245,6 +249,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const redisExporter = new ServiceContainer(
       `${name}-redis-exporter`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.redisExporter,
         image: images.redisExporter,
         user: "59000:59000",
@@ -264,6 +269,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const blackbox = new ServiceContainer(
       `${name}-blackbox`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.blackbox,
         image: images.blackboxExporter,
         user: NOBODY,
@@ -316,6 +322,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const alertmanager = new ServiceContainer(
       `${name}-alertmanager`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.alertmanager,
         image: images.alertmanager,
         user: NOBODY,
@@ -384,6 +391,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const prometheus = new ServiceContainer(
       `${name}-prometheus`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.prometheus,
         image: images.prometheus,
         user: NOBODY,
@@ -452,6 +460,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const grafana = new ServiceContainer(
       `${name}-grafana`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: names.grafana,
         image: images.grafana,
         user: "472",

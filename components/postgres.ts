@@ -161,6 +161,8 @@ export interface PostgresPgBackRest {
 }
 
 export interface PostgresArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   environment: Environment;
@@ -316,6 +318,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.service = new ServiceContainer(
       `${name}-container`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName,
         image: built,
         user: `${POSTGRES_UID}:${POSTGRES_UID}`,

@@ -32,6 +32,8 @@ export const REDIS_DATA_PATH = "/data";
 export const REDIS_APP_USER = "app";
 
 export interface RedisArgs {
+  /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
+  openFilesLimit?: number;
   /** Prefix of container and volume names, e.g. `backend-infra-prod`. */
   namePrefix: string;
   /** The typed `redis` config (image, limits, eviction policy, data path). */
@@ -116,6 +118,7 @@ export class Redis extends pulumi.ComponentResource {
     this.service = new ServiceContainer(
       `${name}-container`,
       {
+        openFilesLimit: args.openFilesLimit,
         containerName: `${prefix}-redis`,
         image: cfg.image,
         user: `${REDIS_UID}:${REDIS_UID}`,

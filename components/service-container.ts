@@ -45,6 +45,12 @@ export interface ServiceContainerArgs {
   cpus: number;
   /** Process limit through `ulimit nproc` (the provider has no pids-limit). Default 512. */
   pidsLimit?: number;
+  /**
+   * Open-files limit (`ulimit nofile`, soft = hard). Default 65536. Docker cannot give a
+   * container more than the engine itself may open (dockerd's LimitNOFILE): such a container
+   * does not start ("error setting rlimit type 7").
+   */
+  openFilesLimit?: number;
   healthcheck: ServiceHealthcheck;
   networks: ServiceNetwork[];
   command?: pulumi.Input<string>[];
@@ -98,6 +104,8 @@ export interface ServiceContainerArgs {
 /** Log rotation for every container: 5 files of 10 MB. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "5" } as const;
 export const DEFAULT_PIDS_LIMIT = 512;
+/** Open files per container unless `openFilesLimit` says otherwise. */
+export const DEFAULT_OPEN_FILES_LIMIT = 65536;
 
 export class ServiceContainer extends pulumi.ComponentResource {
   readonly container: docker.Container;
@@ -131,6 +139,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
     }
     const health = args.healthcheck;
     const pids = args.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    const openFiles = args.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT;
     const labels: Record<string, pulumi.Input<string>> = {
       "backend-infra.component": name,
       ...(readOnly ? {} : { "backend-infra.writable-rootfs": args.writableRootfsReason as string }),
@@ -151,7 +160,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         cpus: String(args.cpus),
         ulimits: [
           { name: "nproc", soft: pids, hard: pids },
-          { name: "nofile", soft: 65536, hard: 65536 },
+          { name: "nofile", soft: openFiles, hard: openFiles },
         ],
         restart: "unless-stopped",
         healthcheck: {

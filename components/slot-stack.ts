@@ -37,6 +37,7 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
   const slot = new BackendSlot(
     `backend-${config.slot.colour}`,
     {
+      openFilesLimit: config.containerOpenFilesLimit,
       namePrefix: config.namePrefix,
       environment: config.environment,
       colour: config.slot.colour,

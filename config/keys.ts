@@ -263,6 +263,14 @@ export const KEYS = {
     },
   ),
 
+  // Every container
+  containerOpenFilesLimit: key(
+    int(1024, 1048576),
+    "integer",
+    "Open-files limit (ulimit nofile) of every container. Docker cannot give a container more than the engine itself may open (dockerd's LimitNOFILE): lower this on such a host.",
+    { default: "65536" },
+  ),
+
   // Edge
   edgeImage: key(image, "string", "HAProxy image.", { default: "haproxy:2.6.18-bookworm" }),
   edgeHttpPort: key(int(1, 65535), "integer", "Public HTTP port (redirects to HTTPS).", { default: "80" }),

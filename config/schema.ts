@@ -71,6 +71,8 @@ export interface InfraConfig {
   /** Prefix of every container, network and volume name: `<project>-<environment>`. */
   namePrefix: string;
   dockerHost: string;
+  /** `ulimit nofile` of every container. */
+  containerOpenFilesLimit: number;
   publicHostname: string;
   registry?: { server: string; username?: string; password?: Secret };
   postgres: ContainerLimits & {
@@ -335,6 +337,7 @@ function build(v: Values, stack: string, environment: Environment): InfraConfig 
     role: v.role as "env" | "slot",
     namePrefix: `${PROJECT}-${environment}`,
     dockerHost: str("dockerHost"),
+    containerOpenFilesLimit: num("containerOpenFilesLimit"),
     publicHostname: str("publicHostname"),
     registry: v.registryServer
       ? {

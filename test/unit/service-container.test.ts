@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceContainer } from "../../components/service-container";
+import { runProgram } from "../harness/run-program";
 
 const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
@@ -63,7 +64,13 @@ describe("ServiceContainer hardening defaults", () => {
       ports: [],
     });
     expect(inputs.ulimits).toContainEqual({ name: "nproc", soft: 512, hard: 512 });
+    expect(inputs.ulimits).toContainEqual({ name: "nofile", soft: 65536, hard: 65536 });
     expect(inputs.tmpfs).toHaveProperty("/tmp");
+  });
+
+  it("takes the open-files limit from its argument (config containerOpenFilesLimit)", async () => {
+    const inputs = await build({ openFilesLimit: 20000 });
+    expect(inputs.ulimits).toContainEqual({ name: "nofile", soft: 20000, hard: 20000 });
   });
 
   it("pulls a pinned tag through RemoteImage and runs its image ID (what the provider reads back)", async () => {
@@ -114,5 +121,28 @@ describe("container replacement in the real plans", () => {
         expect(c.options.deleteBeforeReplace, `${stack} ${c.name}`).toBe(!isReplica);
       }
     }
+  });
+});
+
+describe("containerOpenFilesLimit", () => {
+  it("reaches every container of the env stack (monitoring on) and of a slot stack", async () => {
+    for (const stack of ["staging", "staging-blue"]) {
+      const plan = await runProgram(stack, { overrides: { containerOpenFilesLimit: "20000" } });
+      const containers = plan.resources.filter((r) => r.type === "docker:index/container:Container");
+      expect(containers.length, stack).toBeGreaterThan(0);
+      for (const c of containers) {
+        expect(c.inputs.ulimits, `${stack} ${c.name}`).toContainEqual({
+          name: "nofile",
+          soft: 20000,
+          hard: 20000,
+        });
+      }
+    }
+  });
+
+  it("refuses a limit Docker containers cannot sensibly run with, naming the key", async () => {
+    await expect(runProgram("local", { overrides: { containerOpenFilesLimit: "100" } })).rejects.toThrow(
+      /containerOpenFilesLimit.*1024/,
+    );
   });
 });
