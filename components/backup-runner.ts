@@ -26,7 +26,14 @@ import {
   renderPgBackRestConf,
   type PgBackRestConfInput,
 } from "../renderers/pgbackrest-conf";
-import { DEFAULT_STANZA, POSTGRES_PATHS, POSTGRES_PORT, POSTGRES_SUPERUSER, POSTGRES_UID } from "./postgres";
+import {
+  DEFAULT_STANZA,
+  POSTGRES_PATHS,
+  POSTGRES_PORT,
+  POSTGRES_SUPERUSER,
+  POSTGRES_TMPFS_OWNER,
+  POSTGRES_UID,
+} from "./postgres";
 import { REDIS_DATA_PATH } from "./redis";
 import { buildImage } from "./built-image";
 import { ServiceContainer } from "./service-container";
@@ -342,8 +349,9 @@ export class BackupRunner extends pulumi.ComponentResource {
         ],
         tmpfs: {
           "/tmp": "rw,noexec,nosuid,nodev,size=64m",
-          "/etc/pgbackrest": "rw,noexec,nosuid,nodev,size=1m",
-          "/etc/backup": "rw,noexec,nosuid,nodev,size=1m",
+          // Written at start by the runner (uid 999); Docker mounts a tmpfs owned by root.
+          "/etc/pgbackrest": `rw,noexec,nosuid,nodev,size=1m,${POSTGRES_TMPFS_OWNER}`,
+          "/etc/backup": `rw,noexec,nosuid,nodev,size=1m,${POSTGRES_TMPFS_OWNER}`,
           // The drill's private PostgreSQL needs POSIX shared memory.
           "/dev/shm": "rw,noexec,nosuid,nodev,size=256m",
         },

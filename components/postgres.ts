@@ -66,6 +66,8 @@ export const POSTGRES_PATHS = {
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_UID = 999;
+/** tmpfs options for a directory the `postgres` user (uid and gid 999) writes and others cannot read. */
+export const POSTGRES_TMPFS_OWNER = `uid=${POSTGRES_UID},gid=${POSTGRES_UID},mode=0750`;
 export const POSTGRES_SUPERUSER = "postgres";
 export const DEFAULT_STANZA = "main";
 
@@ -332,8 +334,9 @@ export class Postgres extends pulumi.ComponentResource {
         volumes,
         tmpfs: {
           "/tmp": "rw,noexec,nosuid,nodev,size=64m",
-          "/etc/pgbackrest": "rw,noexec,nosuid,nodev,size=1m",
-          [POSTGRES_PATHS.initdb]: "rw,noexec,nosuid,nodev,size=1m",
+          // Docker mounts a tmpfs owned by root (mode 755): the start script writes these as 999.
+          "/etc/pgbackrest": `rw,noexec,nosuid,nodev,size=1m,${POSTGRES_TMPFS_OWNER}`,
+          [POSTGRES_PATHS.initdb]: `rw,noexec,nosuid,nodev,size=1m,${POSTGRES_TMPFS_OWNER}`,
           // Parallel query uses POSIX shared memory; Docker's default /dev/shm is only 64 MB.
           "/dev/shm": `rw,noexec,nosuid,nodev,size=${Math.max(64, Math.floor(cfg.memoryMb / 4))}m`,
         },

@@ -114,6 +114,10 @@ describe.each(["prod", "staging", "local"])("backup runner in the %s plan", (sta
     expect(i.securityOpts).toContain("no-new-privileges:true");
     expect(i.ports ?? []).toEqual([]);
     expect(Object.keys(i.tmpfs)).toEqual(expect.arrayContaining(["/tmp", "/etc/pgbackrest", "/etc/backup"]));
+    // Docker mounts a tmpfs owned by root: the runner (999) writes these at start.
+    for (const dir of ["/etc/pgbackrest", "/etc/backup"]) {
+      expect(i.tmpfs[dir], dir).toMatch(/(^|,)uid=999,gid=999,mode=0750(,|$)/);
+    }
     expect(i.healthcheck.tests.join(" ")).toContain("pgrep -x supercronic");
     const networks = (i.networksAdvanced as Inputs[]).map((n) => n.name).sort();
     expect(networks).toEqual([`${config.namePrefix}-backup`, `${config.namePrefix}-data`].sort());

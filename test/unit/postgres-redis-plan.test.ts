@@ -56,6 +56,10 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     expect(i.logDriver).toBe("json-file");
     expect(i.logOpts).toMatchObject({ "max-size": "10m", "max-file": "5" });
     expect(i.ulimits.find((u: Inputs) => u.name === "nproc").hard).toBeGreaterThanOrEqual(512);
+    // Docker mounts a tmpfs owned by root; the start script writes these as 999.
+    for (const dir of ["/etc/pgbackrest", "/docker-entrypoint-initdb.d"]) {
+      expect(i.tmpfs[dir], dir).toMatch(/(^|,)uid=999,gid=999,mode=0750(,|$)/);
+    }
     expect(i.healthcheck.tests).toEqual([
       "CMD",
       "pg_isready",
