@@ -28,10 +28,11 @@ import {
   EDGE_METRICS_PORT,
   EDGE_STATE_DIR,
   EDGE_STATE_FILE,
+  maxConnectionsFor,
   renderHaproxyConfig,
 } from "../renderers/haproxy-config";
 import { configReload } from "./config-reload";
-import { ServiceContainer } from "./service-container";
+import { DEFAULT_OPEN_FILES_LIMIT, ServiceContainer } from "./service-container";
 
 /** uid:gid of the `haproxy` user in the official image. */
 export const EDGE_USER = "99:99";
@@ -126,6 +127,7 @@ export class Edge extends pulumi.ComponentResource {
         slotsPerColour: args.slotsPerColour,
       },
       logging: "stdout",
+      maxConnections: maxConnectionsFor(args.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT),
     });
     this.configHash = createHash("sha256").update(this.config).digest("hex");
 

@@ -265,7 +265,7 @@ export const KEYS = {
 
   // Every container
   containerOpenFilesLimit: key(
-    int(1024, 1048576),
+    int(2048, 1048576),
     "integer",
     "Open-files limit (ulimit nofile) of every container. Docker cannot give a container more than the engine itself may open (dockerd's LimitNOFILE): lower this on such a host.",
     { default: "65536" },

@@ -107,7 +107,7 @@ export interface HaproxyConfigInput {
    * configured one is unchanged, so this must not depend on the active colour). Default 1.
    */
   initialWeight?: number;
-  /** Global connection limit. Default 20000. */
+  /** Global connection limit. Default 20000 (see `maxConnectionsFor` for a lower open-files limit). */
   maxConnections?: number;
   /** `stdout`: access + event logs to stdout (the container log). `none`: no logging (benchmarks). */
   logging?: "stdout" | "none";
@@ -220,7 +220,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     "# Rendered by backend-infra renderers/haproxy-config.ts - do not edit by hand.",
     "global",
     logging === "stdout" ? "    log stdout format raw local0 info" : "    # logging off",
-    `    maxconn ${input.maxConnections ?? 20000}`,
+    `    maxconn ${input.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
     // Admin API: the traffic switch sets weights here; expose-fd lets a reload take over the listeners.
     `    stats socket ${input.adminSocketPath} mode 600 level admin expose-fd listeners`,
   );
@@ -340,4 +340,24 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
   }
   add("");
   return lines.join("\n");
+}
+
+/** HAProxy's global maxconn unless the container's open-files limit calls for less. */
+export const DEFAULT_MAX_CONNECTIONS = 20000;
+/** File descriptors kept for listeners, server checks, the resolver and the admin socket. */
+const RESERVED_FDS = 1000;
+
+/**
+ * The largest global `maxconn` that fits an open-files limit: HAProxy needs two descriptors per
+ * proxied connection and refuses to start when it cannot raise its limit to that (it cannot inside
+ * a container whose `ulimit nofile` is lower). Capped at the default 20000.
+ */
+export function maxConnectionsFor(openFilesLimit: number): number {
+  const fitting = Math.floor((openFilesLimit - RESERVED_FDS) / 2);
+  if (!Number.isInteger(openFilesLimit) || fitting < 256) {
+    throw new Error(
+      `haproxy config: an open-files limit of ${openFilesLimit} leaves fewer than 256 connections; expected at least ${RESERVED_FDS + 512}`,
+    );
+  }
+  return Math.min(DEFAULT_MAX_CONNECTIONS, fitting);
 }

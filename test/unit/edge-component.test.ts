@@ -169,3 +169,19 @@ describe("Edge component (env stack local)", async () => {
     expect(cfg).toContain(":8443%[capture.req.uri] code 301");
   });
 });
+
+describe("Edge component: maxconn fits the containers' open-files limit", () => {
+  const haproxyCfg = (resources: PlannedResource[]) => {
+    const edge = containers(resources).find((c) => c.inputs.name === "backend-infra-local-edge");
+    return (edge?.inputs.uploads as { file: string; content: string }[])[0].content;
+  };
+
+  it("keeps maxconn 20000 with the default 65536 open files", async () => {
+    expect(haproxyCfg((await runProgram("local")).resources)).toMatch(/^ {4}maxconn 20000$/m);
+  });
+
+  it("lowers maxconn so two descriptors per connection fit a lower limit (HAProxy would not start)", async () => {
+    const plan = await runProgram("local", { overrides: { containerOpenFilesLimit: "20000" } });
+    expect(haproxyCfg(plan.resources)).toMatch(/^ {4}maxconn 9500$/m);
+  });
+});

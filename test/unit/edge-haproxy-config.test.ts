@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   EDGE_METRICS_PORT,
   HSTS_MAX_AGE_SECONDS,
+  maxConnectionsFor,
   renderHaproxyConfig,
   type HaproxyConfigInput,
 } from "../../renderers/haproxy-config";
@@ -179,5 +180,18 @@ describe("renderHaproxyConfig", () => {
         },
       }),
     ).toThrow(/nameserver must be host:port/);
+  });
+});
+
+describe("maxConnectionsFor", () => {
+  it("leaves two descriptors per connection and a reserve, capped at 20000", () => {
+    expect(maxConnectionsFor(65536)).toBe(20000);
+    expect(maxConnectionsFor(41000)).toBe(20000);
+    expect(maxConnectionsFor(20000)).toBe(9500);
+    expect(maxConnectionsFor(4096)).toBe(1548);
+  });
+
+  it("refuses a limit that leaves almost no connections, saying what it expects", () => {
+    expect(() => maxConnectionsFor(1200)).toThrow(/open-files limit of 1200 .* at least 1512/);
   });
 });

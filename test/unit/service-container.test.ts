@@ -142,7 +142,7 @@ describe("containerOpenFilesLimit", () => {
 
   it("refuses a limit Docker containers cannot sensibly run with, naming the key", async () => {
     await expect(runProgram("local", { overrides: { containerOpenFilesLimit: "100" } })).rejects.toThrow(
-      /containerOpenFilesLimit.*1024/,
+      /containerOpenFilesLimit.*2048/,
     );
   });
 });
