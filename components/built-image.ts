@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment } from "../config/schema";
-import { pullImage, type ResolvedImage } from "./pulled-image";
+import type { ResolvedImage } from "./pulled-image";
 
 export interface BuiltImageArgs {
   /** Repository name, e.g. `postgres-pgbackrest`; prefixed with the registry or `namePrefix`. */
@@ -32,7 +32,14 @@ export interface BuiltImageArgs {
   environment: Environment;
 }
 
-/** Builds (and pushes) the image as a child of `parent`; returns what containers run. */
+/**
+ * Builds (and pushes) the image as a child of `parent`; returns what containers run.
+ *
+ * The build is a `docker.RemoteImage` with `build` (the Terraform docker provider's image build,
+ * the engine's own builder) and the push a `docker.RegistryImage`, both in the bridged docker
+ * provider, rather than `docker.Image`, which pulumi-docker implements natively outside it. The
+ * sources hash is in the tag and in `triggers`, so changed sources build a new image.
+ */
 export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Resource): ResolvedImage {
   if (args.environment === "prod" && !args.registry) {
     throw new Error(
@@ -41,27 +48,31 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
   }
   const server = args.registry?.server.replace(/\/$/, "");
   const repository = server ? `${server}/${args.repository}` : `${args.namePrefix}/${args.repository}`;
-  const image = new docker.Image(
+  const sources = contextHash(args.context);
+  const built = new docker.RemoteImage(
     `${name}-image`,
     {
-      imageName: `${repository}:${args.tagPrefix ? `${args.tagPrefix}-` : ""}src-${contextHash(args.context).slice(0, 12)}`,
+      name: `${repository}:${args.tagPrefix ? `${args.tagPrefix}-` : ""}src-${sources.slice(0, 12)}`,
       build: {
         context: args.context,
-        dockerfile: `${args.context}/Dockerfile`,
+        dockerfile: "Dockerfile",
         // No platform: the Docker host's engine builds it for its own (amd64 or arm64). The base
         // images are multi-arch; a fixed linux/amd64 made arm64 hosts run emulated or fail.
-        args: args.buildArgs,
+        buildArgs: args.buildArgs,
+        label: { "backend-infra.sources": sources },
       },
-      skipPush: !args.registry,
-      registry: args.registry
-        ? { server: args.registry.server, username: args.registry.username, password: args.registry.password }
-        : undefined,
+      triggers: { sources },
+      keepLocally: true,
     },
     { parent },
   );
-  const ref = args.registry ? image.repoDigest : image.imageName;
-  // The build is on the host already, so this looks it up locally and pulls nothing.
-  return { ref, id: pullImage(`${name}-built`, ref, parent).id };
+  if (!args.registry) return { ref: built.name, id: built.imageId };
+  const pushed = new docker.RegistryImage(
+    `${name}-push`,
+    { name: built.name, keepRemotely: true, triggers: { sources } },
+    { parent },
+  );
+  return { ref: pulumi.interpolate`${repository}@${pushed.sha256Digest}`, id: built.imageId };
 }
 
 /** Hash of a build context's files (sources, manifests, Dockerfile), skipping node_modules and dist. */

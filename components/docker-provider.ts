@@ -1,7 +1,7 @@
 /**
- * The Docker provider of a stack: the host, and credentials for the project's registry so a
- * private image (the backend a slot stack runs, a pushed build) can be pulled. `docker.Image`
- * takes its own credentials, but those are only used to push.
+ * The Docker provider of a stack: the host, and credentials for the project's registry, with
+ * which it pulls a private image (the backend a slot stack runs) and pushes a built one
+ * (`docker.RegistryImage`, components/built-image.ts).
  */
 import * as docker from "@pulumi/docker";
 import type { InfraConfig } from "../config/schema";

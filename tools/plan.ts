@@ -25,7 +25,7 @@ const KEY_PROPERTIES: Record<string, string[]> = {
   "docker:index/network:Network": ["name", "internal"],
   "docker:index/volume:Volume": ["name"],
   "docker:index/remoteImage:RemoteImage": ["name"],
-  "docker:index/image:Image": ["imageName"],
+  "docker:index/registryImage:RegistryImage": ["name"],
   "pulumi:providers:docker": ["host"],
   "pulumi:providers:aws": ["region"],
   "pulumi:pulumi:StackReference": ["name"],

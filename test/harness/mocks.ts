@@ -25,14 +25,8 @@ function computed(type: string, name: string, inputs: State, region: string): St
       const digest = /@(sha256:[a-f0-9]{64})$/.exec(ref)?.[1] ?? `sha256:${hash(ref)}`;
       return { repoDigest: `${imageRepo(ref)}@${digest}`, imageId: `sha256:${hash(`id:${ref}`)}` };
     }
-    case "docker:index/image:Image": {
-      const imageName = String(inputs.imageName ?? name);
-      return {
-        imageName,
-        repoDigest: `${imageRepo(imageName)}@sha256:${hash(imageName)}`,
-        platform: "linux/amd64",
-      };
-    }
+    case "docker:index/registryImage:RegistryImage":
+      return { sha256Digest: `sha256:${hash(`pushed:${String(inputs.name ?? name)}`)}` };
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString": {
       const length = Number(inputs.length ?? 32);

@@ -91,26 +91,30 @@ describe("slot stack prod-blue", async () => {
   });
 
   it("builds examples/backend with a content-hash tag, pushes it and runs it by digest (prod)", () => {
-    const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
+    const image = plan.resources.find(
+      (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.build,
+    );
     expect(image?.inputs).toMatchObject({
-      build: { context: "examples/backend", dockerfile: "examples/backend/Dockerfile" },
-      skipPush: false,
-      registry: { server: "ghcr.io/example/backend-infra", username: "deploy-bot" },
+      build: { context: "examples/backend", dockerfile: "Dockerfile" },
+      keepLocally: true,
     });
-    expect(String(image?.inputs.imageName)).toMatch(
+    expect(String(image?.inputs.name)).toMatch(
       /^ghcr\.io\/example\/backend-infra\/backend:src-[a-f0-9]{12}$/,
     );
-    // The pushed digest, looked up locally for the image ID the container runs.
-    expect(imageRunBy(plan.resources, containers[0]).name).toMatch(
-      /^ghcr\.io\/example\/backend-infra\/backend@sha256:[a-f0-9]{64}$/,
-    );
+    expect(image?.inputs.triggers).toEqual({ sources: expect.stringMatching(/^[a-f0-9]{64}$/) });
+    // Pushed under that tag; the stack reports the pushed digest, the containers run the build's ID.
+    const push = plan.resources.find((r) => r.type === "docker:index/registryImage:RegistryImage");
+    expect(push?.inputs).toMatchObject({ name: image?.inputs.name, keepRemotely: true });
+    expect(imageRunBy(plan.resources, containers[0]).name).toBe(image?.inputs.name);
+    expect(plan.outputs.image).toMatch(/^ghcr\.io\/example\/backend-infra\/backend@sha256:[a-f0-9]{64}$/);
   });
 
   it("exports the slot contract", () => {
     expect(plan.outputs).toEqual({
       environment: "prod",
       slot: "blue",
-      image: imageRunBy(plan.resources, containers[0]).name,
+      // What runs, by the digest the push returned.
+      image: expect.stringMatching(/^ghcr\.io\/example\/backend-infra\/backend@sha256:[a-f0-9]{64}$/),
       containers: containers.map((c) => c.inputs.name),
       upstream: "backend-blue:4000",
     });
@@ -181,7 +185,8 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     const plan = await runProgram("prod-blue", { overrides: { backendImage: image } });
     const pull = plan.resources.find((r) => r.type === "docker:index/remoteImage:RemoteImage");
     expect(pull?.inputs.name).toBe(image);
-    expect(plan.resources.some((r) => r.type === "docker:index/image:Image")).toBe(false);
+    expect(plan.resources.some((r) => r.inputs.build !== undefined)).toBe(false);
+    expect(plan.resources.some((r) => r.type === "docker:index/registryImage:RegistryImage")).toBe(false);
     for (const c of containersOf(plan.resources))
       expect(imageRunBy(plan.resources, c)).toEqual({
         name: image,
@@ -215,10 +220,13 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
   it("local-blue runs one replica of a local build (no registry: the content-hash tag is the pin)", async () => {
     const plan = await runProgram("local-blue");
     expect(containersOf(plan.resources)).toHaveLength(1);
-    const image = plan.resources.find((r) => r.type === "docker:index/image:Image");
-    expect(image?.inputs).toMatchObject({ skipPush: true });
-    expect(String(image?.inputs.imageName)).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
-    expect(imageRunBy(plan.resources, containersOf(plan.resources)[0]).name).toBe(image?.inputs.imageName);
+    const image = plan.resources.find(
+      (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.build,
+    );
+    expect(image?.inputs).toMatchObject({ keepLocally: true });
+    expect(plan.resources.some((r) => r.type === "docker:index/registryImage:RegistryImage")).toBe(false);
+    expect(String(image?.inputs.name)).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
+    expect(imageRunBy(plan.resources, containersOf(plan.resources)[0]).name).toBe(image?.inputs.name);
     expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
   });
 });
