@@ -215,6 +215,12 @@ export interface BackupRunnerArgs {
     socketVolume: pulumi.Input<string>;
     /** Database the logical dump and the drill cover. */
     database: string;
+    /** Host name of PostgreSQL on the data network: the drill's verify role logs in over TCP. */
+    host: pulumi.Input<string>;
+    /** Read-only role the restore drill reads both databases as (Postgres.verifyUser). */
+    verifyUser: pulumi.Input<string>;
+    /** Its password (secret). */
+    verifyPassword: pulumi.Input<string>;
   };
   redis: {
     host: pulumi.Input<string>;
@@ -302,6 +308,11 @@ export class BackupRunner extends pulumi.ComponentResource {
       `PGPORT=${POSTGRES_PORT}`,
       `PGUSER=${POSTGRES_SUPERUSER}`,
       `PGDATABASE=${args.postgres.database}`,
+      // The restore drill reads application data as the read-only verify role, over TCP with
+      // its password (the socket's peer authentication only lets uid 999 in as the superuser).
+      pulumi.interpolate`VERIFY_DB_HOST=${args.postgres.host}`,
+      pulumi.interpolate`VERIFY_DB_USER=${args.postgres.verifyUser}`,
+      pulumi.secret(pulumi.interpolate`VERIFY_DB_PASSWORD=${args.postgres.verifyPassword}`),
       `PGBACKREST_CONFIG=${POSTGRES_PATHS.pgbackrestConfig}`,
       `PGBACKREST_STANZA=${args.repository.stanza}`,
       args.repository.config.apply((text) => `PGBACKREST_CONF_B64=${b64(text)}`),

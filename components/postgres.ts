@@ -19,8 +19,18 @@
  * Choices:
  * - Superuser `postgres` (pgBackRest's default pg1-user; local socket connections use `peer`,
  *   so only OS uid 999 (this container, the backup runner) gets in as postgres over the socket).
- *   The application role (config `postgresUser`) is a plain LOGIN role that owns the
- *   application database, created on first initialisation by APP_ROLE_SQL.
+ *   It owns the application database and its `public` schema.
+ * - The application role (config `postgresUser`, never the superuser) is a plain LOGIN role with
+ *   a schema of its own name, which it owns and which comes first in its search path (`$user`);
+ *   it cannot create anything in `public` (APP_ROLE_SQL). So no object the application creates
+ *   is on the search path of a superuser or maintenance session, and those sessions pin theirs
+ *   to `pg_catalog, pg_temp` anyway (images/backup/lib/backup-common.sh, runbooks/lib/postgres.sh,
+ *   and `SET search_path` at the top of every init file here).
+ * - The restore drill and the disaster-recovery verification read application data as
+ *   POSTGRES_VERIFY_ROLE (`verify`): LOGIN, a generated password, member of `pg_read_all_data`,
+ *   BYPASSRLS (no row-level-security policy of the application runs in its sessions), nothing
+ *   else; VERIFY_ROLE_SQL creates it. Never the superuser: a query over data the application
+ *   controls runs with read rights only.
  * - postgres_exporter connects as its own role, POSTGRES_MONITOR_ROLE (`monitor`): LOGIN, a
  *   generated password, member of `pg_monitor` (read all pg_stat_* rows and settings) and
  *   nothing else - no table rights, no CREATE, only the CONNECT that PUBLIC has. The exporter
@@ -44,11 +54,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { POSTGRES_MONITOR_ROLE } from "../config/keys";
+import { POSTGRES_MONITOR_ROLE, POSTGRES_SUPERUSER, POSTGRES_VERIFY_ROLE } from "../config/keys";
 import type { Environment, InfraConfig } from "../config/schema";
 
 /** Role postgres_exporter connects as: LOGIN + pg_monitor only (see MONITOR_ROLE_SQL). */
 export { POSTGRES_MONITOR_ROLE };
+/** Read-only role of the restore drill and the DR verification (see VERIFY_ROLE_SQL). */
+export { POSTGRES_VERIFY_ROLE };
+export { POSTGRES_SUPERUSER };
 import { parseImageRef } from "../lib/image-ref";
 import { pgbackrestArchiveCommand, postgresServerArgs, tunePostgres } from "../renderers/postgresql-conf";
 import { buildImage } from "./built-image";
@@ -68,23 +81,91 @@ export const POSTGRES_PORT = 5432;
 export const POSTGRES_UID = 999;
 /** tmpfs options for a directory the `postgres` user (uid and gid 999) writes and others cannot read. */
 export const POSTGRES_TMPFS_OWNER = `uid=${POSTGRES_UID},gid=${POSTGRES_UID},mode=0750`;
-export const POSTGRES_SUPERUSER = "postgres";
 export const DEFAULT_STANZA = "main";
 
 /**
- * Creates the application role and hands it the application database. Run once by the official
- * entrypoint (as the superuser, on the new database); psql 15's \getenv reads the values from the
- * container environment, so no secret is written into the file.
+ * The first statement of every init file: the file runs as the superuser (and, run again on an
+ * existing cluster, in a database the application has filled), so the search path is pinned to
+ * the system catalog before anything else; functions are schema-qualified too.
  */
-export const APP_ROLE_SQL = [
-  "-- backend-infra: application role (runs once, on first initialisation)",
-  "\\getenv app_user APP_DB_USER",
-  "\\getenv app_password APP_DB_PASSWORD",
-  "\\getenv app_db POSTGRES_DB",
-  "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';",
-  'ALTER DATABASE :"app_db" OWNER TO :"app_user";',
-  "",
-].join("\n");
+const PINNED_SEARCH_PATH = "SET search_path = pg_catalog, pg_temp;";
+
+/**
+ * Creates (or brings back to spec) the application role, its schema and the ownership rules.
+ * Run by the official entrypoint on first initialisation (as the superuser, on the new
+ * database); idempotent, so an operator runs the same file on a cluster initialised before these
+ * rules (docs/RUNBOOK.md "Application schema on an existing cluster"). psql 15's \getenv reads the
+ * values from the container environment, so no secret is written into the file.
+ *
+ * - The role: LOGIN with the stack's password, every other attribute off.
+ * - The database and its `public` schema belong to the superuser; nobody but the superuser may
+ *   create in `public` (PostgreSQL 15 revokes CREATE from PUBLIC already: checked here
+ *   explicitly, also for the application role).
+ * - The schema named like the role, owned by it: `$user` in the default search path, so the
+ *   application's unqualified names (CREATE TABLE orders ...) land there. Objects the role still
+ *   owns in `public` (a cluster from before these rules) are moved into it, so its unqualified
+ *   names keep finding them; anything left is named in a WARNING.
+ */
+export const APP_ROLE_SQL = String.raw`-- backend-infra: application role, its schema, public owned by the superuser (idempotent)
+${PINNED_SEARCH_PATH}
+\getenv app_user APP_DB_USER
+\getenv app_password APP_DB_PASSWORD
+\getenv app_db POSTGRES_DB
+SELECT pg_catalog.format('CREATE ROLE %I', :'app_user')
+  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'app_user') \gexec
+ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'app_password';
+ALTER DATABASE :"app_db" OWNER TO CURRENT_USER;
+ALTER SCHEMA public OWNER TO CURRENT_USER;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC, :"app_user";
+CREATE SCHEMA IF NOT EXISTS :"app_user" AUTHORIZATION :"app_user";
+ALTER SCHEMA :"app_user" OWNER TO :"app_user";
+-- What the role still owns in public (a cluster from before these rules) moves into its schema:
+-- relations (indexes, constraints and owned sequences move with their table), routines, and
+-- domains, enums and composite types; never a member of an extension, nor an object whose name
+-- (and arguments) its schema holds already.
+SELECT pg_catalog.format('ALTER %s public.%I SET SCHEMA %I',
+    CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+      WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, c.relname, :'app_user')
+  FROM pg_catalog.pg_class c
+  WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = :'app_user'::regrole
+    AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass
+      AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class o
+      WHERE o.relnamespace = :'app_user'::regnamespace AND o.relname = c.relname)
+  ORDER BY c.relname \gexec
+SELECT pg_catalog.format('ALTER ROUTINE %s SET SCHEMA %I', p.oid::regprocedure, :'app_user')
+  FROM pg_catalog.pg_proc p
+  WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = :'app_user'::regrole
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_proc'::regclass
+      AND d.objid = p.oid AND d.deptype IN ('i', 'e'))
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_proc o WHERE o.pronamespace = :'app_user'::regnamespace
+      AND o.proname = p.proname AND o.proargtypes = p.proargtypes) \gexec
+SELECT pg_catalog.format('ALTER TYPE public.%I SET SCHEMA %I', t.typname, :'app_user')
+  FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+  WHERE t.typnamespace = 'public'::regnamespace AND t.typowner = :'app_user'::regrole
+    AND (t.typtype IN ('d', 'e') OR (t.typtype = 'c' AND c.relkind = 'c'))
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_type'::regclass
+      AND d.objid = t.oid AND d.deptype IN ('i', 'e'))
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_type o
+      WHERE o.typnamespace = :'app_user'::regnamespace AND o.typname = t.typname) \gexec
+-- Anything else it owns there (operators, range types, name clashes, ...) is named, to be moved
+-- by hand.
+SELECT pg_catalog.count(*) > 0 AS has_leftovers, pg_catalog.string_agg(o.what, ', ') AS leftovers
+  FROM (SELECT pg_catalog.format('relation %I', relname) AS what FROM pg_catalog.pg_class
+          WHERE relnamespace = 'public'::regnamespace AND relowner = :'app_user'::regrole AND relkind NOT IN ('i', 'I')
+        UNION ALL SELECT pg_catalog.format('routine %s', oid::regprocedure) FROM pg_catalog.pg_proc
+          WHERE pronamespace = 'public'::regnamespace AND proowner = :'app_user'::regrole
+        UNION ALL SELECT pg_catalog.format('operator %s', oid::regoperator) FROM pg_catalog.pg_operator
+          WHERE oprnamespace = 'public'::regnamespace AND oprowner = :'app_user'::regrole
+        UNION ALL SELECT pg_catalog.format('type %I', typname) FROM pg_catalog.pg_type
+          WHERE typnamespace = 'public'::regnamespace AND typowner = :'app_user'::regrole AND typrelid = 0
+            AND typelem = 0) o \gset
+\if :has_leftovers
+\warn 'WARNING: still in schema public, owned by the application role (move them into its schema):' :leftovers
+\endif
+`;
 
 /**
  * Creates (or brings back to spec) the monitoring role postgres_exporter connects as: LOGIN with
@@ -101,10 +182,11 @@ export const APP_ROLE_SQL = [
  */
 export const MONITOR_ROLE_SQL = [
   "-- backend-infra: monitoring role for postgres_exporter (pg_monitor only; idempotent)",
+  PINNED_SEARCH_PATH,
   "\\getenv monitor_user MONITOR_DB_USER",
   "\\getenv monitor_password MONITOR_DB_PASSWORD",
-  "SELECT format('CREATE ROLE %I', :'monitor_user')",
-  "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \\gexec",
+  "SELECT pg_catalog.format('CREATE ROLE %I', :'monitor_user')",
+  "  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'monitor_user') \\gexec",
   'ALTER ROLE :"monitor_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS',
   "  PASSWORD :'monitor_password';",
   'GRANT pg_monitor TO :"monitor_user";',
@@ -112,10 +194,33 @@ export const MONITOR_ROLE_SQL = [
 ].join("\n");
 
 /**
+ * Creates (or brings back to spec) the read-only role the restore drill and the disaster-recovery
+ * verification read application data as: LOGIN with the generated password, member of
+ * pg_read_all_data (SELECT on every table, USAGE on every schema), BYPASSRLS (so no row-level
+ * security policy the application defines is evaluated in its sessions; it also reads every row),
+ * every other attribute off. Idempotent: 30-verify-role.sql on first initialisation, and the
+ * disaster-recovery runbook runs it again after a restore (a cluster restored from a backup older
+ * than the role gets it). Values from VERIFY_DB_USER and VERIFY_DB_PASSWORD via \getenv.
+ */
+export const VERIFY_ROLE_SQL = [
+  "-- backend-infra: read-only verify role for the restore drill and DR verification (idempotent)",
+  PINNED_SEARCH_PATH,
+  "\\getenv verify_user VERIFY_DB_USER",
+  "\\getenv verify_password VERIFY_DB_PASSWORD",
+  "SELECT pg_catalog.format('CREATE ROLE %I', :'verify_user')",
+  "  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'verify_user') \\gexec",
+  'ALTER ROLE :"verify_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS',
+  "  PASSWORD :'verify_password';",
+  'GRANT pg_read_all_data TO :"verify_user";',
+  "",
+].join("\n");
+
+/**
  * Entrypoint wrapper: writes pgbackrest.conf (from PGBACKREST_CONF_B64) and the init SQL into
  * their tmpfs directories, then hands over to the official entrypoint with the same arguments.
  * The init SQL is written on every start (the entrypoint runs it only on first initialisation),
- * so an operator can run 20-monitor-role.sql on an existing cluster.
+ * so an operator can run them again on an existing cluster (and the disaster-recovery runbook
+ * runs 30-verify-role.sql after a restore).
  */
 export const POSTGRES_START_SCRIPT = `set -euo pipefail
 umask 077
@@ -135,6 +240,10 @@ fi
 if [ -n "\${MONITOR_DB_USER:-}" ]; then
   cat > "$initdb_dir/20-monitor-role.sql" <<'SQL'
 ${MONITOR_ROLE_SQL}SQL
+fi
+if [ -n "\${VERIFY_DB_USER:-}" ]; then
+  cat > "$initdb_dir/30-verify-role.sql" <<'SQL'
+${VERIFY_ROLE_SQL}SQL
 fi
 # A restored data directory (recovery.signal) starts without the old cluster's archive spool, as
 # \`pgbackrest restore\` would leave it had it run here: it runs in the backup runner, whose spool
@@ -194,6 +303,10 @@ export class Postgres extends pulumi.ComponentResource {
   readonly monitorUser: pulumi.Output<string>;
   /** Monitoring role's password (secret). */
   readonly monitorPassword: pulumi.Output<string>;
+  /** Read-only verify role (POSTGRES_VERIFY_ROLE): LOGIN + pg_read_all_data + BYPASSRLS. */
+  readonly verifyUser: pulumi.Output<string>;
+  /** Verify role's password (secret); the backup runner's restore drill logs in with it. */
+  readonly verifyPassword: pulumi.Output<string>;
   /** Superuser (`postgres`) password (secret); for operators and restores over the network. */
   readonly superuserPassword: pulumi.Output<string>;
   /** `postgresql://user:password@host:5432/database` for the backend slots (secret). */
@@ -237,17 +350,23 @@ export class Postgres extends pulumi.ComponentResource {
       minLower: 2,
       minNumeric: 2,
     };
-    const appIsSuperuser = cfg.user === POSTGRES_SUPERUSER;
+    // The config schema refuses these names too; a component built without it must not either.
+    if ([POSTGRES_SUPERUSER, POSTGRES_MONITOR_ROLE, POSTGRES_VERIFY_ROLE].includes(cfg.user)) {
+      throw new Error(
+        `Postgres: the application role may not be "${cfg.user}" (the superuser, monitoring and verify roles are reserved)`,
+      );
+    }
     const superuser = new random.RandomPassword(`${name}-superuser-password`, passwordArgs, { parent: this });
     this.superuserPassword = pulumi.secret(superuser.result);
-    this.password = appIsSuperuser
-      ? this.superuserPassword
-      : pulumi.secret(
-          new random.RandomPassword(`${name}-app-password`, passwordArgs, { parent: this }).result,
-        );
+    this.password = pulumi.secret(
+      new random.RandomPassword(`${name}-app-password`, passwordArgs, { parent: this }).result,
+    );
 
     this.monitorPassword = pulumi.secret(
       new random.RandomPassword(`${name}-monitor-password`, passwordArgs, { parent: this }).result,
+    );
+    this.verifyPassword = pulumi.secret(
+      new random.RandomPassword(`${name}-verify-password`, passwordArgs, { parent: this }).result,
     );
 
     // ---- volumes (kept when the resource is deleted: data outlives the stack's resources)
@@ -293,12 +412,13 @@ export class Postgres extends pulumi.ComponentResource {
       `PGBACKREST_CONFIG=${POSTGRES_PATHS.pgbackrestConfig}`,
       `PGBACKREST_STANZA=${stanza}`,
     ];
-    if (!appIsSuperuser) {
-      envs.push(`APP_DB_USER=${cfg.user}`, pulumi.interpolate`APP_DB_PASSWORD=${this.password}`);
-    }
     envs.push(
+      `APP_DB_USER=${cfg.user}`,
+      pulumi.interpolate`APP_DB_PASSWORD=${this.password}`,
       `MONITOR_DB_USER=${POSTGRES_MONITOR_ROLE}`,
       pulumi.interpolate`MONITOR_DB_PASSWORD=${this.monitorPassword}`,
+      `VERIFY_DB_USER=${POSTGRES_VERIFY_ROLE}`,
+      pulumi.interpolate`VERIFY_DB_PASSWORD=${this.verifyPassword}`,
     );
     const volumes: docker.types.input.ContainerVolume[] = [
       { volumeName: data.name, containerPath: POSTGRES_PATHS.data },
@@ -375,6 +495,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.database = pulumi.output(cfg.database);
     this.user = pulumi.output(cfg.user);
     this.monitorUser = pulumi.output(POSTGRES_MONITOR_ROLE);
+    this.verifyUser = pulumi.output(POSTGRES_VERIFY_ROLE);
     this.stanza = pulumi.output(stanza);
     this.url = pulumi.secret(
       pulumi.interpolate`postgresql://${cfg.user}:${this.password}@${this.host}:${POSTGRES_PORT}/${cfg.database}`,
@@ -389,6 +510,8 @@ export class Postgres extends pulumi.ComponentResource {
       password: this.password,
       monitorUser: this.monitorUser,
       monitorPassword: this.monitorPassword,
+      verifyUser: this.verifyUser,
+      verifyPassword: this.verifyPassword,
       url: this.url,
       stanza: this.stanza,
       dataVolume: this.dataVolume,

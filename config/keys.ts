@@ -14,6 +14,13 @@ import { EVICTION_POLICIES } from "../renderers/redis-conf";
 
 /** Role postgres_exporter connects as (components/postgres.ts MONITOR_ROLE_SQL); the app role may not use it. */
 export const POSTGRES_MONITOR_ROLE = "monitor";
+/**
+ * Read-only role (pg_read_all_data) the restore drill and the disaster-recovery verification read
+ * application data as (components/postgres.ts VERIFY_ROLE_SQL); the app role may not use it.
+ */
+export const POSTGRES_VERIFY_ROLE = "verify";
+/** The cluster's superuser (the official image's POSTGRES_USER); never the application's role. */
+export const POSTGRES_SUPERUSER = "postgres";
 
 export const PROJECT = "backend-infra";
 
@@ -190,6 +197,15 @@ export const KEYS = {
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "expected a lower-case SQL identifier" })
       .refine((user) => user !== POSTGRES_MONITOR_ROLE, {
         message: `postgresUser "${POSTGRES_MONITOR_ROLE}" is reserved for the monitoring role (postgres_exporter); choose another name`,
+      })
+      .refine((user) => user !== POSTGRES_VERIFY_ROLE, {
+        message: `postgresUser "${POSTGRES_VERIFY_ROLE}" is reserved for the read-only verify role (restore drill, DR verification); choose another name`,
+      })
+      .refine((user) => user !== POSTGRES_SUPERUSER, {
+        message: `postgresUser "${POSTGRES_SUPERUSER}" is the superuser: the application must run as its own unprivileged role`,
+      })
+      .refine((user) => !user.startsWith("pg_"), {
+        message: "postgresUser may not start with pg_ (reserved by PostgreSQL)",
       }),
     "string",
     "Application database role.",

@@ -19,6 +19,23 @@ import {
 /** The single backend that holds both colours' servers (see renderers/haproxy-config.ts). */
 export const APP_BACKEND = "app";
 
+/**
+ * A proxy or server name as HAProxy allows it (letters, digits, `-`, `_`, `.`, `:`), at most 64
+ * characters. Names go into runtime API command lines, where `;` separates commands and a newline
+ * ends the line: nothing else may reach them.
+ */
+export const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Returns `name` when it is a valid HAProxy identifier; throws naming `what` otherwise. */
+export function haproxyName(what: string, name: string): string {
+  if (!HAPROXY_NAME.test(name)) {
+    throw new Error(
+      `${what} ${JSON.stringify(name)} is not an HAProxy name (1-64 letters, digits, "-", "_", ".", ":")`,
+    );
+  }
+  return name;
+}
+
 /** Admin-state bits that mean "this server cannot take traffic whatever its weight". */
 const MAINT_BITS = {
   FMAINT: 0x01, // forced (set server state maint)
@@ -223,7 +240,7 @@ export type SwitchPlan = SwitchPlanOk | SwitchPlanRefused;
  * no-op and the gate is not applied: re-applying the current state is always safe (idempotent).
  */
 export function planSwitch(input: SwitchPlanInput): SwitchPlan {
-  const backend = input.backend ?? APP_BACKEND;
+  const backend = haproxyName("backend", input.backend ?? APP_BACKEND);
   const servers = input.servers.filter((s) => s.backend === backend && s.colour !== undefined);
   const stats = input.stats.filter((s) => s.backend === backend && s.colour !== undefined);
   if (servers.length === 0) {
@@ -256,7 +273,9 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
   for (const server of servers) {
     const want = perServer[server.colour as Colour];
     if (server.weight === want) continue;
-    (want > server.weight ? raise : lower).push(`set server ${backend}/${server.name} weight ${want}`);
+    (want > server.weight ? raise : lower).push(
+      `set server ${backend}/${haproxyName("server", server.name)} weight ${want}`,
+    );
   }
   const changed = raise.length + lower.length > 0;
 

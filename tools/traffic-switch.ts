@@ -40,6 +40,8 @@ import { parseArgs } from "node:util";
 import {
   APP_BACKEND,
   currentTraffic,
+  HAPROXY_NAME,
+  haproxyName,
   parseServersState,
   parseStat,
   planSwitch,
@@ -206,7 +208,7 @@ async function readPlan(
   transport: RuntimeTransport,
   options: ApplyOptions,
 ): Promise<{ plan: SwitchPlan; servers: ServerState[] }> {
-  const backend = options.backend ?? APP_BACKEND;
+  const backend = haproxyName("backend", options.backend ?? APP_BACKEND);
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat"));
   return {
@@ -250,7 +252,12 @@ async function restoreWeights(
       .sort((a, b) => Number(b.want > b.set) - Number(a.want > a.set));
     if (changed.length === 0) return "no weight had changed";
     const answer = await transport.send(
-      changed.map((s) => `set server ${backend}/${s.name} weight ${s.want}`).join("; "),
+      changed
+        .map(
+          (s) =>
+            `set server ${haproxyName("backend", backend)}/${haproxyName("server", s.name)} weight ${s.want}`,
+        )
+        .join("; "),
     );
     if (answer.trim() !== "") return `putting the weights back failed too: ${answer.trim()}`;
     return `the weights were put back as they were (${changed.map((s) => `${s.name}=${s.want}`).join(", ")})`;
@@ -274,6 +281,7 @@ export async function saveState(transport: RuntimeTransport, path: string): Prom
  */
 export async function applySwitch(transport: RuntimeTransport, options: ApplyOptions): Promise<ApplyResult> {
   validateTarget(options.target);
+  haproxyName("backend", options.backend ?? APP_BACKEND);
   if (!options.stateFile || options.dryRun) return applyUnlocked(transport, options);
   return withSwitchLock(transport, `${options.stateFile}.lock`, () => applyUnlocked(transport, options), {
     waitSeconds: options.lockWaitSeconds,
@@ -365,6 +373,7 @@ export async function status(
   backend = APP_BACKEND,
   replicas?: Partial<PerColour<number>>,
 ) {
+  haproxyName("backend", backend);
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat")).filter((s) => s.backend === backend);
   const traffic = currentTraffic(servers, backend);
@@ -454,6 +463,12 @@ export function parseCli(argv: string[]) {
       ? tcpTransport(values.tcp)
       : dockerTransport(values["docker-container"] as string, values["admin-tcp"], values["docker-host"]);
   const inContainer = values["docker-container"] !== undefined;
+  // Before any command is built: the name goes into runtime API command lines (`;` splits them).
+  if (!HAPROXY_NAME.test(values.backend)) {
+    throw new UsageError(
+      `--backend: expected an HAProxy backend name (1-64 letters, digits, "-", "_", ".", ":"), got ${JSON.stringify(values.backend)}`,
+    );
+  }
   if (values["replicas-from-docker"] !== undefined && !DOCKER_NETWORK.test(values["replicas-from-docker"])) {
     throw new UsageError(
       `--replicas-from-docker: expected a Docker network name, got ${JSON.stringify(values["replicas-from-docker"])}`,

@@ -11,41 +11,38 @@
 #   newest_backup_file redis|logical local|s3 [MAX_STAMP]  -> LOCATION of the newest (<= MAX_STAMP)
 #   stamp_of_time "2026-11-28 09:14:00+00"  -> 20261128T091400Z
 
-# The shell snippet run in the runner. $1 = kind (redis|logical), $2 = local|s3.
+# The shell snippet run in the runner. $1 = kind (redis|logical), $2 = local|s3. Only names of
+# the shape the runner writes are listed (redis-<STAMP>.rdb, <db>-<STAMP>.dump), checked whole:
+# a file or object name is data (anyone with write access to the bucket picks it), and a name
+# with a blank or a newline would otherwise split into rows of its own. Local names are read
+# NUL-separated; S3 keys come from `s3api list-objects-v2` as JSON (jq), not from the text of
+# `aws s3 ls`.
 # shellcheck disable=SC2016 # expanded by the runner's shell, not here
 BI_LIST_SNIPPET='
 set -euo pipefail
 kind=$1 from=$2
 case $kind in
-  redis) sub=redis pattern="redis-*.rdb" ;;
-  logical) sub=logical pattern="*.dump" ;;
+  redis) sub=redis pattern="redis-*.rdb" name="redis-[0-9]{8}T[0-9]{6}Z[.]rdb" ;;
+  logical) sub=logical pattern="*.dump" name="[A-Za-z0-9_]+-[0-9]{8}T[0-9]{6}Z[.]dump" ;;
 esac
 if [[ $from == local ]]; then
   dir="${BACKUP_DIR:-/backups}/$sub"
   [[ -d $dir ]] || exit 0
-  find "$dir" -maxdepth 1 -type f -name "$pattern" -printf "%f %p\n"
+  while IFS= read -r -d "" file; do
+    if [[ $file =~ ^$name$ ]]; then printf "%s %s/%s\n" "$file" "$dir" "$file"; fi
+  done < <(find "$dir" -maxdepth 1 -type f -name "$pattern" -printf "%f\0")
 else
   bin=$(command -v backup-pg) || { echo "backup-pg is not on PATH in the runner" >&2; exit 1; }
   # shellcheck source=/dev/null
   . "$(dirname "$(readlink -f "$bin")")/../lib/backup-common.sh"
   [[ -n ${S3_BUCKET:-} ]] || { echo "S3_BUCKET is not set in the runner: no S3 copies of $kind backups" >&2; exit 1; }
   prefix="${S3_PREFIX:-}$sub/"
-  # `aws s3 ls` exits 1 for an empty prefix without a message; a real failure says why on stderr.
-  errors=$(mktemp)
-  if ! listing=$(aws_s3 s3 ls "s3://$S3_BUCKET/$prefix" 2>"$errors"); then
-    if [[ -s $errors ]]; then
-      cat "$errors" >&2
-      rm -f "$errors"
-      exit 1
-    fi
-    listing=""
-  fi
-  rm -f "$errors"
+  listing=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$prefix" --output json)
   [[ -n $listing ]] || exit 0
-  printf "%s\n" "$listing" | while read -r _date _time _size name; do
-    [[ -n ${name:-} ]] || continue
-    case $name in $pattern) printf "%s s3://%s/%s%s\n" "$name" "$S3_BUCKET" "$prefix" "$name" ;; esac
-  done
+  # \A and \z: whole-string anchors (jq regexes are Oniguruma, where ^ and $ match at newlines).
+  jq -r --arg prefix "$prefix" --arg bucket "$S3_BUCKET" --arg re "\\A$name\\z" \
+    "(.Contents // [])[] | .Key | select(startswith(\$prefix)) | ltrimstr(\$prefix) | select(test(\$re))
+      | \"\\(.) s3://\\(\$bucket)/\\(\$prefix)\\(.)\"" <<<"$listing"
 fi
 '
 

@@ -54,11 +54,28 @@ BI_ARGS=()
 BI_SLOT_OUTPUTS_FILES=()
 BI_TIMELINE=()
 
+# ---------- values from outside the runbook ----------
+# Bash evaluates a variable's value as an expression inside arithmetic ($(( )), (( )), [[ -gt ]],
+# array subscripts), and a subscript like x[$(cmd)] runs cmd. Every value read from a command, a
+# file, the stack outputs, a container or the database is checked with is_uint / require_uint
+# BEFORE any arithmetic or numeric comparison (tools/lint-shell-arith.mjs enforces it).
+
+# is_uint VALUE: a whole number in plain decimal, no sign, no leading zero (bash reads 010 as
+# octal), at most 18 digits (fits bash's 64-bit arithmetic).
+is_uint() { [[ "$1" =~ ^(0|[1-9][0-9]{0,17})$ ]]; }
+
+# require_uint NAME VALUE SOURCE: dies (exit 1) naming the value and where it came from.
+require_uint() {
+  is_uint "$2" || die "$1 from $3 is not a whole number: $(printf '%q' "$2")"
+}
+
 # Milliseconds since the epoch.
+# lint-shell-arith: prints a checked whole number
 now_ms() {
   local t
-  t=$(date +%s%N)
-  printf '%s\n' "$((t / 1000000))"
+  t=$(date +%s%3N)
+  require_uint "the time in milliseconds" "$t" "date +%s%3N"
+  printf '%s\n' "$t"
 }
 
 BI_START_MS=$(now_ms)
@@ -440,6 +457,7 @@ present_containers() {
 # counts as healthy once running (logged as a warning).
 wait_healthy() {
   local container=$1 timeout=$2 start status="" elapsed
+  require_uint "wait_healthy's timeout" "$timeout" "the caller ($container)"
   if [[ "$BI_DRY_RUN" == 1 ]]; then
     _dry "wait until $container is healthy (at most ${timeout}s)"
     return 0
@@ -466,7 +484,11 @@ wait_healthy() {
 
 # fmt_ms MILLISECONDS -> "12.345s"
 fmt_ms() {
-  printf '%d.%03ds' "$(($1 / 1000))" "$(($1 % 1000))"
+  local ms=$1
+  # A clock stepped back (NTP) makes an elapsed time negative: show 0, do not stop the runbook.
+  [[ "$ms" =~ ^-[0-9]{1,18}$ ]] && ms=0
+  require_uint "fmt_ms's milliseconds" "$ms" "the caller"
+  printf '%d.%03ds' "$((ms / 1000))" "$((ms % 1000))"
 }
 
 # step NAME CMD...: runs CMD, records NAME with its duration in the timeline; a failure is recorded

@@ -63,6 +63,7 @@ edge_healthy_count() {
 # wait_edge_healthy COLOUR TIMEOUT_SECONDS: waits until the edge has a healthy server of COLOUR.
 wait_edge_healthy() {
   local colour=$1 timeout=$2 start count=0
+  require_uint "wait_edge_healthy's timeout" "$timeout" "the caller"
   if [[ "$BI_DRY_RUN" == 1 ]]; then
     _dry "wait until the edge has a healthy $colour server (traffic-switch status, at most ${timeout}s)"
     return 0
@@ -70,6 +71,7 @@ wait_edge_healthy() {
   start=$(now_ms)
   while :; do
     count=$(edge_healthy_count "$colour")
+    require_uint "healthy $colour server count" "$count" "traffic-switch status"
     if ((count > 0)); then
       log_info "edge: $count healthy $colour server(s)"
       return 0
@@ -192,6 +194,9 @@ check_outputs_file_current() {
   local file_active file_canary idle live c file_gets live_gets majority expected stale=""
   file_active=$(output_field .traffic.active) || exit $?
   file_canary=$(output_field_or .traffic.canaryPercent 0)
+  if ! is_uint "$file_canary" || ((file_canary > 100)); then
+    die "$BI_OUTPUTS_FILE: traffic.canaryPercent is not a whole number from 0 to 100: $(printf '%q' "$file_canary")"
+  fi
   idle=$(other_colour "$file_active")
   if ! live=$( (switch_cli_counted status) 2>/dev/null) ||
     ! jq -e '.receives | has("blue") and has("green")' <<<"$live" >/dev/null 2>&1; then

@@ -4,7 +4,15 @@
  * metric checked by promtool.
  */
 import { describe, expect, it } from "vitest";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { backupLifecycleRules } from "../../lib/backup-lifecycle";
 import { minioBucketSetupScript } from "../../renderers/minio-bucket-setup";
@@ -125,6 +133,99 @@ describe.skipIf(skipReason("shellcheck"))("the MinIO bucket setup script", () =>
       }
     } finally {
       removeDir(dir);
+    }
+  });
+});
+
+describe("values from outside the runner's scripts (backup-common.sh)", () => {
+  const LIB = JSON.stringify(join(IMAGE, "lib/backup-common.sh"));
+  /** Runs bash with the library sourced; `args` are $1... of the snippet. */
+  const lib = (snippet: string, args: string[] = [], env: Record<string, string> = {}) =>
+    run("bash", ["-c", `set -euo pipefail; source ${LIB}; ${snippet}`, "test", ...args], {
+      env: { ...process.env, ...env },
+    });
+
+  /** A directory with dump files `days` old (their mtime), newest last. */
+  function dumps(dir: string, ages: Record<string, number>) {
+    mkdirSync(dir, { recursive: true });
+    for (const [name, days] of Object.entries(ages)) {
+      const file = join(dir, name);
+      writeFileSync(file, "x");
+      const t = Date.now() / 1000 - days * 86400;
+      utimesSync(file, t, t);
+    }
+  }
+
+  it("prune_local refuses a retention below one day itself, naming the variable, and deletes nothing", () => {
+    const dir = tempDir("prune");
+    try {
+      dumps(dir, { "a.dump": 40, "b.dump": 10, "c.dump": 0.5 });
+      for (const days of ["0", "-1", "1x", "01", ""]) {
+        const result = lib('prune_local "$1" "$2" "*.dump"', [dir, days]);
+        expect(result.status, days).toBe(2);
+        expect(result.stderr, days).toMatch(/usage error: RETENTION_DAYS must be /);
+      }
+      expect(readdirSync(dir).sort()).toEqual(["a.dump", "b.dump", "c.dump"]);
+      // the runner's own command names its argument
+      const cli = run(join(BIN, "prune-local"), [dir, "0", "*.dump"]);
+      expect(cli.status).toBe(2);
+      expect(cli.stderr).toContain("DAYS must be at least 1 (days), got '0'");
+      // and the jobs refuse RETENTION_DAYS=0 before they dump anything
+      const logical = run(join(BIN, "backup-logical"), [], {
+        env: { ...process.env, PGDATABASE: "app", RETENTION_DAYS: "0", BACKUP_DIR: dir },
+      });
+      expect(logical.status).toBe(2);
+      expect(logical.stderr).toContain("RETENTION_DAYS must be at least 1 (days), got '0'");
+      // one day is the least it takes: the 40- and 10-day-old dumps go, the newest stays
+      const ok = lib('prune_local "$1" 1 "*.dump"', [dir]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(readdirSync(dir)).toEqual(["c.dump"]);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("prune_local never deletes the newest file, whatever its name holds (newline, blank)", () => {
+    const dir = tempDir("prune-names");
+    try {
+      dumps(dir, { "old.dump": 40, "x\n1 old.dump": 35, "newest \n.dump": 20 });
+      const result = lib('prune_local "$1" 1 "*.dump"', [dir]);
+      expect(result.status, result.stderr).toBe(0);
+      expect(readdirSync(dir)).toEqual(["newest \n.dump"]);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("metric_write keeps no value from a tampered previous file that is not a whole number", () => {
+    const dir = tempDir("metric-prev");
+    try {
+      const marker = join(dir, "pwned");
+      writeFileSync(
+        join(dir, "backup_logical.prom"),
+        `backup_last_success_timestamp_seconds{kind="logical"} 9999999999e9\n` +
+          `backup_last_size_bytes{kind="logical"} BASH_VERSINFO[$(touch\${IFS}${marker})0]\n`,
+      );
+      const result = lib("metric_write logical fail 1.5", [], { TEXTFILE_DIR: dir });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toContain("ignoring the value");
+      const text = readFileSync(join(dir, "backup_logical.prom"), "utf8");
+      expect(text).toContain('backup_last_success_timestamp_seconds{kind="logical"} 0\n');
+      expect(text).toContain('backup_last_size_bytes{kind="logical"} 0\n');
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("require_uint accepts plain whole numbers only, and says where a bad value came from", () => {
+    for (const good of ["0", "7", "123456789012345678"]) {
+      expect(lib('require_uint n "$1" here', [good]).status, good).toBe(0);
+    }
+    for (const bad of ["", "-1", "010", "1e3", "1.5", " 1", "1\n", "1234567890123456789", "x[$(id)]"]) {
+      const result = lib('require_uint "row count" "$1" "the source database"', [bad]);
+      expect(result.status, JSON.stringify(bad)).toBe(1);
+      expect(result.stderr).toContain("row count from the source database is not a whole number");
     }
   });
 });

@@ -68,7 +68,7 @@ function expectedChecksum(deps: BackendDeps): string {
   const rows = deps.pg.sql(
     `SELECT id::text || chr(9) || item || chr(9) || quantity::text || chr(9) ||
             to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-     FROM orders ORDER BY id`,
+     FROM app.orders ORDER BY id`,
     "app",
   );
   return createHash("md5").update(rows).digest("hex");
@@ -117,13 +117,19 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       expect(body.details?.lifecycle?.status).toBe("up");
     });
 
-    it("created the orders table on boot, owned by the app role", () => {
+    it("created the orders table on boot in its own schema, owned by the app role (public is not its)", () => {
       const columns = deps.pg.sql(
         "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'orders'",
         "app",
       );
       expect(columns).toBe("id:bigint,item:text,quantity:integer,created_at:timestamp with time zone");
-      expect(deps.pg.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'orders'", "app")).toBe("app");
+      expect(
+        deps.pg.sql(
+          "SELECT schemaname || '.' || tableowner FROM pg_tables WHERE tablename = 'orders'",
+          "app",
+        ),
+      ).toBe("app.app");
+      expect(deps.pg.sql("SELECT has_schema_privilege('app', 'public', 'CREATE')", "app")).toBe("f");
     });
 
     it("GET /ping answers the colour in body and x-backend-colour header, without touching Postgres", async () => {
@@ -201,19 +207,19 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       expect(after.body.checksum).toMatch(/^[0-9a-f]{32}$/);
       expect(after.body.checksum).not.toBe(before.body.checksum);
       expect(after.body.checksum).toBe(expectedChecksum(deps));
-      expect(deps.pg.sql("SELECT count(*) FROM orders WHERE item = 'widget' AND quantity = 3", "app")).toBe(
-        "1",
-      );
+      expect(
+        deps.pg.sql("SELECT count(*) FROM app.orders WHERE item = 'widget' AND quantity = 3", "app"),
+      ).toBe("1");
 
       // A change to any stored row changes the checksum (what a DR drill relies on).
-      deps.pg.sql(`UPDATE orders SET quantity = 4 WHERE id = ${Number(created.body.id)}`, "app");
+      deps.pg.sql(`UPDATE app.orders SET quantity = 4 WHERE id = ${Number(created.body.id)}`, "app");
       const changed = await getJson<{ checksum: string }>(`${app.url}/api/orders/stats`);
       expect(changed.body.checksum).not.toBe(after.body.checksum);
       expect(changed.body.checksum).toBe(expectedChecksum(deps));
     });
 
     it("POST /api/orders answers 400 with a clear message on bad input and stores nothing", async () => {
-      const countBefore = deps.pg.sql("SELECT count(*) FROM orders", "app");
+      const countBefore = deps.pg.sql("SELECT count(*) FROM app.orders", "app");
       const cases: Array<[string, RegExp, string?]> = [
         [JSON.stringify({ item: "widget" }), /quantity must be a positive integer/],
         [JSON.stringify({ item: "widget", quantity: 0 }), /quantity must be a positive integer/],
@@ -238,7 +244,7 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
         "item must be a non-empty string",
         "quantity must be a positive integer (1 to 2147483647), got 0",
       ]);
-      expect(deps.pg.sql("SELECT count(*) FROM orders", "app")).toBe(countBefore);
+      expect(deps.pg.sql("SELECT count(*) FROM app.orders", "app")).toBe(countBefore);
     });
 
     it("writes one JSON log line per request", () => {
@@ -412,7 +418,7 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       expect(
         lines.some((line) => line.includes('"level":"error"') && line.includes("Health Check has failed")),
       ).toBe(true);
-      expect(deps.pg.sql("SELECT count(*) FROM orders WHERE item = 'during-drain'", "app")).toBe("1");
+      expect(deps.pg.sql("SELECT count(*) FROM app.orders WHERE item = 'during-drain'", "app")).toBe("1");
     });
 
     it("refuses to start without DATABASE_URL: exit status non-zero and a message naming it", async () => {

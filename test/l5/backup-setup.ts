@@ -13,7 +13,8 @@ import {
   type PgBackRestConfInput,
 } from "../../renderers/pgbackrest-conf";
 import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
-import { createPgServer, postgresOwnedDir, type PgServer } from "../support/postgres";
+import { APP_ROLE_SQL, POSTGRES_VERIFY_ROLE, VERIFY_ROLE_SQL } from "../../components/postgres";
+import { createPgServer, postgresOwnedDir, runInitSql, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
 import { freePort, removeDir, run, runOk, tempDir, type Daemon, type RunResult } from "../support/tools";
 import { redisCli, startRedisDaemon } from "../support/redis";
@@ -32,6 +33,10 @@ export const STANZA = "main";
 export const APP_DB = "app";
 const PATH = "/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 const CIPHER_PASS = "test-only-cipher-passphrase-0123456789";
+/** Passwords of the roles the product's init SQL creates (components/postgres.ts). */
+export const APP_ROLE = "app";
+export const APP_PASSWORD = "App-_test-password-0123456789abcdef";
+export const VERIFY_PASSWORD = "Verify-_test-password-0123456789abcdef";
 
 export interface BackupEnvOptions {
   /** Configure repo2 on s3rver and upload dumps there. Default true. */
@@ -219,6 +224,22 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
   );
   await pg.start();
   pg.sql(`CREATE DATABASE ${APP_DB}`);
+  // The roles as the Postgres container's first start creates them: the application role with its
+  // own schema, and the read-only verify role the restore drill logs in as.
+  const roleEnv = {
+    POSTGRES_DB: APP_DB,
+    APP_DB_USER: APP_ROLE,
+    APP_DB_PASSWORD: APP_PASSWORD,
+    VERIFY_DB_USER: POSTGRES_VERIFY_ROLE,
+    VERIFY_DB_PASSWORD: VERIFY_PASSWORD,
+  };
+  for (const [file, sql] of [
+    ["10-app-role.sql", APP_ROLE_SQL],
+    ["30-verify-role.sql", VERIFY_ROLE_SQL],
+  ]) {
+    const result = runInitSql(pg, file, sql, roleEnv, APP_DB);
+    if (result.status !== 0) throw new Error(`${file}: ${result.stderr}`);
+  }
 
   const redis = options.redis === false ? undefined : await startRedis(root);
 
@@ -235,6 +256,10 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
     SCRATCH_DIR: scratchDir,
     RETENTION_DAYS: "30",
     DRILL_TIMEOUT: "300",
+    // The drill reads both databases as the verify role, over TCP with its password.
+    VERIFY_DB_HOST: "127.0.0.1",
+    VERIFY_DB_USER: POSTGRES_VERIFY_ROLE,
+    VERIFY_DB_PASSWORD: VERIFY_PASSWORD,
   };
   if (s3) {
     Object.assign(env, {

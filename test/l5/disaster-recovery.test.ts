@@ -25,7 +25,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderPgBackRestConf } from "../../renderers/pgbackrest-conf";
 import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
 import { BACKEND_DIR, ensureBackendBuilt } from "../support/backend-app";
-import { createPgServer, PG_BIN, postgresOwnedDir, type PgServer } from "../support/postgres";
+import { APP_ROLE_SQL, POSTGRES_VERIFY_ROLE, VERIFY_ROLE_SQL } from "../../components/postgres";
+import { createPgServer, PG_BIN, postgresOwnedDir, runInitSql, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
 import {
   freePort,
@@ -44,6 +45,7 @@ const BACKUP_BIN = join(REPO, "images", "backup", "bin");
 /** archive_timeout of the drill's server: the RPO bound the drill checks. */
 const ARCHIVE_TIMEOUT_S = 5;
 const REDIS_PASSWORD = "drill-redis-password";
+const VERIFY_PASSWORD = "drill-verify-password";
 
 interface Order {
   id: number;
@@ -195,7 +197,7 @@ describe.skipIf(
   function rowTexts(): Map<number, string> {
     const out = pg.sql(
       `SELECT id::text || E'\\t' || (id::text || E'\\t' || item || E'\\t' || quantity::text || E'\\t' ||
-         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) FROM orders ORDER BY id`,
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) FROM app.orders ORDER BY id`,
       "app",
     );
     const rows = new Map<number, string>();
@@ -288,8 +290,20 @@ describe.skipIf(
     // The product's Postgres container carries PGBACKREST_CONFIG and PGBACKREST_STANZA in its
     // environment (components/postgres.ts); restore_command (archive-get) relies on them.
     const asPg = `runuser -u postgres -- env PGBACKREST_CONFIG=${shq(pgbackrestConf)} PGBACKREST_STANZA=main PGTZ=UTC`;
+    // The product's init SQL: 30-verify-role.sql is what the runbook runs before it verifies.
+    const initdb = join(root, "initdb");
+    mkdirSync(initdb);
+    writeFileSync(join(initdb, "30-verify-role.sql"), VERIFY_ROLE_SQL, { mode: 0o644 });
     container("postgres", {
-      env: `PGHOST=${pg.socketDir}\nPGPORT=${pg.port}\nPGUSER=postgres\n`,
+      env: [
+        `PGHOST=${pg.socketDir}`,
+        `PGPORT=${pg.port}`,
+        "PGUSER=postgres",
+        `INITDB_DIR=${initdb}`,
+        `VERIFY_DB_USER=${POSTGRES_VERIFY_ROLE}`,
+        `VERIFY_DB_PASSWORD=${VERIFY_PASSWORD}`,
+        "",
+      ].join("\n"),
       start: `cd /tmp\n${asPg} ${PG_BIN}/pg_ctl -D ${shq(pg.dataDir)} -l ${shq(pg.logFile)} -w -t 300 -o ${shq(
         `-p ${pg.port} -k ${pg.socketDir} -c listen_addresses=127.0.0.1`,
       )} start >/dev/null`,
@@ -452,8 +466,28 @@ echo $! >${shq(exporterPid)}`,
 
     // ---- start everything the way the containers would, then the runner's stanza set-up ----
     await pg.start();
-    pg.sql("CREATE ROLE app LOGIN PASSWORD 'app-password'");
-    pg.sql("CREATE DATABASE app OWNER app");
+    // The database and roles as the Postgres container's first start makes them (the app role
+    // with its own schema, the read-only verify role).
+    pg.sql("CREATE DATABASE app");
+    for (const [file, sql] of [
+      ["10-app-role.sql", APP_ROLE_SQL],
+      ["30-verify-role.sql", VERIFY_ROLE_SQL],
+    ]) {
+      const init = runInitSql(
+        pg,
+        file,
+        sql,
+        {
+          POSTGRES_DB: "app",
+          APP_DB_USER: "app",
+          APP_DB_PASSWORD: "app-password",
+          VERIFY_DB_USER: POSTGRES_VERIFY_ROLE,
+          VERIFY_DB_PASSWORD: VERIFY_PASSWORD,
+        },
+        "app",
+      );
+      expect(init.status, `${file}: ${init.stderr}`).toBe(0);
+    }
     for (const name of ["redis", "backend-blue-1", "node-exporter"]) {
       const r = run(join(local, name, "start"), []);
       expect(r.status, `${name} start: ${r.stderr}`).toBe(0);
@@ -536,7 +570,7 @@ echo $! >${shq(exporterPid)}`,
     const result = runbook("disaster-recovery", ["restart", "--yes", "--timeout", "120", ...common()]);
     expect(result.status, why(result)).toBe(0);
     await waitFor("the backend after the crash restart", () => healthy(backendUrl), { timeoutMs: 30_000 });
-    const ids = new Set(pg.sql("SELECT id FROM orders", "app").split("\n").map(Number));
+    const ids = new Set(pg.sql("SELECT id FROM app.orders", "app").split("\n").map(Number));
     expect(acked.filter((o) => !ids.has(o.id))).toEqual([]); // committed = fsynced = survives the crash
     expect(readFileSync(pg.logFile, "utf8")).toMatch(
       /database system was interrupted|not properly shut down/,
@@ -608,7 +642,7 @@ echo $! >${shq(exporterPid)}`,
     const rto = /^RTO (\d+\.\d{3})s \(start of restore -> healthy and serving\)$/m.exec(restore.stdout);
     expect(rto, "the runbook prints the RTO").not.toBeNull();
     expect(Number(rto?.[1])).toBeLessThanOrEqual(wallSeconds);
-    expect(restore.stdout).toMatch(/^verify postgres table=public\.orders rows=\d+ md5=[0-9a-f]{32}$/m);
+    expect(restore.stdout).toMatch(/^verify postgres table=app\.orders rows=\d+ md5=[0-9a-f]{32}$/m);
     expect(restore.stdout).toMatch(/^verify redis keys=\d+$/m);
     expect(restore.stdout).toContain(`verify edge url=${backendUrl}/health status=200`);
 
@@ -654,10 +688,10 @@ echo $! >${shq(exporterPid)}`,
     for (let i = 0; i < 25; i++) await postOrder(`pitr-after-${i}`);
     const rows = rowTexts();
     const upToTarget = Number(
-      pg.sql(`SELECT count(*) FROM orders WHERE created_at <= '${target}+00'`, "app"),
+      pg.sql(`SELECT count(*) FROM app.orders WHERE created_at <= '${target}+00'`, "app"),
     );
     const maxIdAtTarget = Number(
-      pg.sql(`SELECT coalesce(max(id), 0) FROM orders WHERE created_at <= '${target}+00'`, "app"),
+      pg.sql(`SELECT coalesce(max(id), 0) FROM app.orders WHERE created_at <= '${target}+00'`, "app"),
     );
     expect(upToTarget).toBeLessThan(rows.size);
     // The WAL holding T must be in the archive before the crash: switch segments and wait for
@@ -833,5 +867,6 @@ esac`,
     expect(readFileSync(outputsFile, "utf8")).toContain("app-password"); // the secret is in the outputs...
     expect(logs).not.toContain("app-password"); // ...and never in a log
     expect(logs).not.toContain(REDIS_PASSWORD);
+    expect(logs).not.toContain(VERIFY_PASSWORD);
   });
 });

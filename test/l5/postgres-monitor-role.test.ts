@@ -84,7 +84,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
         expect(result.status, `${file}: ${result.stderr}`).toBe(0);
         expect(result.stdout + result.stderr).not.toContain(MONITOR_PASSWORD);
       }
-      // Application data, created by the application role (the database owner).
+      // Application data, created by the application role in its own schema.
       ok(
         psqlAs(
           "app",
@@ -156,10 +156,10 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
 
     it("cannot read or write application tables, nor create one in the application database", () => {
       for (const [statement, error] of [
-        ["SELECT * FROM sessions", "permission denied for table sessions"],
-        ["INSERT INTO sessions VALUES ('s2', 'x')", "permission denied for table sessions"],
-        ["UPDATE sessions SET secret = 'x'", "permission denied for table sessions"],
-        ["DELETE FROM sessions", "permission denied for table sessions"],
+        ["SELECT * FROM app.sessions", "permission denied for schema app"],
+        ["INSERT INTO app.sessions VALUES ('s2', 'x')", "permission denied for schema app"],
+        ["UPDATE app.sessions SET secret = 'x'", "permission denied for schema app"],
+        ["DELETE FROM app.sessions", "permission denied for schema app"],
         ["CREATE TABLE public.monitor_owned(id int)", "permission denied for schema public"],
         ["CREATE TABLE monitor_owned(id int)", "permission denied for schema public"],
       ]) {
@@ -167,7 +167,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "prometheus-postgres-exporter"))(
         expect(result.status, statement).not.toBe(0);
         expect(result.stderr, statement).toContain(error);
       }
-      expect(pg.sql("SELECT id || ':' || secret FROM sessions", DB)).toBe("s1:token");
+      expect(pg.sql("SELECT id || ':' || secret FROM app.sessions", DB)).toBe("s1:token");
       expect(pg.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'monitor_owned'", DB)).toBe("0");
     });
 

@@ -9,7 +9,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createPgServer, type PgServer } from "./postgres";
+import { APP_ROLE_SQL } from "../../components/postgres";
+import { createPgServer, runInitSql, type PgServer } from "./postgres";
 import { startRedisDaemon } from "./redis";
 import { freePort, removeDir, tempDir, waitFor, type Daemon } from "./tools";
 
@@ -194,14 +195,26 @@ export interface BackendDeps {
   destroy(): Promise<void>;
 }
 
-/** A real PostgreSQL 15 (database "app", owner "app") and a real Redis with a password. */
+/**
+ * A real PostgreSQL 15 and a real Redis with a password. The database "app" and the role "app"
+ * are made as the Postgres container makes them (components/postgres.ts APP_ROLE_SQL): the
+ * database and `public` belong to the superuser, the role has a schema of its own, `app`, where
+ * the backend's migration creates its table.
+ */
 export async function startBackendDeps(): Promise<BackendDeps> {
   const pg = await createPgServer();
   let redis: RedisServer | undefined;
   try {
     await pg.start();
-    pg.sql("CREATE ROLE app LOGIN PASSWORD 'app-password'");
-    pg.sql("CREATE DATABASE app OWNER app");
+    pg.sql("CREATE DATABASE app");
+    const init = runInitSql(
+      pg,
+      "10-app-role.sql",
+      APP_ROLE_SQL,
+      { POSTGRES_DB: "app", APP_DB_USER: "app", APP_DB_PASSWORD: "app-password" },
+      "app",
+    );
+    if (init.status !== 0) throw new Error(`10-app-role.sql: ${init.stderr}`);
     redis = await startRedisServer();
   } catch (error) {
     pg.destroy();

@@ -3,7 +3,7 @@
  * `docker` on PATH (answers `inspect` and `exec` from fixture files and records every call).
  * Plus shellcheck.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
@@ -83,6 +83,15 @@ function backupMetrics(overrides: Record<string, { ts: number; status?: number }
   ]);
   lines.push(`restore_drill_last_success_timestamp_seconds ${now() - drillAgeDays * 86400}`);
   writeFileSync(join(fake, "metrics.prom"), `${lines.join("\n")}\n`);
+}
+
+/** Replaces the line of `series` in the metrics file with `series value` (or adds it). */
+function setMetric(series: string, value: string) {
+  const file = join(fake, "metrics.prom");
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith(`${series} `));
+  writeFileSync(file, `${[...lines, `${series} ${value}`].join("\n")}\n`);
 }
 
 function alerts(list: { alertname: string; severity: string; state?: string }[]) {
@@ -290,6 +299,79 @@ describe("runbooks/health-check", () => {
     const result = healthCheck("--slot-outputs", slot);
     expect(table(result.stdout)["container bi-prod-blue-1"]).toEqual(["FAIL", "unhealthy"]);
     expect(result.status).toBe(1);
+  });
+
+  describe("a crafted metrics file (the runner's textfile volume is data, not code)", () => {
+    // Evaluated by bash arithmetic, this is "now" (a fresh backup) and runs touch on the way: the
+    // subscript of a set array runs under set -u too. No blank: awk's $2 takes it whole.
+    const payload = (marker: string) => `EPOCHSECONDS+BASH_VERSINFO[$(touch\${IFS}${marker})0]*0`;
+
+    it("a command substitution in a success timestamp never runs and FAILs the row, not OK", () => {
+      const marker = join(fake, "pwned-full");
+      backupMetrics({ pg_full: { ts: now() - 20 * 86400 } }); // a stale full backup...
+      setMetric('backup_last_success_timestamp_seconds{kind="pg_full"}', payload(marker)); // ...hidden
+      setMetric('backup_last_success_timestamp_seconds{kind="pg_diff"}', payload(marker));
+      const result = healthCheck();
+      expect(existsSync(marker)).toBe(false);
+      expect(result.status).toBe(1);
+      const rows = table(result.stdout);
+      expect(rows["backup pg_full"][0]).toBe("FAIL");
+      expect(rows["backup pg_full"][1]).toContain("is not a number of seconds");
+      expect(rows["backup physical"][0]).toBe("FAIL");
+      expect(rows["backup physical"][1]).toContain("pg_full is not a number of seconds");
+    });
+
+    it("the issue's payload with a blank, and one in the drill's unlabelled series, FAIL too", () => {
+      const marker = join(fake, "pwned-drill");
+      setMetric('backup_last_success_timestamp_seconds{kind="logical"}', `a[$(touch ${marker})]`);
+      setMetric("restore_drill_last_success_timestamp_seconds", payload(marker));
+      const result = healthCheck();
+      expect(existsSync(marker)).toBe(false);
+      expect(result.status).toBe(1);
+      const rows = table(result.stdout);
+      // awk's $2 is the text up to the blank; it is refused all the same
+      expect(rows["backup logical"]).toEqual([
+        "FAIL",
+        "backup_last_success_timestamp_seconds of logical is not a number of seconds: a\\[\\$\\(touch",
+      ]);
+      // the drill is only a WARN when old, but a value that is not a time is a FAIL
+      expect(rows["restore drill"][0]).toBe("FAIL");
+    });
+
+    it("a crafted pg_incr cannot make stale physical backups look fresh", () => {
+      backupMetrics({ pg_full: { ts: now() - 3 * 86400 }, pg_diff: { ts: now() - 30 * 3600 } });
+      setMetric('backup_last_success_timestamp_seconds{kind="pg_incr"}', "1e99");
+      let rows = table(healthCheck().stdout);
+      expect(rows["backup physical"][0]).toBe("FAIL");
+      // a time far in the future is no fresher
+      setMetric('backup_last_success_timestamp_seconds{kind="pg_incr"}', String(now() + 10 * 86400));
+      rows = table(healthCheck().stdout);
+      expect(rows["backup physical"]).toEqual([
+        "FAIL",
+        "last success reported 10d0h in the future: not a valid time",
+      ]);
+      // nor a second, fresh series of the same kind next to the stale one
+      setMetric('backup_last_success_timestamp_seconds{kind="pg_incr"}', String(now() - 40 * 3600));
+      writeFileSync(
+        join(fake, "metrics.prom"),
+        `${readFileSync(join(fake, "metrics.prom"), "utf8")}backup_last_success_timestamp_seconds{kind="pg_diff"} ${now() - 60}\n`,
+      );
+      rows = table(healthCheck().stdout);
+      expect(rows["backup physical"][0]).toBe("FAIL");
+      expect(rows["backup physical"][1]).toContain("is reported 2 times");
+    });
+
+    it("backup_last_status other than 0 or 1 FAILs, and a hostile kind label is not echoed", () => {
+      const marker = join(fake, "pwned-status");
+      setMetric('backup_last_status{kind="redis"}', "0.0");
+      setMetric(`backup_last_status{kind="x\tFAIL"}`, payload(marker));
+      const result = healthCheck();
+      expect(existsSync(marker)).toBe(false);
+      const rows = table(result.stdout);
+      expect(rows["backup redis last run"]).toEqual(["FAIL", "backup_last_status is not 0 or 1: 0.0"]);
+      expect(rows["backup (invalid kind label) last run"][0]).toBe("FAIL");
+      expect(result.status).toBe(1);
+    });
   });
 
   it("bad arguments and unreadable outputs exit 2 with a message", () => {

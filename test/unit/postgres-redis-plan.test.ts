@@ -230,17 +230,37 @@ describe("data tier options", () => {
     );
   });
 
-  it("an app role that is the superuser still gets the monitoring role (and no app-role SQL)", async () => {
-    const { resources } = await runProgram("local", { overrides: { postgresUser: "postgres" } });
-    const pg = only(
-      resources,
-      (r) => r.type === CONTAINER && r.inputs.name === "backend-infra-local-postgres",
-      "pg",
+  it("postgresUser may not be the superuser, the verify role or a pg_ name: the application runs unprivileged", async () => {
+    await expect(runProgram("local", { overrides: { postgresUser: "postgres" } })).rejects.toThrow(
+      /postgresUser "postgres" is the superuser: the application must run as its own unprivileged role/,
     );
-    const names = (pg.inputs.envs as string[]).map((e) => e.split("=")[0]);
-    expect(names).toContain("MONITOR_DB_USER");
-    expect(names).toContain("MONITOR_DB_PASSWORD");
-    expect(names).not.toContain("APP_DB_USER");
+    await expect(runProgram("local", { overrides: { postgresUser: "verify" } })).rejects.toThrow(
+      /postgresUser "verify" is reserved for the read-only verify role/,
+    );
+    await expect(runProgram("local", { overrides: { postgresUser: "pg_app" } })).rejects.toThrow(
+      /postgresUser may not start with pg_/,
+    );
+  });
+
+  it("the Postgres container gets the app, monitoring and verify roles; the runner logs the drill in as verify", async () => {
+    const { resources } = await runProgram("local");
+    const envNames = (name: string) =>
+      (
+        only(resources, (r) => r.type === CONTAINER && r.inputs.name === name, name).inputs.envs as string[]
+      ).map((e) => e.split("=")[0]);
+    expect(envNames("backend-infra-local-postgres")).toEqual(
+      expect.arrayContaining([
+        "APP_DB_USER",
+        "APP_DB_PASSWORD",
+        "MONITOR_DB_USER",
+        "MONITOR_DB_PASSWORD",
+        "VERIFY_DB_USER",
+        "VERIFY_DB_PASSWORD",
+      ]),
+    );
+    expect(envNames("backend-infra-local-backup-runner")).toEqual(
+      expect.arrayContaining(["VERIFY_DB_HOST", "VERIFY_DB_USER", "VERIFY_DB_PASSWORD"]),
+    );
   });
 
   it("prod without a registry is refused: the Postgres image must run by digest", async () => {

@@ -15,7 +15,12 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { APP_ROLE_SQL, MONITOR_ROLE_SQL, POSTGRES_START_SCRIPT } from "../../components/postgres";
+import {
+  APP_ROLE_SQL,
+  MONITOR_ROLE_SQL,
+  POSTGRES_START_SCRIPT,
+  VERIFY_ROLE_SQL,
+} from "../../components/postgres";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
 
 describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start script", () => {
@@ -59,6 +64,7 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
         INITDB_DIR: join(dir, "initdb"),
         APP_DB_USER: "app",
         MONITOR_DB_USER: "monitor",
+        VERIFY_DB_USER: "verify",
       },
       ["-c", "archive_command=pgbackrest --stanza=main archive-push %p", "-c", "log_line_prefix=%m [%p] "],
     );
@@ -77,9 +83,14 @@ describe.skipIf(skipReason("shellcheck", "bash", "base64"))("postgres start scri
     expect(statSync(confPath).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, "initdb", "10-app-role.sql"), "utf8")).toBe(APP_ROLE_SQL);
     expect(readFileSync(join(dir, "initdb", "20-monitor-role.sql"), "utf8")).toBe(MONITOR_ROLE_SQL);
+    expect(readFileSync(join(dir, "initdb", "30-verify-role.sql"), "utf8")).toBe(VERIFY_ROLE_SQL);
+    // Every init file pins the search path first: it runs as the superuser.
+    for (const sql of [APP_ROLE_SQL, MONITOR_ROLE_SQL, VERIFY_ROLE_SQL]) {
+      expect(sql.split("\n")[1]).toBe("SET search_path = pg_catalog, pg_temp;");
+    }
   });
 
-  it("with only the monitoring role (the app role is the superuser) it writes only 20-monitor-role.sql", () => {
+  it("writes only the init files whose role is in the environment (here only the monitoring role)", () => {
     const initdb = join(dir, "initdb-monitor-only");
     mkdirSync(initdb);
     const result = runStart({

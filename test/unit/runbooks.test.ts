@@ -400,7 +400,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         "[dry-run] docker -H ssh://deploy@staging-host start blue-2",
         "[dry-run] wait until blue-1 is healthy (at most 180s)",
         "[dry-run] wait until blue-2 is healthy (at most 180s)",
-        "[dry-run] in pg: psql: row count and md5 of every user table; pgbackrest check in runner",
+        "[dry-run] in pg: 30-verify-role.sql as the superuser; psql as the verify role: row count and md5 of every user table; pgbackrest check in runner",
         "[dry-run] curl -fsS http://127.0.0.1:9/health (until 200, at most 180s)",
       ]);
     });

@@ -3,7 +3,8 @@
  * command in the middle of a batch), which the L5 test cannot provoke.
  */
 import { describe, expect, it } from "vitest";
-import { applySwitch, type RuntimeTransport } from "../../tools/traffic-switch";
+import { planSwitch } from "../../lib/haproxy-runtime";
+import { applySwitch, EXIT, main, parseCli, status, type RuntimeTransport } from "../../tools/traffic-switch";
 
 const HEADER =
   "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight " +
@@ -115,5 +116,92 @@ describe("applySwitch when HAProxy rejects part of a batch", () => {
     await expect(applySwitch(again.transport, toGreen)).rejects.toThrow(
       /; putting the weights back failed too: No such server\.$/,
     );
+  });
+});
+
+describe("backend and server names never split a runtime API command line", () => {
+  const hostile = ["app;disable server app/blue1", "app\nshutdown sessions server app/blue1", "app app", ""];
+
+  it("--backend with `;`, a newline or a blank is a usage error, before any command is built", () => {
+    for (const backend of hostile) {
+      expect(() => parseCli(["status", "--backend", backend, "--socket", "/nonexistent.sock"])).toThrow(
+        /^--backend: expected an HAProxy backend name \(1-64 letters, digits, "-", "_", ".", ":"\), got "/,
+      );
+    }
+    expect(() =>
+      parseCli(["status", "--backend", "app-2.x:y_z", "--socket", "/nonexistent.sock"]),
+    ).not.toThrow();
+  });
+
+  it("the CLI exits 2 (usage) and sends nothing", async () => {
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      const code = await main([
+        "apply",
+        "--active",
+        "green",
+        "--no-persist",
+        "--backend",
+        "app;help",
+        "--tcp",
+        "127.0.0.1:1",
+      ]);
+      expect(code).toBe(EXIT.usage);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr.join("")).toContain("--backend: expected an HAProxy backend name");
+  });
+
+  it("applySwitch and status refuse such a name given through the API, with nothing sent", async () => {
+    const { transport, sent } = fakeHaproxy({ blue1: 256, green1: 0 }, new Set());
+    for (const backend of hostile) {
+      await expect(applySwitch(transport, { ...toGreen, backend })).rejects.toThrow(/is not an HAProxy name/);
+      await expect(status(transport, backend)).rejects.toThrow(/is not an HAProxy name/);
+    }
+    expect(sent).toEqual([]);
+  });
+
+  it("server names: one from the runtime API that is no colour slot never reaches a command; planSwitch refuses any other", async () => {
+    const { transport, sent } = fakeHaproxy({ blue1: 256, green1: 0, "green2;shutdown": 0 }, new Set());
+    await applySwitch(transport, toGreen);
+    const commands = sent.filter((line) => line.startsWith("set server")).flatMap((line) => line.split("; "));
+    expect(commands.length).toBeGreaterThan(0);
+    for (const command of commands) expect(command).toMatch(/^set server app\/(blue|green)\d+ weight \d+$/);
+
+    const server = (name: string, colour: "blue" | "green", weight: number) => ({
+      state: {
+        backend: "app",
+        name,
+        colour,
+        address: "10.0.0.2",
+        opState: 2,
+        adminState: 0,
+        weight,
+        initialWeight: 1,
+        present: true,
+      },
+      stat: {
+        backend: "app",
+        name,
+        colour,
+        status: "UP",
+        checkStatus: "L7OK",
+        weight,
+        sessionsTotal: 5,
+        selected: 5,
+        responses: { "1xx": 0, "2xx": 5, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 },
+      },
+    });
+    const list = [server("blue1", "blue", 256), server("green1\nshutdown sessions", "green", 0)];
+    expect(() =>
+      planSwitch({
+        target: toGreen.target,
+        servers: list.map((s) => s.state),
+        stats: list.map((s) => s.stat),
+      }),
+    ).toThrow('server "green1\\nshutdown sessions" is not an HAProxy name');
   });
 });

@@ -9,6 +9,11 @@ BACKUP_DIR="${BACKUP_DIR:-/backups}"
 TEXTFILE_DIR="${TEXTFILE_DIR:-/var/lib/node_exporter/textfile}"
 RETENTION_DAYS="${RETENTION_DAYS:-30}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+# Every PostgreSQL session these commands open (psql, pg_dump, pgBackRest, pg_isready) starts with
+# the search path pinned to the system catalog: objects the application creates can never shadow a
+# function or operator a superuser or maintenance query calls (the CVE-2018-1058 pattern). Ours
+# comes last, so a PGOPTIONS from the environment cannot undo it.
+export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c search_path=pg_catalog,pg_temp"
 
 log() { printf '%s: %s %s\n' "$BACKUP_CMD" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() {
@@ -26,8 +31,27 @@ require_cmd() {
     command -v "$cmd" >/dev/null 2>&1 || die "required command '$cmd' is not installed (not on PATH)"
   done
 }
-require_int() { # name value
-  [[ $2 =~ ^[0-9]+$ ]] || usage_error "$1 must be a whole number, got '$2'"
+# ---------- values from outside the script ----------
+# Bash evaluates a variable's value as an expression inside arithmetic ($(( )), (( )), [[ -gt ]],
+# array subscripts), and a subscript like x[$(cmd)] runs cmd. A value read from a command, a file,
+# the database or a listing is therefore checked with is_uint / require_uint BEFORE any arithmetic
+# or numeric comparison (tools/lint-shell-arith.mjs enforces it).
+
+# is_uint VALUE: a whole number in plain decimal, no sign, no leading zero (bash reads 010 as
+# octal), at most 18 digits (fits bash's 64-bit arithmetic).
+is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,17})$ ]]; }
+# require_uint NAME VALUE SOURCE: dies (exit 1) naming the value and where it came from.
+require_uint() {
+  is_uint "$2" || die "$1 from $3 is not a whole number: $(printf '%q' "$2")"
+}
+# require_int NAME VALUE: a whole number from the environment or the command line (usage error).
+require_int() {
+  is_uint "$2" || usage_error "$1 must be a whole number, got $(printf '%q' "$2")"
+}
+# require_days NAME VALUE: a retention in days, at least 1 (0 would delete every file but the newest).
+require_days() {
+  require_int "$1" "$2"
+  [[ $2 -ge 1 ]] || usage_error "$1 must be at least 1 (days), got '$2': a retention of 0 days would delete every file but the newest"
 }
 utc_stamp() { date -u +%Y%m%dT%H%M%SZ; }
 file_size() { stat -c %s -- "$1"; }
@@ -56,6 +80,19 @@ textfile_write() {
   }
 }
 
+# prev_metric FILE PREFIX_REGEX: the value of the first line of FILE matching PREFIX_REGEX, when
+# it is a whole number (what metric_write writes); 0 with a log line otherwise, so a tampered file
+# cannot carry a fake success time or size into the next one.
+prev_metric() {
+  local value
+  value=$(sed -n "s/$2//p" "$1" | head -1)
+  if [[ -n $value ]] && ! is_uint "$value"; then
+    log "WARNING: ignoring the value $(printf '%q' "$value") in $1: not a whole number"
+    value=0
+  fi
+  printf '%s\n' "${value:-0}"
+}
+
 # metric_write KIND ok|fail DURATION_SECONDS [SIZE_BYTES]
 # Writes $TEXTFILE_DIR/backup_KIND.prom through a temp file + rename. On failure the previous
 # success timestamp and size are kept (read from the old file) so freshness alerts stay right.
@@ -68,9 +105,9 @@ metric_write() {
   local file="$TEXTFILE_DIR/backup_${kind}.prom"
   local prev_ts=0 prev_size=0 prev_drill=0 now status success_ts last_size
   if [[ -r $file ]]; then
-    prev_ts=$(sed -n 's/^backup_last_success_timestamp_seconds{[^}]*} \([0-9.e+]*\)$/\1/p' "$file" | head -1)
-    prev_size=$(sed -n 's/^backup_last_size_bytes{[^}]*} \([0-9.e+]*\)$/\1/p' "$file" | head -1)
-    prev_drill=$(sed -n 's/^restore_drill_last_success_timestamp_seconds \([0-9.e+]*\)$/\1/p' "$file" | head -1)
+    prev_ts=$(prev_metric "$file" '^backup_last_success_timestamp_seconds{[^}]*} ')
+    prev_size=$(prev_metric "$file" '^backup_last_size_bytes{[^}]*} ')
+    prev_drill=$(prev_metric "$file" '^restore_drill_last_success_timestamp_seconds ')
   fi
   now=$(date +%s)
   if [[ $result == ok ]]; then
@@ -158,7 +195,7 @@ job_finish() {
     [[ -n $path && -e $path ]] && rm -rf -- "$path"
   done
   duration=$(awk -v s="$JOB_START_NS" -v e="$(date +%s%N)" 'BEGIN { printf "%.3f", (e - s) / 1e9 }')
-  if [[ $rc -eq 0 ]]; then
+  if [[ $rc == 0 ]]; then
     if ! metric_write "$JOB_KIND" ok "$duration" "$JOB_SIZE"; then
       log "ERROR: $JOB_KIND succeeded but its metrics could not be written: reporting failure"
       exit 1
@@ -277,19 +314,27 @@ s3_download() {
 
 # ---------- local files ----------
 
-# newest_file DIR GLOB: the newest regular file matching GLOB in DIR (empty when none).
+# newest_file DIR GLOB: the newest regular file matching GLOB in DIR (empty when none). NUL-separated
+# end to end: a file name holding a newline is one name, not two.
 newest_file() {
-  local dir=$1 glob=$2
+  local dir=$1 glob=$2 newest=""
   [[ -d $dir ]] || return 0
-  find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-
+  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\0' | sort -z -n -r) || true
+  [[ -z $newest ]] || printf '%s\n' "${newest#* }"
 }
 
-# prune_local DIR DAYS GLOB: deletes matching files older than DAYS, never the newest one.
+# prune_local DIR DAYS GLOB [NAME]: deletes matching files older than DAYS, never the newest one.
+# DAYS must be at least 1 (NAME, default RETENTION_DAYS, names it in the error): with 0, every
+# file but the newest would go.
 prune_local() {
-  local dir=$1 days=$2 glob=${3:-*} newest count=0 file
-  require_int "retention days" "$days"
+  local dir=$1 days=$2 glob=${3:-*} name=${4:-RETENTION_DAYS} newest count=0 file
+  require_days "$name" "$days"
   [[ -d $dir ]] || die "cannot prune $dir: not a directory"
-  newest=$(newest_file "$dir" "$glob")
+  # Read here, not through $(newest_file): a command substitution would drop a trailing newline
+  # of the name, and the newest file would no longer match itself below.
+  newest=""
+  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\0' | sort -z -n -r) || true
+  newest=${newest#* }
   while IFS= read -r -d '' file; do
     [[ $file == "$newest" ]] && continue
     rm -f -- "$file" || die "cannot delete $file"
