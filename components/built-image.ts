@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment } from "../config/schema";
+import { PROJECT_ROOT } from "../lib/project-root";
 import type { ResolvedImage } from "./pulled-image";
 
 export interface BuiltImageArgs {
@@ -48,7 +49,8 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
   }
   const server = args.registry?.server.replace(/\/$/, "");
   const repository = server ? `${server}/${args.repository}` : `${args.namePrefix}/${args.repository}`;
-  const sources = contextHash(args.context);
+  // Pulumi runs the program from dist/: the context is the project's, not the working directory's.
+  const sources = contextHash(join(PROJECT_ROOT, args.context));
   const built = new docker.RemoteImage(
     `${name}-image`,
     {

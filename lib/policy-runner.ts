@@ -27,6 +27,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ALL_POLICIES } from "../policies/rules";
 import { SECRETS_MARKED_TAG, SecretValue, environmentOfUrn, stackOfUrn } from "../policies/rules/values";
+import { PROJECT_ROOT } from "./project-root";
 
 /** One resource of a plan (a subset of the harness's PlannedResource). */
 export interface PlanResourceLike {
@@ -79,16 +80,8 @@ export interface Violation {
 
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 const PROJECT_FALLBACK = "backend-infra";
-/** The repository root (this file is lib/policy-runner.ts, or dist/lib/policy-runner.js). */
-const REPO_ROOT = (() => {
-  let dir = __dirname;
-  for (let i = 0; i < 4; i++) {
-    if (fs.existsSync(path.join(dir, "policies", "PulumiPolicy.yaml"))) return dir;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, "..");
-})();
-
+/** The repository root (lib/project-root.ts). */
+const REPO_ROOT = PROJECT_ROOT;
 /**
  * Thrown by `notApplicable`, which most (rule, resource) pairs call: a plain object, because
  * capturing an Error's stack thousands of times was a tenth of the offline plan's run time.

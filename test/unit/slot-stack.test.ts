@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { tmpdir } from "node:os";
 import { registryHost } from "../../components/docker-provider";
 import { slotRebalanceCommand } from "../../components/slot-rebalance";
 import { imageRunBy } from "../harness/images";
@@ -228,5 +229,23 @@ describe("slot stacks: colours, pinned images and rolling replacement", () => {
     expect(String(image?.inputs.name)).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
     expect(imageRunBy(plan.resources, containersOf(plan.resources)[0]).name).toBe(image?.inputs.name);
     expect(plan.outputs).toMatchObject({ environment: "local", slot: "blue" });
+  });
+});
+
+describe("built images do not depend on the working directory", () => {
+  it("hashes the build context from the project, as `pulumi up` runs the program from dist/", async () => {
+    const imageName = async () =>
+      (await runProgram("local-blue")).resources.find(
+        (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.build,
+      )?.inputs.name;
+    const fromRoot = await imageName();
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    try {
+      expect(await imageName()).toBe(fromRoot);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(fromRoot).toMatch(/^backend-infra-local\/backend:src-[a-f0-9]{12}$/);
   });
 });
