@@ -49,14 +49,17 @@ export function buildImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
   }
   const server = args.registry?.server.replace(/\/$/, "");
   const repository = server ? `${server}/${args.repository}` : `${args.namePrefix}/${args.repository}`;
-  // Pulumi runs the program from dist/: the context is the project's, not the working directory's.
-  const sources = contextHash(join(PROJECT_ROOT, args.context));
+  // Pulumi runs the program and the provider from dist/ (main: dist/): the context is the
+  // project's, as an absolute path. A checkout at another path rebuilds the image once (the same
+  // layers, so the same image ID: the containers stay).
+  const context = join(PROJECT_ROOT, args.context);
+  const sources = contextHash(context);
   const built = new docker.RemoteImage(
     `${name}-image`,
     {
       name: `${repository}:${args.tagPrefix ? `${args.tagPrefix}-` : ""}src-${sources.slice(0, 12)}`,
       build: {
-        context: args.context,
+        context,
         dockerfile: "Dockerfile",
         // No platform: the Docker host's engine builds it for its own (amd64 or arm64). The base
         // images are multi-arch; a fixed linux/amd64 made arm64 hosts run emulated or fail.

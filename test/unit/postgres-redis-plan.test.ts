@@ -111,7 +111,7 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
       resources,
       (r) =>
         r.type === "docker:index/remoteImage:RemoteImage" &&
-        (r.inputs.build as Inputs)?.context === "images/postgres",
+        String((r.inputs.build as Inputs)?.context).endsWith("/images/postgres"),
       "postgres image",
     );
     const build = image.inputs.build as Inputs;

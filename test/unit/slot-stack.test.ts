@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tmpdir } from "node:os";
+import { resolve } from "node:path";
 import { registryHost } from "../../components/docker-provider";
 import { slotRebalanceCommand } from "../../components/slot-rebalance";
 import { imageRunBy } from "../harness/images";
@@ -96,7 +97,8 @@ describe("slot stack prod-blue", async () => {
       (r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.build,
     );
     expect(image?.inputs).toMatchObject({
-      build: { context: "examples/backend", dockerfile: "Dockerfile" },
+      // Absolute: the provider runs from dist/, where a relative context does not resolve.
+      build: { context: resolve(__dirname, "../../examples/backend"), dockerfile: "Dockerfile" },
       keepLocally: true,
     });
     expect(String(image?.inputs.name)).toMatch(
