@@ -182,6 +182,14 @@ export function redisServerArgs(conf: string): string[] {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const [name, ...rest] = tokens(line);
+    if (rest.some((token) => token === "")) {
+      // The Docker provider refuses an empty command argument. `logfile ""` is Redis' default
+      // (log to stdout), so leaving it out changes nothing; any other empty value would.
+      if (name === "logfile" && rest.length === 1) continue;
+      throw new Error(
+        `redis server args: "${line}" has an empty value, which a container command cannot carry`,
+      );
+    }
     args.push(`--${name}`, ...rest);
   }
   return args;

@@ -131,6 +131,12 @@ describe("containerOpenFilesLimit", () => {
       const containers = plan.resources.filter((r) => r.type === "docker:index/container:Container");
       expect(containers.length, stack).toBeGreaterThan(0);
       for (const c of containers) {
+        // The Docker provider refuses an empty command or entrypoint argument at apply time.
+        const argv = [
+          ...((c.inputs.command as string[]) ?? []),
+          ...((c.inputs.entrypoints as string[]) ?? []),
+        ];
+        expect(argv, `${stack} ${c.name}`).not.toContain("");
         expect(c.inputs.ulimits, `${stack} ${c.name}`).toContainEqual({
           name: "nofile",
           soft: 20000,
