@@ -8,6 +8,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT_ROOT } from "../lib/project-root";
 
 /** The reload CLI as run from the project directory (Pulumi runs the built program from there). */
 export const CONFIG_RELOAD_CLI = "node dist/tools/config-reload.js";
@@ -54,6 +55,8 @@ export function configReload(
       // Secret: the files may hold a private key or webhook URLs.
       stdin: pulumi.secret(stdin),
       environment: { DOCKER_HOST: args.dockerHost },
+      // The CLI path is relative to the project; Pulumi runs commands from dist/ (main: dist/).
+      dir: PROJECT_ROOT,
       triggers: [args.containerId],
       logging: "stdoutAndStderr",
     },

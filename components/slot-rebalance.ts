@@ -16,6 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Colour } from "../config/keys";
 import { validateTarget, type TrafficTarget } from "../lib/traffic-weights";
 import { switchCommand } from "./traffic-switch";
+import { PROJECT_ROOT } from "../lib/project-root";
 
 export interface SlotRebalanceArgs {
   /** This slot's colour. */
@@ -90,6 +91,8 @@ export class SlotRebalance extends pulumi.ComponentResource {
         create: cmd,
         update: cmd,
         environment: { DOCKER_HOST: args.dockerHost },
+        // The CLI path is relative to the project; Pulumi runs commands from dist/ (main: dist/).
+        dir: PROJECT_ROOT,
         triggers: [args.containers],
         logging: "stdoutAndStderr",
       },

@@ -20,6 +20,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour } from "../config/keys";
 import { COLOUR_NAMES, colourWeights, type PerColour } from "../lib/traffic-weights";
+import { PROJECT_ROOT } from "../lib/project-root";
 
 /** The CLI as run from the project directory (Pulumi runs the built program from there). */
 export const TRAFFIC_SWITCH_CLI = "node dist/tools/traffic-switch.js";
@@ -106,6 +107,8 @@ export class TrafficSwitch extends pulumi.ComponentResource {
         create: cmd,
         update: cmd,
         environment: { DOCKER_HOST: args.dockerHost },
+        // The CLI path is relative to the project; Pulumi runs commands from dist/ (main: dist/).
+        dir: PROJECT_ROOT,
         triggers: [args.edgeContainerId, args.edgeConfigHash],
         logging: "stdoutAndStderr",
       },
