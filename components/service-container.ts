@@ -157,7 +157,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         envs: args.envs,
         memory: args.memoryMb,
         memorySwap: args.memoryMb,
-        cpus: String(args.cpus),
+        cpus: dockerCpus(args.cpus),
         ulimits: [
           { name: "nproc", soft: pids, hard: pids },
           { name: "nofile", soft: openFiles, hard: openFiles },
@@ -207,4 +207,17 @@ export class ServiceContainer extends pulumi.ComponentResource {
     this.imageRef = image.ref;
     this.registerOutputs({ containerName: this.containerName, imageRef: this.imageRef });
   }
+}
+
+/**
+ * A CPU limit as the Docker provider reads it back from the engine (`1.0`, `0.25`, `1.5`), so
+ * that a second preview compares equal: `cpus` forces a new container, and `1` against the `1.0`
+ * the provider reads made every `pulumi up` replace every container.
+ */
+export function dockerCpus(cpus: number): string {
+  if (!Number.isFinite(cpus) || cpus <= 0)
+    throw new Error(`ServiceContainer: cpus must be a positive number, got ${cpus}`);
+  const nano = Math.round(cpus * 1e9);
+  if (nano % 1e9 === 0) return (nano / 1e9).toFixed(1);
+  return (nano / 1e9).toFixed(9).replace(/0+$/, "");
 }

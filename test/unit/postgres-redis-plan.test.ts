@@ -46,7 +46,8 @@ describe.each(["prod", "staging", "local"])("data tier in the %s plan", (stack) 
     expect(i.user).toBe("999:999");
     expect(i.memory).toBe(config.postgres.memoryMb);
     expect(i.memorySwap).toBe(config.postgres.memoryMb);
-    expect(i.cpus).toBe(String(config.postgres.cpus));
+    expect(Number(i.cpus)).toBe(config.postgres.cpus);
+    expect(i.cpus).toMatch(/^\d+\.\d+$/); // as the provider reads it back (1.0, not 1)
     expect(i.ports ?? []).toEqual([]);
     expect(i.readOnly).toBe(true);
     expect(i.privileged).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceContainer } from "../../components/service-container";
+import { dockerCpus, ServiceContainer } from "../../components/service-container";
 import { runProgram } from "../harness/run-program";
 
 const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
@@ -150,5 +150,16 @@ describe("containerOpenFilesLimit", () => {
     await expect(runProgram("local", { overrides: { containerOpenFilesLimit: "100" } })).rejects.toThrow(
       /containerOpenFilesLimit.*2048/,
     );
+  });
+});
+
+describe("dockerCpus", () => {
+  it("writes the CPU limit the way the Docker provider reads it back (no diff on the next preview)", () => {
+    expect(dockerCpus(1)).toBe("1.0");
+    expect(dockerCpus(2)).toBe("2.0");
+    expect(dockerCpus(0.25)).toBe("0.25");
+    expect(dockerCpus(1.5)).toBe("1.5");
+    expect(dockerCpus(0.05)).toBe("0.05");
+    expect(() => dockerCpus(0)).toThrow(/cpus must be a positive number/);
   });
 });
