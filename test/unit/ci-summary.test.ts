@@ -39,4 +39,16 @@ describe("tools/ci-summary.mjs", () => {
   it("an unreadable report is one failure", () => {
     expect(summary("not json").at(-1)).toBe("0 passed, 1 failed");
   });
+
+  it("adds the engine level's counts, and counts an engine run that failed without a failed check once", () => {
+    const engine = join(dir, "engine.json");
+    writeFileSync(engine, JSON.stringify({ passed: 12, failed: 1 }));
+    expect(summary(passing, "0", engine, "1").at(-1)).toBe("15 passed, 1 failed, 1 skipped");
+    writeFileSync(engine, JSON.stringify({ passed: 12, failed: 0 }));
+    expect(summary(passing, "0", engine, "0").at(-1)).toBe("15 passed, 0 failed, 1 skipped");
+    expect(summary(passing, "0", engine, "1").at(-1)).toBe("15 passed, 1 failed, 1 skipped");
+    expect(summary(passing, "0", join(dir, "missing.json"), "1").at(-1)).toBe(
+      "3 passed, 1 failed, 1 skipped",
+    );
+  });
 });

@@ -1,0 +1,206 @@
+/**
+ * Acceptance on the deployed containers (real-engine issue, item 4): health, the edge over TLS,
+ * the hardening Docker reports, network isolation, Prometheus' targets, and the backup runner's
+ * first jobs with their metrics in Prometheus.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Checks } from "./checks";
+import {
+  deployedContainers,
+  exposureProblems,
+  hardeningProblems,
+  inspect,
+  logTail,
+  networkInternal,
+} from "./docker-facts";
+import { httpsGet, waitFor } from "./http";
+import { EDGE_HTTPS } from "./lifecycle";
+import { mustRun, run, runQuick } from "./proc";
+import type { PulumiSession } from "./pulumi-session";
+import { NAME_PREFIX } from "./stacks";
+
+const PROMETHEUS = "http://127.0.0.1:9090";
+const EDGE_PUBLIC_PORTS = [8080, 8443];
+
+interface EnvOutputs {
+  networks: Record<string, string>;
+  edge: { container: string };
+  traffic: { active: string };
+  postgres: { container: string; image: string };
+  redis: { container: string };
+  backups: { runnerContainer: string };
+}
+
+/** Whether `host:port` accepts a TCP connection from a fresh container on `network`. */
+async function reachable(network: string, image: string, host: string, port: number): Promise<boolean> {
+  const r = await run("docker", [
+    "run",
+    "--rm",
+    "--network",
+    network,
+    "--user",
+    "999:999",
+    "--entrypoint",
+    "bash",
+    image,
+    "-c",
+    'timeout 3 bash -c "</dev/tcp/$0/$1"',
+    host,
+    String(port),
+  ]);
+  return r.status === 0;
+}
+
+function ipOn(container: string, network: string): string {
+  const r = runQuick("docker", [
+    "inspect",
+    "--format",
+    `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
+    container,
+  ]);
+  const ip = r.stdout.trim();
+  if (r.status !== 0 || !ip) throw new Error(`${container} has no address on ${network}: ${r.stderr.trim()}`);
+  return ip;
+}
+
+async function prometheus(path: string): Promise<unknown> {
+  const r = await httpsGet(`${PROMETHEUS}${path}`);
+  if (r.status !== 200) throw new Error(`Prometheus ${path}: ${r.status} ${r.body.slice(0, 200)}`);
+  return (JSON.parse(r.body) as { data: unknown }).data;
+}
+
+export async function acceptanceChecks(session: PulumiSession, checks: Checks): Promise<void> {
+  const out = JSON.parse(readFileSync(join(session.paths.engineDir, "outputs.json"), "utf8")) as EnvOutputs;
+  const containers = deployedContainers(NAME_PREFIX);
+
+  await checks.check(`every container is healthy (${containers.length})`, async () => {
+    const unhealthy = () => containers.map(inspect).filter((c) => !c.running || c.health !== "healthy");
+    try {
+      await waitFor("all healthy", 180, async () => unhealthy().length === 0);
+    } catch {
+      throw new Error(
+        unhealthy()
+          .map(
+            (c) =>
+              `${c.name}: ${c.running ? c.health : "not running"}\n  health: ${c.healthLog.join(" | ")}\n${logTail(c.name, 15)}`,
+          )
+          .join("\n"),
+      );
+    }
+    return containers.join(", ");
+  });
+
+  await checks.check(
+    "the edge serves the backend over TLS: /health 200, /ping in the active colour",
+    async () => {
+      const health = await httpsGet(`${EDGE_HTTPS}/health`);
+      if (health.status !== 200) throw new Error(`/health: ${health.status} ${health.body.slice(0, 200)}`);
+      const ping = await httpsGet(`${EDGE_HTTPS}/ping`);
+      const colour = (JSON.parse(ping.body) as { colour?: string }).colour;
+      if (ping.status !== 200 || colour !== out.traffic.active)
+        throw new Error(`/ping: ${ping.status} ${ping.body} (active is ${out.traffic.active})`);
+      return `/ping -> ${colour}`;
+    },
+  );
+
+  await checks.check(
+    "docker inspect: non-root, read-only or declared, caps dropped, no-new-privileges, limits",
+    () => {
+      const problems = containers.flatMap((name) =>
+        hardeningProblems(inspect(name)).map((p) => `${name}: ${p}`),
+      );
+      if (problems.length) throw new Error(problems.join("\n"));
+      const writable = containers.map(inspect).filter((c) => !c.readOnlyRootfs);
+      return `${containers.length} containers; writable root filesystems with reasons: ${writable.map((c) => c.name).join(", ") || "none"}`;
+    },
+  );
+
+  await checks.check("only the edge publishes ports; everything else on 127.0.0.1", () => {
+    const problems = containers.flatMap((name) =>
+      exposureProblems(inspect(name), out.edge.container, EDGE_PUBLIC_PORTS).map((p) => `${name}: ${p}`),
+    );
+    if (problems.length) throw new Error(problems.join("\n"));
+  });
+
+  await checks.check(
+    "isolation: Postgres and Redis from the data network only; data network internal",
+    async () => {
+      const { data, edge, app } = out.networks;
+      if (!networkInternal(data)) throw new Error(`${data} is not internal`);
+      const image = out.postgres.image;
+      const targets = [
+        {
+          name: "postgres",
+          host: out.postgres.container,
+          ip: ipOn(out.postgres.container, data),
+          port: 5432,
+        },
+        { name: "redis", host: out.redis.container, ip: ipOn(out.redis.container, data), port: 6379 },
+      ];
+      const wrong: string[] = [];
+      for (const t of targets) {
+        if (!(await reachable(data, image, t.host, t.port)))
+          wrong.push(`${t.name} not reachable from ${data}`);
+        for (const net of [edge, app]) {
+          for (const host of [t.host, t.ip]) {
+            if (await reachable(net, image, host, t.port))
+              wrong.push(`${t.name} (${host}) reachable from ${net}`);
+          }
+        }
+      }
+      if (wrong.length) throw new Error(wrong.join("; "));
+      return "reachable from data; not from edge or app, by name or address";
+    },
+  );
+
+  await checks.check("every Prometheus scrape target is up", async () => {
+    type Target = { health: string; labels: { job: string; instance: string }; lastError: string };
+    let down: Target[] = [];
+    let all: Target[] = [];
+    try {
+      await waitFor("targets up", 120, async () => {
+        all = ((await prometheus("/api/v1/targets?state=active")) as { activeTargets: Target[] })
+          .activeTargets;
+        down = all.filter((t) => t.health !== "up");
+        return all.length > 0 && down.length === 0;
+      });
+    } catch (error) {
+      if (!all.length) throw error;
+      throw new Error(
+        down.map((t) => `${t.labels.job} ${t.labels.instance}: ${t.health} ${t.lastError}`).join("\n"),
+      );
+    }
+    return `${all.length} targets: ${[...new Set(all.map((t) => t.labels.job))].join(", ")}`;
+  });
+
+  await checks.check("backup runner: stanza created, a first full backup in both repositories", async () => {
+    const runner = out.backups.runnerContainer;
+    await mustRun("docker", ["exec", runner, "backup-pg", "full"], { timeoutMs: 15 * 60_000 });
+    const info = await mustRun("docker", ["exec", runner, "pgbackrest", "info", "--output=json"]);
+    const stanza = (
+      JSON.parse(info.stdout) as {
+        backup: { type: string; database: { "repo-key": number } }[];
+        status: { code: number };
+      }[]
+    )[0];
+    const repos = new Set(stanza.backup.filter((b) => b.type === "full").map((b) => b.database["repo-key"]));
+    if (!repos.has(1) || !repos.has(2))
+      throw new Error(`full backups in repositories ${[...repos].join(",") || "none"}, expected 1 and 2`);
+    return "full backup in repo1 (local volume) and repo2 (S3 stand-in)";
+  });
+
+  await checks.check("the backup metrics reach Prometheus", async () => {
+    let value = "";
+    await waitFor("backup_last_status{kind=pg_full}", 90, async () => {
+      const data = (await prometheus(
+        `/api/v1/query?query=${encodeURIComponent('backup_last_status{kind="pg_full"}')}`,
+      )) as {
+        result: { value: [number, string] }[];
+      };
+      value = data.result[0]?.value[1] ?? "";
+      return value === "1";
+    });
+    return `backup_last_status{kind="pg_full"} = ${value}`;
+  });
+}
