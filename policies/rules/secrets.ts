@@ -113,8 +113,8 @@ function stackReferenceSecrets(props: Record<string, unknown>): string[] {
 }
 
 /**
- * Every secret value the stack generates or reads, also base64- and hex-encoded (keys are often
- * passed encoded, e.g. MinIO's KMS key); values shorter than 8 characters are ignored.
+ * Every secret value the stack generates or reads, also URL-, base64- and hex-encoded (keys are
+ * often passed encoded, e.g. MinIO's KMS key); values shorter than 8 characters are ignored.
  */
 export function managedSecrets(resources: PolicyResource[]): string[] {
   const values: string[] = [];
@@ -127,7 +127,15 @@ export function managedSecrets(resources: PolicyResource[]): string[] {
   }
   const encoded = values.flatMap((v) => {
     const bytes = Buffer.from(v, "utf8");
-    return [v, bytes.toString("base64"), bytes.toString("base64url"), bytes.toString("hex")];
+    // URL-encoded too: a generated password with special characters sits in a connection URL
+    // percent-encoded (DATABASE_URL, REDIS_URL).
+    return [
+      v,
+      encodeURIComponent(v),
+      bytes.toString("base64"),
+      bytes.toString("base64url"),
+      bytes.toString("hex"),
+    ];
   });
   return [...new Set(encoded.filter((v) => v.length >= 8))];
 }

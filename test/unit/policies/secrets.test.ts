@@ -105,6 +105,24 @@ describe("container-env-no-plaintext-secrets", () => {
     ]);
     expect(outcome.violations).toEqual([]);
   });
+  it("passes a generated password percent-encoded in a URL (as the slot's DATABASE_URL carries it)", async () => {
+    const special = "p@ss:w/rd#with%special?chars";
+    const ref: StackResource = {
+      type: secrets.STACK_REFERENCE,
+      name: "env",
+      props: {
+        name: "org/backend-infra/local",
+        outputs: { postgres: { password: special } },
+        secretOutputNames: [],
+      },
+    };
+    const url = `DATABASE_URL=postgres://app:${encodeURIComponent(special)}@postgres:5432/app`;
+    expect((await checkStack(policy, [ref, app([url])])).violations).toEqual([]);
+    // Without the reference it is a literal.
+    expect((await checkStack(policy, [app([url])])).violations).toEqual([
+      expect.stringMatching(/sets DATABASE_URL to a URL with a literal password/),
+    ]);
+  });
   it("fails literal secrets and URL passwords, naming container and variable", async () => {
     const outcome = await checkStack(policy, [
       password,
