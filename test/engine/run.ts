@@ -6,6 +6,7 @@
  *   npm run test:engine              deploy, check, destroy
  *   npm run test:engine -- --keep    deploy and check; leave the stacks up, write .engine/env
  *   npm run test:engine -- --down    destroy what a --keep run left (pulumi destroy, then volumes)
+ *   npm run test:engine -- --only idempotence,blue-green   the deploy, those phases, the destroy
  *
  * Ends with `engine: N passed, N failed` and the time each phase took; the counts also go to
  * .test-output/engine.json for the CI summary.
@@ -14,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { acceptanceChecks } from "./acceptance";
 import { Checks } from "./checks";
-import { lifecycleChecks } from "./lifecycle";
+import { lifecycleChecks, OPTIONAL_PHASES, type OptionalPhase } from "./lifecycle";
 import { log, mustRun, setLog } from "./proc";
 import { parseExports, PulumiSession } from "./pulumi-session";
 import { ENV_STACK, SLOT_STACKS, teardown } from "./stacks";
@@ -39,10 +40,25 @@ function missingPlugins(env: NodeJS.ProcessEnv): string[] {
 const engineDir = join(root, ".engine");
 
 async function main(): Promise<number> {
-  const args = new Set(process.argv.slice(2));
-  for (const a of args) {
-    if (!["--keep", "--down"].includes(a)) {
-      console.error(`test:engine: unknown argument ${a} (expected --keep or --down)`);
+  const argv = process.argv.slice(2);
+  const args = new Set<string>();
+  let only: Set<OptionalPhase> = new Set(OPTIONAL_PHASES);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--only") {
+      const names = (argv[++i] ?? "").split(",").filter(Boolean);
+      const bad = names.filter((n) => !(OPTIONAL_PHASES as readonly string[]).includes(n));
+      if (!names.length || bad.length) {
+        console.error(
+          `test:engine: --only takes a comma-separated list of ${OPTIONAL_PHASES.join(", ")}; got "${argv[i] ?? ""}"`,
+        );
+        return 2;
+      }
+      only = new Set(names as OptionalPhase[]);
+    } else if (a === "--keep" || a === "--down") {
+      args.add(a);
+    } else {
+      console.error(`test:engine: unknown argument ${a} (expected --keep, --down or --only PHASES)`);
       return 2;
     }
   }
@@ -94,7 +110,12 @@ async function main(): Promise<number> {
     );
     return checks.finish();
   }
-  const ok = await lifecycleChecks(session, checks, () => acceptanceChecks(session as PulumiSession, checks));
+  const ok = await lifecycleChecks(
+    session,
+    checks,
+    () => acceptanceChecks(session as PulumiSession, checks),
+    only,
+  );
   if (args.has("--keep") || !ok) {
     writeFileSync(join(engineDir, "env"), session.envFile());
     console.log(
