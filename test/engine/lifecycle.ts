@@ -10,6 +10,7 @@ import { httpsGet, waitFor } from "./http";
 import { runQuick } from "./proc";
 import type { PulumiSession } from "./pulumi-session";
 import { clearLeftovers, ENV_STACK, NAME_PREFIX, stackConfig, up } from "./stacks";
+import { which } from "../support/tools";
 import { runWrk } from "../support/wrk";
 
 /** The edge's published HTTPS port in Pulumi.local.yaml. */
@@ -181,12 +182,14 @@ export async function lifecycleChecks(
   await phase("blue-green", async () => {
     await checks.check("pulumi up local-green (the idle slot)", () => up(session, "local-green"));
     await checks.check("switch to green with pulumi config set + up: no request fails", async () => {
+      if (!which("wrk")) throw new Error("wrk is not installed (apt-get install wrk; .ci/run installs it)");
       const load = runWrk({
         url: `${EDGE_HTTPS}/ping`,
         durationSeconds: 45,
         connections: 8,
         countIn: engineDir,
       });
+      load.catch(() => undefined); // awaited below; a failed start must not crash the run before
       await new Promise((r) => setTimeout(r, 5000));
       await session.must(["config", "set", "trafficActive", "green", "--stack", ENV_STACK]);
       const started = Date.now();
