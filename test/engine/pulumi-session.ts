@@ -137,7 +137,6 @@ export class PulumiSession {
    */
   envFile(): string {
     const keep = [
-      "PATH",
       "PULUMI_HOME",
       "PULUMI_BACKEND_URL",
       "PULUMI_CONFIG_PASSPHRASE_FILE",
@@ -148,6 +147,8 @@ export class PulumiSession {
     return [
       "# Written by npm run test:engine -- --keep. Source it from the project root:",
       "#   source .engine/env && pulumi stack ls && pulumi stack output --stack local --json",
+      // The toolchain's bin directory first, then the shell's own PATH.
+      `export PATH=${quote(String(this.env.PATH).split(":")[0])}:"$PATH"`,
       ...keep
         .filter((k) => this.env[k] !== undefined)
         .map((k) => `export ${k}=${quote(String(this.env[k]))}`),
