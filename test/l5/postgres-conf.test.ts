@@ -166,7 +166,7 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
     expect(differences).toEqual([]);
   });
 
-  it("the app-role init SQL (run once by the official entrypoint) creates a scram LOGIN role owning the database", () => {
+  it("the app-role init SQL (run once by the official entrypoint) creates a scram LOGIN role with a schema of its own, not the database or public", () => {
     pg.sql("CREATE DATABASE appdb");
     const password = "Zq3-_generated-password-0123456789abcdef";
     const result = runInitSql(
@@ -183,8 +183,10 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
         "SELECT rolcanlogin, rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'app'",
       ),
     ).toBe("t|f|t");
-    expect(pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'appdb'")).toBe("app");
-    // As the database owner, app may create tables in public (PostgreSQL 15 gives that only to the owner).
+    // The database and public belong to postgres; the application works in its own schema.
+    expect(pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'appdb'")).toBe(
+      "postgres",
+    );
     const create = asPostgres(join(PG_BIN, "psql"), [
       "-h",
       pg.socketDir,
@@ -198,9 +200,24 @@ describe.skipIf(skipReason("pg_ctl", "initdb", "pgbackrest"))("postgresql.conf o
       "ON_ERROR_STOP=1",
       "-qAtX",
       "-c",
-      "CREATE TABLE sessions(id text primary key); SELECT current_user",
+      "CREATE TABLE sessions(id text primary key); SELECT current_user || ' ' || (SELECT nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid WHERE c.relname = 'sessions')",
     ]);
     expect(create.status, create.stderr).toBe(0);
-    expect(create.stdout.trim()).toBe("app");
+    expect(create.stdout.trim()).toBe("app app");
+    const inPublic = asPostgres(join(PG_BIN, "psql"), [
+      "-h",
+      pg.socketDir,
+      "-p",
+      String(pg.port),
+      "-U",
+      "app",
+      "-d",
+      "appdb",
+      "-qAtX",
+      "-c",
+      "CREATE TABLE public.planted(id int)",
+    ]);
+    expect(inPublic.status).not.toBe(0);
+    expect(inPublic.stderr).toMatch(/permission denied for schema public/);
   });
 });
