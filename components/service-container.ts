@@ -5,6 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { goDurationFromSeconds } from "../lib/go-duration";
 import { parseImageRef } from "../lib/image-ref";
 import { pullImage, type ResolvedImage } from "./pulled-image";
 
@@ -165,9 +166,9 @@ export class ServiceContainer extends pulumi.ComponentResource {
         restart: "unless-stopped",
         healthcheck: {
           tests: health.test,
-          interval: `${health.intervalSeconds ?? 10}s`,
-          timeout: `${health.timeoutSeconds ?? 5}s`,
-          startPeriod: `${health.startPeriodSeconds ?? 30}s`,
+          interval: goDurationFromSeconds(health.intervalSeconds ?? 10),
+          timeout: goDurationFromSeconds(health.timeoutSeconds ?? 5),
+          startPeriod: goDurationFromSeconds(health.startPeriodSeconds ?? 30),
           retries: health.retries ?? 3,
         },
         networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { dockerCpus, ServiceContainer } from "../../components/service-container";
-import { runProgram } from "../harness/run-program";
+import { goDurationFromSeconds } from "../../lib/go-duration";
+import { runProgram, waitForRegistrations } from "../harness/run-program";
 
 const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
@@ -39,6 +40,8 @@ async function build(args: Partial<ConstructorParameters<typeof ServiceContainer
     ...args,
   });
   await new Promise<void>((resolve) => service.container.id.apply(() => resolve()));
+  // The component's own outputs register after that; the next test's mocks must not see them.
+  await waitForRegistrations();
   const container = registered.find((r) => r.type === "docker:index/container:Container");
   if (!container) throw new Error("no container registered");
   return container.inputs;
@@ -161,5 +164,24 @@ describe("dockerCpus", () => {
     expect(dockerCpus(1.5)).toBe("1.5");
     expect(dockerCpus(0.05)).toBe("0.05");
     expect(() => dockerCpus(0)).toThrow(/cpus must be a positive number/);
+  });
+});
+
+describe("goDurationFromSeconds", () => {
+  it("writes healthcheck durations the way the Docker provider reads them back (no diff on the next preview)", () => {
+    expect(goDurationFromSeconds(0)).toBe("0s");
+    expect(goDurationFromSeconds(10)).toBe("10s");
+    expect(goDurationFromSeconds(59)).toBe("59s");
+    expect(goDurationFromSeconds(60)).toBe("1m0s");
+    expect(goDurationFromSeconds(120)).toBe("2m0s");
+    expect(goDurationFromSeconds(330)).toBe("5m30s");
+    expect(goDurationFromSeconds(3600)).toBe("1h0m0s");
+    expect(goDurationFromSeconds(3725)).toBe("1h2m5s");
+    expect(() => goDurationFromSeconds(1.5)).toThrow(/whole number of seconds/);
+  });
+
+  it("is what a container with a long start period declares", async () => {
+    const inputs = await build({ healthcheck: { test: ["CMD", "true"], startPeriodSeconds: 330 } });
+    expect(inputs.healthcheck).toMatchObject({ startPeriod: "5m30s", interval: "10s" });
   });
 });
