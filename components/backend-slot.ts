@@ -10,6 +10,8 @@
  *   only then goes on to the next replica (each replica's inputs wait for the previous one). Pulumi deletes the old containers after
  *   their replacements are up; each old one gets SIGTERM, drains (/health 503, so the edge
  *   stops sending it requests) and exits within `stopTimeoutSeconds`.
+ * - The connection URLs (with the env stack's generated passwords) are files in a per-slot volume,
+ *   mounted read-only at /run/secrets (`DATABASE_URL_FILE`, `REDIS_URL_FILE`), never env values.
  * - The image is `backend.image` (pinned) or, when unset, examples/backend built on the docker
  *   host and tagged with a hash of its sources (never `latest`).
  */
@@ -20,6 +22,7 @@ import { BACKEND_ROLE, REPLICA_LABEL, ROLE_LABEL, SLOT_LABEL } from "../lib/slot
 import { slotAlias } from "./edge";
 import { buildImage } from "./built-image";
 import { pullImage, type ResolvedImage } from "./pulled-image";
+import { SecretFiles } from "./secret-files";
 import { ServiceContainer } from "./service-container";
 
 /** uid:gid of the `node` user in the official Node image the backend runs on. */
@@ -72,15 +75,20 @@ export interface BackendSlotArgs {
   networks: { app: pulumi.Input<string>; data: pulumi.Input<string>; monitoring?: pulumi.Input<string> };
   postgres: SlotDatabase;
   redis: SlotRedis;
+  /** Docker engine (DOCKER_HOST for the CLI) that writes the connection-URL files. */
+  dockerHost: pulumi.Input<string>;
 }
+
+/** Where a replica finds its connection URLs (`DATABASE_URL_FILE`, `REDIS_URL_FILE`). */
+export const SLOT_SECRETS_DIR = "/run/secrets";
 
 /**
  * Resource transformation for the slot's containers: appends to the container name a hash of
  * every other property the container is created from (image digest, env, limits, healthcheck,
  * labels, ...). Docker re-creates a container for almost any change, and Pulumi replaces
  * create-before-delete; with the hash in the name the new container never clashes with the old
- * one, and an unchanged container keeps its name (no spurious replacement). The hash also covers
- * the secret env values: 8 hex digits of sha256 over the whole spec reveal nothing about them.
+ * one, and an unchanged container keeps its name (no spurious replacement). The spec holds no
+ * secret (the connection URLs are files; their revision label is a hash).
  */
 export function revisionNamed(
   args: pulumi.ResourceTransformationArgs,
@@ -140,9 +148,21 @@ export class BackendSlot extends pulumi.ComponentResource {
       pulumi.output(
         `SHUTDOWN_DRAIN_MS=${Math.min(5000, Math.max(0, args.stopTimeoutSeconds * 1000 - 5000))}`,
       ),
-      pulumi.secret(databaseUrl.apply((u) => `DATABASE_URL=${u}`)),
-      pulumi.secret(redisUrl.apply((u) => `REDIS_URL=${u}`)),
+      // Files, not env values: see components/secret-files.ts.
+      pulumi.output(`DATABASE_URL_FILE=${SLOT_SECRETS_DIR}/database-url`),
+      pulumi.output(`REDIS_URL_FILE=${SLOT_SECRETS_DIR}/redis-url`),
     ];
+    const secrets = new SecretFiles(
+      `${name}-secrets`,
+      {
+        volumeName: `${args.namePrefix}-backend-${args.colour}-secrets`,
+        image: image.id,
+        owner: BACKEND_USER,
+        files: { "database-url": databaseUrl, "redis-url": redisUrl },
+        dockerHost: args.dockerHost,
+      },
+      { parent: this },
+    );
 
     const alias = slotAlias(args.colour);
     const containers: ServiceContainer[] = [];
@@ -160,6 +180,7 @@ export class BackendSlot extends pulumi.ComponentResource {
             memoryMb: args.memoryMb,
             cpus: args.cpus,
             envs,
+            volumes: [{ volumeName: secrets.volumeName, containerPath: SLOT_SECRETS_DIR, readOnly: true }],
             networks: [
               { name: args.networks.app, aliases: [alias] },
               { name: args.networks.data },
@@ -186,6 +207,8 @@ export class BackendSlot extends pulumi.ComponentResource {
               [ROLE_LABEL]: BACKEND_ROLE,
               [SLOT_LABEL]: args.colour,
               [REPLICA_LABEL]: String(i),
+              // New connection URLs (a rotated password) replace the replicas, one at a time.
+              "backend-infra.secrets-revision": secrets.revision,
               // One replica at a time: this container's inputs wait for the previous replica's name,
               // which resolves only once that container is created and healthy (wait: true). A
               // component's dependsOn does not reach its children, an input dependency does. That

@@ -48,6 +48,7 @@ export function buildSlotStack(config: InfraConfig): SlotStackOutputs {
       cpus: config.backend.cpus,
       stopTimeoutSeconds: config.backend.stopTimeoutSeconds,
       port: config.backend.port,
+      dockerHost,
       networks: {
         app: field<string>("networks", "app"),
         data: field<string>("networks", "data"),

@@ -27,8 +27,8 @@ interface EnvOutputs {
   networks: Record<string, string>;
   edge: { container: string };
   traffic: { active: string };
-  postgres: { container: string; image: string };
-  redis: { container: string };
+  postgres: { container: string; image: string; password: string };
+  redis: { container: string; appPassword: string };
   backups: { runnerContainer: string };
 }
 
@@ -113,6 +113,33 @@ export async function acceptanceChecks(session: PulumiSession, checks: Checks): 
       if (problems.length) throw new Error(problems.join("\n"));
       const writable = containers.map(inspect).filter((c) => !c.readOnlyRootfs);
       return `${containers.length} containers; writable root filesystems with reasons: ${writable.map((c) => c.name).join(", ") || "none"}`;
+    },
+  );
+
+  await checks.check(
+    "backend replicas read their connection URLs from 0400 files: no password in docker inspect",
+    () => {
+      const replicas = containers.filter((n) => n.startsWith(`${NAME_PREFIX}-backend-`));
+      if (replicas.length === 0) throw new Error("no backend replica deployed");
+      const secrets = [out.postgres.password, out.redis.appPassword].flatMap((p) => [
+        p,
+        encodeURIComponent(p),
+      ]);
+      const problems: string[] = [];
+      for (const name of replicas) {
+        const raw = runQuick("docker", ["inspect", name]).stdout;
+        if (secrets.some((secret) => raw.includes(secret)))
+          problems.push(`${name}: a password in docker inspect`);
+        for (const file of ["/run/secrets/database-url", "/run/secrets/redis-url"]) {
+          const stat = runQuick("docker", ["exec", name, "stat", "-c", "%a %u", file]);
+          if (stat.stdout.trim() !== "400 1000")
+            problems.push(
+              `${name}: ${file}: ${(stat.stdout + stat.stderr).trim()} (expected mode 400, owner 1000)`,
+            );
+        }
+      }
+      if (problems.length) throw new Error(problems.join("\n"));
+      return replicas.join(", ");
     },
   );
 

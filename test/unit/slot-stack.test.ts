@@ -64,22 +64,51 @@ describe("slot stack prod-blue", async () => {
     });
   });
 
-  it("passes the database and Redis URLs from the env stack outputs as secrets", () => {
+  it("hands the database and Redis URLs to the replicas as files, never as env values", () => {
     const envs = containers[0].inputs.envs as string[];
     expect(envs).toContain("APP_COLOUR=blue");
     expect(envs).toContain("PORT=4000");
-    expect(envs).toContain(
-      `DATABASE_URL=postgres://${String(envPostgres.user)}:${encodeURIComponent(String(envPostgres.password))}@` +
-        `${String(envPostgres.host)}:${String(envPostgres.port)}/${String(envPostgres.database)}`,
-    );
-    // The app's ACL user, never the administrator's password.
-    expect(envs).toContain(
-      `REDIS_URL=redis://${String(envRedis.appUser)}:${encodeURIComponent(String(envRedis.appPassword))}@${String(envRedis.host)}:${String(envRedis.port)}`,
-    );
-    expect(envs.join("\n")).not.toContain(encodeURIComponent(String(envRedis.password)));
-    expect(containers[0].secretInputs).toContain("envs");
+    expect(envs).toContain("DATABASE_URL_FILE=/run/secrets/database-url");
+    expect(envs).toContain("REDIS_URL_FILE=/run/secrets/redis-url");
+    // No password in any container's spec (docker inspect shows env and labels).
+    for (const c of containers) {
+      const spec = JSON.stringify(c.inputs);
+      expect(spec).not.toContain(encodeURIComponent(String(envPostgres.password)));
+      expect(spec).not.toContain(encodeURIComponent(String(envRedis.appPassword)));
+      expect(c.inputs.volumes).toEqual([
+        {
+          volumeName: "backend-infra-prod-backend-blue-secrets",
+          containerPath: "/run/secrets",
+          readOnly: true,
+        },
+      ]);
+    }
     // drain shorter than the stop timeout, so SIGTERM -> 503 -> edge stops sending -> exit
     expect(envs).toContain("SHUTDOWN_DRAIN_MS=5000");
+  });
+
+  it("writes the URL files once per change, from stdin (a secret), into the slot's volume", () => {
+    const volume = plan.resources.find((r) => r.type === "docker:index/volume:Volume");
+    expect(volume?.inputs.name).toBe("backend-infra-prod-backend-blue-secrets");
+    const write = plan.resources.find((r) => r.type === "command:local:Command" && r.name.endsWith("-write"));
+    expect(write?.secretInputs).toContain("stdin");
+    expect(JSON.parse(String(write?.inputs.stdin))).toEqual({
+      "database-url":
+        `postgres://${String(envPostgres.user)}:${encodeURIComponent(String(envPostgres.password))}@` +
+        `${String(envPostgres.host)}:${String(envPostgres.port)}/${String(envPostgres.database)}`,
+      // The app's ACL user, never the administrator's password.
+      "redis-url": `redis://${String(envRedis.appUser)}:${encodeURIComponent(String(envRedis.appPassword))}@${String(envRedis.host)}:${String(envRedis.port)}`,
+    });
+    const create = String(write?.inputs.create);
+    expect(create).toMatch(/^docker run --rm -i --pull never --network none --read-only /);
+    expect(create).toContain("type=volume,source=backend-infra-prod-backend-blue-secrets,target=/secrets");
+    expect(create).not.toContain(String(envPostgres.password));
+    expect(write?.inputs.environment).toEqual({ DOCKER_HOST: env.outputs.dockerHost });
+    // A replica's spec names the secrets' revision, so new URLs replace the replicas.
+    expect(containers[0].inputs.labels).toContainEqual({
+      label: "backend-infra.secrets-revision",
+      value: expect.stringMatching(/^[a-f0-9]{16}$/),
+    });
   });
 
   it("replaces replicas one at a time: each container waits for the one before", () => {
