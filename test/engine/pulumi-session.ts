@@ -74,7 +74,8 @@ export class PulumiSession {
   /**
    * Copies the checkout (tracked and untracked, not ignored files, and the built dist/) to
    * `.engine/project`, keeping modification times so the stale-build check sees the real build.
-   * The stack files already there are kept: they hold the stacks' salts and earlier config.
+   * Stack files are the checkout's, with the salt of the stack file already there (its secrets
+   * are encrypted with it).
    */
   async syncProject(): Promise<void> {
     const { root } = this.paths;
@@ -86,7 +87,17 @@ export class PulumiSession {
     mkdirSync(this.project, { recursive: true });
     for (const file of files) {
       const target = join(this.project, file);
-      if (/^Pulumi\.[^/]+\.yaml$/.test(file) && existsSync(target)) continue;
+      if (/^Pulumi\.[^/]+\.yaml$/.test(file) && existsSync(target)) {
+        // The checkout's config, every run (an earlier run's `config set` must not leak into
+        // this one), with the stack's own encryption salt, which its secrets need.
+        const salt = /^encryptionsalt: .*$/m.exec(readFileSync(target, "utf8"))?.[0];
+        const text = readFileSync(join(root, file), "utf8");
+        writeFileSync(
+          target,
+          salt && !/^encryptionsalt:/m.test(text) ? `${text.trimEnd()}\n${salt}\n` : text,
+        );
+        continue;
+      }
       cpSync(join(root, file), target, { preserveTimestamps: true, force: true });
     }
     rmSync(join(this.project, "dist"), { recursive: true, force: true });
