@@ -47,6 +47,7 @@ BI_NAME="${BI_NAME:-runbook}"
 BI_YES=0
 BI_DRY_RUN=0
 BI_LOG_FILE="${BI_LOG_FILE:-}"
+BI_LOG_FD=""
 BI_OUTPUTS_FILE="${BI_OUTPUTS_FILE:-}"
 BI_STACK="${BI_STACK:-}"
 BI_SEAM="${BI_SEAM:-docker}"
@@ -93,8 +94,17 @@ _log() {
   local line
   line="$(_ts) $BI_NAME $level: $*"
   printf '%s\n' "$line" >&2
-  if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then
-    printf '%s\n' "$line" >>"$BI_LOG_FILE"
+  if [[ -n "${BI_LOG_FD:-}" ]]; then
+    printf '%s\n' "$line" >&"$BI_LOG_FD"
+  fi
+}
+
+# Copies stdin to stdout and, once the log is open, into the log.
+bi_tee_log() {
+  if [[ -n "${BI_LOG_FD:-}" ]]; then
+    tee "/dev/fd/$BI_LOG_FD"
+  else
+    cat
   fi
 }
 
@@ -166,16 +176,40 @@ bi_parse_common() {
 }
 
 # Creates the log file and writes a header. Safe to call once after bi_parse_common.
+# The log holds what the runbook did to an environment: it is created under umask 077, mode 600,
+# in a directory only its owner can enter (new directories 700; the default one is made 700), never through a
+# symbolic link, and opened once (fd BI_LOG_FD): a file swapped in later does not receive it.
 bi_open_log() {
+  local old_umask dir
+  old_umask=$(umask)
+  umask 077
   if [[ -z "$BI_LOG_FILE" ]]; then
-    local dir="${BI_LOG_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs}"
+    dir="${BI_LOG_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs}"
     mkdir -p -- "$dir" || die "cannot create the log directory '$dir' (set BI_LOG_DIR or --log-file)"
+    [[ -d "$dir" && ! -L "$dir" ]] || die "the log directory '$dir' is a symbolic link or not a directory"
+    [[ -O "$dir" ]] || die "the log directory '$dir' belongs to another user (set BI_LOG_DIR or --log-file)"
+    chmod 700 -- "$dir" || die "cannot make the log directory '$dir' private (chmod 700)"
     BI_LOG_FILE="$dir/$BI_NAME-$(date -u +%Y%m%dT%H%M%SZ)-$$.log"
+    # noclobber: a new file, never one (or a link) already under that name.
+    (set -C && : >"$BI_LOG_FILE") 2>/dev/null || die "cannot create a new log file '$BI_LOG_FILE'"
   else
-    mkdir -p -- "$(dirname -- "$BI_LOG_FILE")" || die "cannot create the directory of --log-file '$BI_LOG_FILE'"
+    dir=$(dirname -- "$BI_LOG_FILE")
+    mkdir -p -- "$dir" || die "cannot create the directory of --log-file '$BI_LOG_FILE'"
+    [[ ! -L "$BI_LOG_FILE" ]] || die "--log-file '$BI_LOG_FILE' is a symbolic link; give the file itself"
+    if [[ -e "$BI_LOG_FILE" ]]; then
+      [[ -f "$BI_LOG_FILE" && -O "$BI_LOG_FILE" ]] ||
+        die "--log-file '$BI_LOG_FILE' exists and is not a regular file of yours"
+    fi
   fi
-  : >>"$BI_LOG_FILE" || die "cannot write the log file '$BI_LOG_FILE'"
-  chmod 600 "$BI_LOG_FILE" 2>/dev/null || true
+  exec {BI_LOG_FD}>>"$BI_LOG_FILE" || die "cannot write the log file '$BI_LOG_FILE'"
+  umask "$old_umask"
+  # What was opened is what the checks saw (no link swapped in between).
+  if [[ -L "$BI_LOG_FILE" || "$(stat -L -c %d:%i -- "/dev/fd/$BI_LOG_FD")" != "$(stat -c %d:%i -- "$BI_LOG_FILE")" ]]; then
+    exec {BI_LOG_FD}>&-
+    BI_LOG_FD=""
+    die "the log file '$BI_LOG_FILE' changed while it was opened (a symbolic link swapped in?)"
+  fi
+  chmod 600 -- "$BI_LOG_FILE" || die "cannot make the log file '$BI_LOG_FILE' private (chmod 600)"
   local mode=""
   [[ "$BI_DRY_RUN" == 1 ]] && mode=" (dry run)"
   log_info "log file: $BI_LOG_FILE$mode"
@@ -238,8 +272,8 @@ quote_cmd() {
 # _dry TEXT: a --dry-run line, on stdout (what the operator reads) and in the log file.
 _dry() {
   printf '[dry-run] %s\n' "$*"
-  if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then
-    printf '%s %s [dry-run] %s\n' "$(_ts)" "$BI_NAME" "$*" >>"$BI_LOG_FILE"
+  if [[ -n "${BI_LOG_FD:-}" ]]; then
+    printf '%s %s [dry-run] %s\n' "$(_ts)" "$BI_NAME" "$*" >&"$BI_LOG_FD"
   fi
 }
 
@@ -520,5 +554,5 @@ timeline_print() {
     for line in "${BI_TIMELINE[@]+"${BI_TIMELINE[@]}"}"; do
       printf '  %s\n' "$line"
     done
-  } | if [[ -n "$BI_LOG_FILE" && -w "$BI_LOG_FILE" ]]; then tee -a "$BI_LOG_FILE"; else cat; fi
+  } | bi_tee_log
 }

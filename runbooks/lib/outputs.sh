@@ -50,12 +50,27 @@ _outputs_check_json() {
   [[ "$kind" == "object" ]] || outputs_die "$source holds a JSON $kind, expected an object of stack outputs"
 }
 
+# Outputs files hold secrets (--show-secrets): warns when group or others may read one.
+_outputs_warn_if_shared() {
+  local file=$1 what=$2 mode message
+  mode=$(stat -L -c %a -- "$file" 2>/dev/null) || return 0
+  [[ "$mode" =~ ^[0-7]{3,4}$ ]] || return 0
+  [[ "${mode: -2}" == "00" ]] && return 0
+  message="$what file '$file' holds secrets and group or others have access to it (mode $mode): chmod 600 '$file'"
+  if declare -F log_warn >/dev/null; then
+    log_warn "$message"
+  else
+    printf 'warning: %s\n' "$message" >&2
+  fi
+}
+
 # Prints the JSON in a file after checking it. $1 = file, $2 = what it is (for errors).
 _outputs_read_file() {
   local file=$1 what=$2 json
   [[ -e "$file" ]] ||
     outputs_die "$what file '$file' does not exist (expected the JSON of \`pulumi stack output --json --show-secrets\`)"
   [[ -r "$file" && -f "$file" ]] || outputs_die "$what file '$file' is not a readable file"
+  _outputs_warn_if_shared "$file" "$what"
   json=$(cat -- "$file")
   _outputs_check_json "$json" "$what file '$file'"
   printf '%s' "$json"

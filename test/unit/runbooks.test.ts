@@ -6,7 +6,15 @@
  * see exactly what the runbook did — and that nothing ran when it must not.
  * The real-daemon drill is test/l5/disaster-recovery.test.ts.
  */
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, run, skipReason, tempDir, type RunResult } from "../support/tools";
@@ -96,7 +104,8 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
 
   function writeJson(name: string, value: unknown): string {
     const file = join(root, `${n++}-${name}`);
-    writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+    // As `pulumi stack output --show-secrets > file` should leave it under umask 077.
+    writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value), { mode: 0o600 });
     return file;
   }
 
@@ -634,6 +643,56 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       const none = lib(`newest_backup_file redis local "$(stamp_of_time '2026-11-28 07:00:00+00')"`);
       expect(none.status).toBe(0);
       expect(none.stdout.trim()).toBe("");
+    });
+  });
+
+  describe("log files and outputs files: they hold what was done and secrets", () => {
+    const list = () => ["--dry-run", "--outputs", writeJson("o.json", baseOutputs())];
+
+    it("the default log directory is made 700 and the log file 600 under umask 022", () => {
+      const dir = join(root, "private-logs", "nested");
+      const r = run(
+        "bash",
+        ["-c", `umask 022; exec "$@"`, "bash", join(REPO, "runbooks", "backup-list"), ...list()],
+        {
+          cwd: REPO,
+          env: { ...process.env, BI_LOG_DIR: dir },
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+      const [file] = readdirSync(dir);
+      expect(lstatSync(join(dir, file)).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(dir, file), "utf8")).toContain("backup-list info: log file:");
+    });
+
+    it("--log-file that is a symbolic link is refused; its target is untouched", () => {
+      const target = join(root, "victim.txt");
+      writeFileSync(target, "keep\n");
+      const link = join(root, "link.log");
+      symlinkSync(target, link);
+      const r = runbook("backup-list", [...list(), "--log-file", link]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`--log-file '${link}' is a symbolic link`);
+      expect(readFileSync(target, "utf8")).toBe("keep\n");
+    });
+
+    it("--log-file that is a directory is refused, naming it", () => {
+      const r = runbook("backup-list", [...list(), "--log-file", root]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`--log-file '${root}' exists and is not a regular file of yours`);
+    });
+
+    it("warns when an outputs file is open to group or others, and proceeds", () => {
+      const file = writeJson("shared.json", baseOutputs());
+      chmodSync(file, 0o644);
+      const shared = runbook("backup-list", ["--dry-run", "--outputs", file]);
+      expect(shared.status, shared.stderr).toBe(0);
+      expect(shared.stderr).toContain(
+        `outputs file '${file}' holds secrets and group or others have access to it (mode 644): chmod 600 '${file}'`,
+      );
+      chmodSync(file, 0o600);
+      expect(runbook("backup-list", ["--dry-run", "--outputs", file]).stderr).not.toContain("holds secrets");
     });
   });
 
