@@ -27,6 +27,9 @@ export const EDGE_STATE_DIR = "/var/lib/haproxy";
 export const EDGE_STATE_FILE = `${EDGE_STATE_DIR}/server-state`;
 export const EDGE_CONFIG_DIR = "/usr/local/etc/haproxy";
 export const EDGE_CERT_PATH = `${EDGE_CONFIG_DIR}/certs/edge.pem`;
+/** Backend paths the public frontend answers 404 (the backend's Prometheus endpoint). */
+export const PRIVATE_PATHS_REGEX = "^/+metrics([/;.]|$)";
+
 /** Path the Docker healthcheck probes on the metrics frontend. */
 export const EDGE_HEALTH_PATH = "/healthz";
 /** Name of the one application backend (both colours). */
@@ -290,6 +293,9 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     "    stick-table type ipv6 size 100k expire 30s store http_req_rate(10s)",
     "    http-request track-sc0 src",
     `    http-request return status 429 content-type text/plain string "Too Many Requests" hdr Retry-After 10 if { sc_http_req_rate(0) gt ${input.rateLimitPer10s} }`,
+    // The backend's /metrics is for Prometheus on the monitoring network, not for the internet:
+    // decoded, any case, any number of leading slashes (Express routes case-insensitively).
+    `    http-request deny deny_status 404 if { path,url_dec -m reg -i ${PRIVATE_PATHS_REGEX} }`,
     "    http-request set-header X-Forwarded-Proto https",
     // Clients must not choose the X-Forwarded-For the backend sees: option forwardfor adds the real one.
     "    http-request del-header X-Forwarded-For",

@@ -231,6 +231,19 @@ describe.skipIf(skipReason("haproxy", "wrk", "openssl", "redis-server", "pg_ctl"
       expect(res.headers["x-powered-by"]).toBeUndefined();
       expect(res.headers["x-request-id"]).toBeUndefined(); // set towards the backend, not the client
 
+      // The backend's Prometheus endpoint is for the monitoring network only: the edge answers 404
+      // in every spelling Express would route to it.
+      expect((await get(`http://127.0.0.1:${blue.port}/metrics`)).status).toBe(200);
+      for (const path of ["/metrics", "/METRICS", "//metrics", "/%6detrics", "/metrics/", "/metrics?x=1"]) {
+        const blocked = await get(`https://127.0.0.1:${ports.https}${path}`, ca);
+        expect(blocked.status, path).toBe(404);
+        expect(blocked.body, path).not.toMatch(/# HELP|statusCode/);
+      }
+      // A path that only starts alike still reaches the backend (its own JSON 404, not the edge's).
+      expect((await get(`https://127.0.0.1:${ports.https}/metricsboard`, ca)).body).toContain(
+        '"statusCode":404',
+      );
+
       const redirect = await get(`http://127.0.0.1:${ports.http}/ping?x=1`);
       expect(redirect.status).toBe(301);
       expect(redirect.headers.location).toBe(`https://127.0.0.1:${ports.https}/ping?x=1`);
