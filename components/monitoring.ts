@@ -414,8 +414,9 @@ export class Monitoring extends pulumi.ComponentResource {
           },
         ],
         healthcheck: wgetHealth("prometheus"),
-        // app: scrapes the backend slots found through their DNS aliases.
-        networks: [{ name: args.networks.monitoring, aliases: ["prometheus"] }, { name: args.networks.app }],
+        // Monitoring only: the slots' replicas and the edge join it (with the slot aliases), so
+        // Prometheus scrapes them there and shares no network with the application's traffic.
+        networks: [{ name: args.networks.monitoring, aliases: ["prometheus"] }],
         stopTimeoutSeconds: 60,
         labels,
       },

@@ -106,7 +106,8 @@ describe("Monitoring component (env stack prod)", async () => {
   });
 
   it("puts each container on the networks it needs and no more", () => {
-    expect(nets(prometheus)).toEqual([`${P}-monitoring`, `${P}-app`]);
+    // Off the app network (the replicas carry their slot alias on the monitoring network too).
+    expect(nets(prometheus)).toEqual([`${P}-monitoring`]);
     expect(nets(alertmanager)).toEqual([`${P}-monitoring`]);
     expect(nets(grafana)).toEqual([`${P}-monitoring`]);
     expect(nets(node)).toEqual([`${P}-monitoring`]);
