@@ -225,6 +225,9 @@ export interface BackupRunnerArgs {
   redis: {
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    /** The `backup` ACL user (replication handshake only: `redis-cli --rdb`). */
+    user: pulumi.Input<string>;
+    /** Its password (secret). */
     password: pulumi.Input<string>;
     /** Redis data volume, mounted at /data (as in Redis) so `restore-redis --data-dir /data` works from the runner. */
     dataVolume: pulumi.Input<string>;
@@ -326,6 +329,7 @@ export class BackupRunner extends pulumi.ComponentResource {
       `RETENTION_DAYS=${args.backups.localRetentionDays}`,
       pulumi.interpolate`REDIS_HOST=${args.redis.host}`,
       pulumi.interpolate`REDIS_PORT=${args.redis.port}`,
+      pulumi.interpolate`REDIS_USER=${args.redis.user}`,
       pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.redis.password}`),
       pulumi.interpolate`S3_BUCKET=${s3.bucket}`,
       `S3_REGION=${s3.region}`,

@@ -136,7 +136,13 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
         verifyUser: postgres.verifyUser,
         verifyPassword: postgres.verifyPassword,
       },
-      redis: { host: redis.host, port: redis.port, password: redis.password, dataVolume: redis.dataVolume },
+      redis: {
+        host: redis.host,
+        port: redis.port,
+        user: redis.backupUser,
+        password: redis.backupPassword,
+        dataVolume: redis.dataVolume,
+      },
       networks: { data: networks.names.data, backup: networks.names.backup },
     },
     { ...opts, dependsOn: [postgres, redis] },
@@ -232,7 +238,13 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
           user: postgres.monitorUser,
           password: postgres.monitorPassword,
         },
-        redis: { host: redis.host, port: redis.port, password: redis.password },
+        // the monitor user (server statistics only), not the administrator
+        redis: {
+          host: redis.host,
+          port: redis.port,
+          user: redis.monitorUser,
+          password: redis.monitorPassword,
+        },
       },
       { ...opts, dependsOn: [postgres, redis, edge] },
     );

@@ -116,7 +116,13 @@ export interface MonitoringArgs {
     password: pulumi.Input<string>;
   };
   /** Redis as redis_exporter connects to it (password is a secret). */
-  redis: { host: pulumi.Input<string>; port: pulumi.Input<number>; password: pulumi.Input<string> };
+  /** `user`: the `monitor` ACL user (server statistics only). */
+  redis: {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    user: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+  };
 }
 
 const wgetHealth = (service: keyof typeof MONITORING_PORTS) => ({
@@ -257,6 +263,7 @@ export class Monitoring extends pulumi.ComponentResource {
         command: [`--web.listen-address=:${MONITORING_PORTS.redisExporter}`],
         envs: [
           pulumi.interpolate`REDIS_ADDR=redis://${args.redis.host}:${args.redis.port}`,
+          pulumi.interpolate`REDIS_USER=${args.redis.user}`,
           pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.redis.password}`),
         ],
         healthcheck: wgetHealth("redisExporter"),

@@ -7,7 +7,8 @@
  * read-only and Docker refuses uploads into such a container). Passwords appear there only as
  * SHA-256 hashes. The `default` user is the administrator: its password is `REDISCLI_AUTH` in the
  * container environment, so the healthcheck and `docker exec ... redis-cli` authenticate without
- * a password on any command line. The backend connects as the `app` user through `url`.
+ * a password on any command line. The backend connects as the `app` user through `url`; the
+ * exporter as `monitor`, the backup runner as `backup` (see renderers/redis-conf.ts).
  *
  * The official image's entrypoint chowns /data and drops to the `redis` user (uid 999) only when
  * started as root; started as `999:999` it runs redis-server directly. A new named volume is
@@ -20,6 +21,8 @@ import * as random from "@pulumi/random";
 import type { InfraConfig } from "../config/schema";
 import {
   aclPasswordHash,
+  REDIS_BACKUP_USER,
+  REDIS_MONITOR_USER,
   redisServerArgs,
   renderRedisConf,
   type EvictionPolicy,
@@ -53,6 +56,12 @@ export class Redis extends pulumi.ComponentResource {
   readonly appUser: pulumi.Output<string>;
   /** Password of the application user (secret). */
   readonly appPassword: pulumi.Output<string>;
+  /** The exporter's ACL user (server statistics only) and its password (secret). */
+  readonly monitorUser = REDIS_MONITOR_USER;
+  readonly monitorPassword: pulumi.Output<string>;
+  /** The backup runner's ACL user (`redis-cli --rdb` only) and its password (secret). */
+  readonly backupUser = REDIS_BACKUP_USER;
+  readonly backupPassword: pulumi.Output<string>;
   /** `redis://app:password@host:6379/0` for the backend slots (secret). */
   readonly url: pulumi.Output<string>;
   readonly dataVolume: pulumi.Output<string>;
@@ -73,8 +82,12 @@ export class Redis extends pulumi.ComponentResource {
     };
     const admin = new random.RandomPassword(`${name}-admin-password`, passwordArgs, { parent: this });
     const app = new random.RandomPassword(`${name}-app-password`, passwordArgs, { parent: this });
+    const monitor = new random.RandomPassword(`${name}-monitor-password`, passwordArgs, { parent: this });
+    const backup = new random.RandomPassword(`${name}-backup-password`, passwordArgs, { parent: this });
     this.password = pulumi.secret(admin.result);
     this.appPassword = pulumi.secret(app.result);
+    this.monitorPassword = pulumi.secret(monitor.result);
+    this.backupPassword = pulumi.secret(backup.result);
     this.appUser = pulumi.output(REDIS_APP_USER);
 
     const data = new docker.Volume(
@@ -95,11 +108,15 @@ export class Redis extends pulumi.ComponentResource {
     const standIn = {
       admin: "stand-in-admin-password-0123456789abcdef",
       app: "stand-in-app-password-0123456789abcdef",
+      monitor: "stand-in-monitor-password-0123456789abcdef",
+      backup: "stand-in-backup-password-0123456789abcdef",
     };
     const hashOf = (password: pulumi.Output<string>) => pulumi.unsecret(password.apply(aclPasswordHash));
     const hashes = new Map<string, pulumi.Input<string>>([
       [aclPasswordHash(standIn.admin), hashOf(admin.result)],
       [aclPasswordHash(standIn.app), hashOf(app.result)],
+      [aclPasswordHash(standIn.monitor), hashOf(monitor.result)],
+      [aclPasswordHash(standIn.backup), hashOf(backup.result)],
     ]);
     const serverArgs: pulumi.Input<string>[] = redisServerArgs(
       renderRedisConf(
@@ -107,6 +124,8 @@ export class Redis extends pulumi.ComponentResource {
         {
           adminPassword: standIn.admin,
           appPassword: standIn.app,
+          monitorPassword: standIn.monitor,
+          backupPassword: standIn.backup,
           appUser: REDIS_APP_USER,
           maxmemoryPolicy: cfg.maxmemoryPolicy as EvictionPolicy,
           dir: REDIS_DATA_PATH,
@@ -158,6 +177,10 @@ export class Redis extends pulumi.ComponentResource {
       password: this.password,
       appUser: this.appUser,
       appPassword: this.appPassword,
+      monitorUser: this.monitorUser,
+      monitorPassword: this.monitorPassword,
+      backupUser: this.backupUser,
+      backupPassword: this.backupPassword,
       url: this.url,
       dataVolume: this.dataVolume,
     });

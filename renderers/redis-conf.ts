@@ -16,6 +16,10 @@
  * - the application user (`app`): everything except the `@admin` category (CONFIG, DEBUG,
  *   SHUTDOWN, SAVE/BGSAVE, REPLICAOF, MONITOR, ACL changes, MODULE, ...) and FLUSHALL /
  *   FLUSHDB, so a bug or an injection in the backend cannot wipe or reconfigure the store.
+ * - `monitor` (redis_exporter): server statistics only (INFO, CONFIG GET, SLOWLOG GET/LEN,
+ *   LATENCY, CLIENT SETNAME/LIST); no key, no channel, nothing that writes.
+ * - `backup` (the backup runner's `redis-cli --rdb`): the replication handshake only
+ *   (REPLCONF, SYNC/PSYNC); no key, no command that reads or writes data one key at a time.
  */
 import { createHash } from "node:crypto";
 
@@ -43,6 +47,10 @@ export interface RedisConfOptions {
   appUser?: string;
   /** Password of the application user. At least 32 characters. */
   appPassword: string;
+  /** Password of the `monitor` user (redis_exporter). At least 32 characters. */
+  monitorPassword: string;
+  /** Password of the `backup` user (`redis-cli --rdb`). At least 32 characters. */
+  backupPassword: string;
   /** Eviction policy when maxmemory is reached. Default `noeviction` (session data is never dropped). */
   maxmemoryPolicy?: EvictionPolicy;
   /** Data directory (AOF directory and dump.rdb). Default `/data` (the official image's volume). */
@@ -77,6 +85,37 @@ export function redisMaxmemoryMb(limits: RedisLimits): number {
 
 const USER = /^[a-z][a-z0-9_-]{0,31}$/;
 
+/** The exporter's user: what redis_exporter reads for its default metrics, nothing more. */
+export const REDIS_MONITOR_USER = "monitor";
+export const REDIS_MONITOR_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+info",
+  "+config|get",
+  "+client|setname",
+  "+client|list",
+  "+cluster|info",
+  "+slowlog|get",
+  "+slowlog|len",
+  "+latency|latest",
+  "+latency|histogram",
+  "+select",
+].join(" ");
+
+/** The backup runner's user: `redis-cli --rdb` is a replica's full sync, nothing more. */
+export const REDIS_BACKUP_USER = "backup";
+export const REDIS_BACKUP_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+replconf",
+  "+sync",
+  "+psync",
+].join(" ");
+
 function checkPassword(name: string, password: string): void {
   if (password.length < 32 || /[\s"'\\#<>]/.test(password)) {
     throw new Error(
@@ -99,14 +138,22 @@ export function renderRedisConf(limits: RedisLimits, options: RedisConfOptions):
     );
   }
   const appUser = options.appUser ?? "app";
-  if (!USER.test(appUser) || appUser === "default") {
-    throw new Error(`redis appUser: expected a lower-case name other than "default", got "${appUser}"`);
+  if (!USER.test(appUser) || ["default", REDIS_MONITOR_USER, REDIS_BACKUP_USER].includes(appUser)) {
+    throw new Error(
+      `redis appUser: expected a lower-case name other than default, ${REDIS_MONITOR_USER} or ${REDIS_BACKUP_USER}, got "${appUser}"`,
+    );
   }
-  checkPassword("adminPassword", options.adminPassword);
-  checkPassword("appPassword", options.appPassword);
-  if (options.adminPassword === options.appPassword) {
-    throw new Error("redis appPassword: must differ from adminPassword");
-  }
+  const passwords = [
+    ["adminPassword", options.adminPassword],
+    ["appPassword", options.appPassword],
+    ["monitorPassword", options.monitorPassword],
+    ["backupPassword", options.backupPassword],
+  ] as const;
+  passwords.forEach(([name, password]) => checkPassword(name, password));
+  passwords.forEach(([name, password], i) => {
+    const same = passwords.slice(0, i).find(([, other]) => other === password);
+    if (same) throw new Error(`redis ${name}: must differ from ${same[0]}`);
+  });
   const dir = options.dir ?? "/data";
   if (!/^\/[A-Za-z0-9._/-]*$/.test(dir))
     throw new Error(`redis dir: expected an absolute path, got "${dir}"`);
@@ -158,6 +205,9 @@ export function renderRedisConf(limits: RedisLimits, options: RedisConfOptions):
     "# --- cannot run @admin commands (CONFIG, DEBUG, SHUTDOWN, SAVE, MONITOR, ACL ...) or FLUSH*.",
     `user default on ${aclPasswordHash(options.adminPassword)} ~* &* +@all`,
     `user ${appUser} on ${aclPasswordHash(options.appPassword)} ~* &* +@all -@admin -flushall -flushdb`,
+    "# --- The exporter reads server statistics; the backup runner takes a replica's full sync.",
+    `user ${REDIS_MONITOR_USER} on ${aclPasswordHash(options.monitorPassword)} ${REDIS_MONITOR_RULES}`,
+    `user ${REDIS_BACKUP_USER} on ${aclPasswordHash(options.backupPassword)} ${REDIS_BACKUP_RULES}`,
     "",
   ].join("\n");
 }

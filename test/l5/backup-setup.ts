@@ -17,6 +17,7 @@ import { APP_ROLE_SQL, POSTGRES_VERIFY_ROLE, VERIFY_ROLE_SQL } from "../../compo
 import { createPgServer, postgresOwnedDir, runInitSql, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
 import { freePort, removeDir, run, runOk, tempDir, type Daemon, type RunResult } from "../support/tools";
+import { REDIS_BACKUP_RULES, REDIS_BACKUP_USER } from "../../renderers/redis-conf";
 import { redisCli, startRedisDaemon } from "../support/redis";
 
 /** images/backup/bin of this repository (also when running compiled from dist/). */
@@ -57,7 +58,9 @@ export interface BackupEnvOptions {
 
 export interface RedisServer {
   port: number;
+  /** The administrator's (`default`) password: what `cli` authenticates with. */
   password: string;
+  /** The `backup` ACL user's password (REDIS_USER=backup), as the runner gets it. */
   passwordFile: string;
   dataDir: string;
   cli(...args: string[]): string;
@@ -114,8 +117,10 @@ async function startRedis(root: string): Promise<RedisServer> {
   const dataDir = postgresOwnedDir(join(root, "redis-data"));
   const port = await freePort();
   const password = "redis-test-password-" + port;
+  // The runner's file holds the `backup` ACL user's password, as the stacks give it.
+  const backupPassword = "redis-backup-password-" + port;
   const passwordFile = join(root, "redis-password");
-  writeFileSync(passwordFile, password);
+  writeFileSync(passwordFile, backupPassword);
   const uid = Number(runOk("id", ["-u", "postgres"]).stdout.trim());
   chownSync(passwordFile, uid, 0);
   chmodSync(passwordFile, 0o400);
@@ -134,6 +139,7 @@ async function startRedis(root: string): Promise<RedisServer> {
     cli,
     async start() {
       daemon = await startRedisDaemon({ port, dir: dataDir, password, appendonly: true, asPostgres: true });
+      cli("ACL", "SETUSER", REDIS_BACKUP_USER, "on", `>${backupPassword}`, ...REDIS_BACKUP_RULES.split(" "));
     },
     async stop() {
       await daemon?.stop();
@@ -276,6 +282,7 @@ export async function createBackupEnv(options: BackupEnvOptions = {}): Promise<B
     Object.assign(env, {
       REDIS_HOST: "127.0.0.1",
       REDIS_PORT: String(redis.port),
+      REDIS_USER: REDIS_BACKUP_USER,
       REDIS_PASSWORD_FILE: redis.passwordFile,
     });
   }

@@ -96,6 +96,9 @@ class Resp {
 
 const adminPassword = randomBytes(24).toString("base64url");
 const appPassword = randomBytes(24).toString("base64url");
+const monitorPassword = randomBytes(24).toString("base64url");
+const backupPassword = randomBytes(24).toString("base64url");
+const passwords = { adminPassword, appPassword, monitorPassword, backupPassword };
 
 describe.skipIf(skipReason("redis-server", "redis-cli"))(
   "redis.conf on Redis 7: AOF everysec survives kill -9 (L5)",
@@ -132,7 +135,7 @@ describe.skipIf(skipReason("redis-server", "redis-cli"))(
       port = await freePort();
       const conf = renderRedisConf(
         { memoryMb: 256 },
-        { adminPassword, appPassword, dir, port, bind: ["127.0.0.1"], maxmemoryPolicy: "noeviction" },
+        { ...passwords, dir, port, bind: ["127.0.0.1"], maxmemoryPolicy: "noeviction" },
       );
       args = redisServerArgs(conf);
       await start();
@@ -176,6 +179,103 @@ describe.skipIf(skipReason("redis-server", "redis-cli"))(
       expect(await c.send("GET", "session:1")).toBe("data");
       c.close();
     });
+
+    /** ACL LOG entries (denied commands or keys) of one user, as "reason object" strings. */
+    async function deniedFor(user: string): Promise<string[]> {
+      const c = await Resp.open(port);
+      await c.send("AUTH", "default", adminPassword);
+      const log = (await c.send("ACL", "LOG")) as Reply[][];
+      c.close();
+      return log
+        .map((entry) => {
+          const fields = new Map<string, Reply>();
+          for (let k = 0; k < entry.length; k += 2) fields.set(String(entry[k]), entry[k + 1]);
+          return fields;
+        })
+        .filter((f) => f.get("username") === user)
+        .map((f) => `${String(f.get("reason"))} ${String(f.get("object"))}`);
+    }
+
+    it("the backup user takes a full RDB with redis-cli --rdb and can do nothing else", async () => {
+      const c = await Resp.open(port);
+      expect(await c.send("AUTH", "backup", backupPassword)).toBe("OK");
+      for (const command of [
+        ["GET", "session:1"],
+        ["SET", "x", "y"],
+        ["KEYS", "*"],
+        ["SCAN", "0"],
+        ["CONFIG", "GET", "*"],
+        ["FLUSHALL"],
+        ["DUMP", "session:1"],
+        ["SUBSCRIBE", "x"],
+      ]) {
+        expect(String(await c.send(...command)), command.join(" ")).toMatch(/NOPERM/);
+      }
+      c.close();
+      const rdb = join(dir, "..", `backup-user-${port}.rdb`);
+      const pulled = run(
+        "redis-cli",
+        ["-p", String(port), "--user", "backup", "--no-auth-warning", "--rdb", rdb],
+        { env: { ...process.env, REDISCLI_AUTH: backupPassword } },
+      );
+      expect(pulled.status, pulled.stderr).toBe(0);
+      expect(run("redis-check-rdb", [rdb]).stdout).toMatch(/RDB looks OK/);
+      removeDir(rdb);
+    });
+
+    it.skipIf(skipReason("prometheus-redis-exporter"))(
+      "the monitor user gives redis_exporter its metrics with no command denied, and can read no key",
+      async () => {
+        const c = await Resp.open(port);
+        expect(await c.send("AUTH", "monitor", monitorPassword)).toBe("OK");
+        for (const command of [
+          ["GET", "session:1"],
+          ["SET", "x", "y"],
+          ["KEYS", "*"],
+          ["CONFIG", "SET", "maxmemory", "1"],
+          ["CLIENT", "KILL", "ID", "1"],
+          ["FLUSHALL"],
+          ["MONITOR"],
+        ]) {
+          expect(String(await c.send(...command)), command.join(" ")).toMatch(/NOPERM/);
+        }
+        c.close();
+        const admin = await Resp.open(port);
+        await admin.send("AUTH", "default", adminPassword);
+        expect(await admin.send("ACL", "LOG", "RESET")).toBe("OK");
+        admin.close();
+        const metricsPort = await freePort();
+        const exporter = startDaemon(
+          "prometheus-redis-exporter",
+          [`-redis.addr=redis://127.0.0.1:${port}`, `-web.listen-address=127.0.0.1:${metricsPort}`],
+          { env: { ...process.env, REDIS_USER: "monitor", REDIS_PASSWORD: monitorPassword } },
+        );
+        try {
+          let body = "";
+          await waitFor("redis_exporter to answer /metrics", async () => {
+            const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+            body = r?.ok ? await r.text() : "";
+            return body.includes("redis_up");
+          });
+          expect(body).toMatch(/^redis_up 1$/m);
+          for (const metric of [
+            "redis_memory_used_bytes",
+            "redis_memory_max_bytes",
+            "redis_connected_clients",
+            "redis_config_maxclients",
+            "redis_slowlog_length",
+            "redis_aof_enabled",
+            "redis_rdb_last_save_timestamp_seconds",
+          ]) {
+            expect(body, metric).toMatch(new RegExp(`^${metric}(\\{[^}]*\\})? `, "m"));
+          }
+          // Redis logs every command an ACL refused: the exporter met none.
+          expect(await deniedFor("monitor")).toEqual([]);
+        } finally {
+          await exporter.stop("SIGTERM");
+        }
+      },
+    );
 
     it("keys acknowledged more than 1 s before kill -9 survive the restart", async () => {
       const writer = await Resp.open(port);
@@ -235,7 +335,7 @@ describe.skipIf(skipReason("redis-server", "redis-cli"))(
       const filePort = await freePort();
       const conf = renderRedisConf(
         { memoryMb: 256 },
-        { adminPassword, appPassword, dir: fileDir, port: filePort, bind: ["127.0.0.1"] },
+        { ...passwords, dir: fileDir, port: filePort, bind: ["127.0.0.1"] },
       );
       writeFileSync(join(fileDir, "redis.conf"), conf, { mode: 0o600 });
       const fromFile = startDaemon("redis-server", [join(fileDir, "redis.conf")], { cwd: fileDir });
@@ -265,7 +365,7 @@ describe.skipIf(skipReason("redis-server", "redis-cli"))(
         // ACL LIST orders command rules by the command table's (per-process) hash order: compare rule sets.
         const rules = (acl: string[]) => acl.map((line) => line.split(" ").sort().join(" ")).sort();
         expect(rules(b.acl)).toEqual(rules(a.acl));
-        expect(a.acl).toHaveLength(2);
+        expect(a.acl).toHaveLength(4);
         expect(b.config).toEqual(a.config);
       } finally {
         await fromFile.stop("SIGKILL");

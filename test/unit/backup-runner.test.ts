@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { renderBackupCrontab } from "../../renderers/backup-crontab";
+import { redisAclUserOf } from "../harness/redis-acl";
 import { runProgram, type PlannedResource, type PlanResult } from "../harness/run-program";
 
 const CONTAINER = "docker:index/container:Container";
@@ -78,6 +79,15 @@ describe.each(["prod", "staging", "local"])("backup runner in the %s plan", (sta
       const r = resources.find((x) => x.type === CONTAINER && x.inputs.name === name) as PlannedResource;
       expect(r.secretInputs, name).toContain("envs");
     }
+  });
+
+  it("snapshots Redis as the `backup` ACL user (full sync only), not the administrator", async () => {
+    const { resources, config, outputs } = await plan(stack);
+    const env = envOf(container(resources, `${config.namePrefix}-backup-runner`));
+    const redis = outputs.redis as { password: string; appPassword: string };
+    expect(env.REDIS_USER).toBe("backup");
+    expect([redis.password, redis.appPassword]).not.toContain(env.REDIS_PASSWORD);
+    expect(redisAclUserOf(resources, `${config.namePrefix}-redis`, env.REDIS_PASSWORD)).toBe("backup");
   });
 
   it("shares the data, socket and repo1 volumes with Postgres at the same paths", async () => {

@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { renderAlertRules } from "../../renderers/alert-rules";
 import { renderGrafanaDashboards } from "../../renderers/grafana-dashboards";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
+import { redisAclUserOf } from "../harness/redis-acl";
 import { runProgram, type PlannedResource } from "../harness/run-program";
 import { imageRunBy } from "../harness/images";
 
@@ -225,7 +226,12 @@ describe("Monitoring component (env stack prod)", async () => {
     expect(envs(pgExporter).join("\n")).not.toContain(pg.password);
     expect(plan.secretOutputs).toContain("postgres.monitorPassword");
     expect(redisExporter.secretInputs).toContain("envs");
-    expect(envs(redisExporter).some((e) => e.startsWith("REDIS_PASSWORD="))).toBe(true);
+    // The exporter is the `monitor` ACL user (server statistics only), not the administrator.
+    expect(envs(redisExporter)).toContain("REDIS_USER=monitor");
+    const exporterPassword = envs(redisExporter)
+      .find((e) => e.startsWith("REDIS_PASSWORD="))
+      ?.slice("REDIS_PASSWORD=".length);
+    expect(redisAclUserOf(r, `${P}-redis`, String(exporterPassword))).toBe("monitor");
     expect(alertmanager.secretInputs).toContain("uploads");
     expect(grafana.secretInputs).toContain("envs");
     const am = upload(alertmanager, "/etc/alertmanager/alertmanager.yml") as string;

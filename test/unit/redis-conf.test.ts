@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   aclPasswordHash,
+  REDIS_BACKUP_RULES,
+  REDIS_MONITOR_RULES,
   redisMaxmemoryMb,
   redisServerArgs,
   renderRedisConf,
@@ -9,8 +11,15 @@ import {
 
 const admin = "A".repeat(20) + "dminPassword1234567890";
 const app = "b".repeat(20) + "appPassword-_12345678";
-const render = (memoryMb = 256, extra = {}) =>
-  renderRedisConf({ memoryMb }, { adminPassword: admin, appPassword: app, ...extra });
+const monitor = "c".repeat(20) + "monitorPassword-_1234";
+const backup = "d".repeat(20) + "backupPassword-_12345";
+const passwords = {
+  adminPassword: admin,
+  appPassword: app,
+  monitorPassword: monitor,
+  backupPassword: backup,
+};
+const render = (memoryMb = 256, extra = {}) => renderRedisConf({ memoryMb }, { ...passwords, ...extra });
 const lines = (conf: string) => conf.split("\n").filter((l) => l && !l.startsWith("#"));
 
 describe("redis.conf renderer", () => {
@@ -69,14 +78,36 @@ describe("redis.conf renderer", () => {
     );
   });
 
+  it("users: monitor reads server statistics, backup takes a full sync; neither touches a key", () => {
+    const conf = render();
+    expect(conf).not.toContain(monitor);
+    expect(conf).not.toContain(backup);
+    const monitorLine = lines(conf).find((l) => l.startsWith("user monitor "));
+    const backupLine = lines(conf).find((l) => l.startsWith("user backup "));
+    expect(monitorLine).toBe(`user monitor on ${aclPasswordHash(monitor)} ${REDIS_MONITOR_RULES}`);
+    expect(backupLine).toBe(`user backup on ${aclPasswordHash(backup)} ${REDIS_BACKUP_RULES}`);
+    for (const line of [monitorLine, backupLine]) {
+      expect(line).toContain("resetkeys resetchannels -@all");
+      expect(line).not.toMatch(/~|&\*|\+@/);
+    }
+  });
+
   it("rejects weak or equal passwords, bad users, tiny memory", () => {
-    expect(() => renderRedisConf({ memoryMb: 256 }, { adminPassword: "short", appPassword: app })).toThrow(
+    expect(() => render(256, { adminPassword: "short" })).toThrow(
       /redis adminPassword: expected at least 32 characters/,
     );
-    expect(() => renderRedisConf({ memoryMb: 256 }, { adminPassword: admin, appPassword: admin })).toThrow(
-      /must differ/,
+    expect(() => render(256, { appPassword: admin })).toThrow(
+      /redis appPassword: must differ from adminPassword/,
     );
-    expect(() => render(256, { appUser: "default" })).toThrow(/appUser/);
+    expect(() => render(256, { backupPassword: monitor })).toThrow(
+      /redis backupPassword: must differ from monitorPassword/,
+    );
+    expect(() => render(256, { monitorPassword: "x" })).toThrow(
+      /redis monitorPassword: expected at least 32/,
+    );
+    for (const taken of ["default", "monitor", "backup"]) {
+      expect(() => render(256, { appUser: taken })).toThrow(/appUser: expected a lower-case name other than/);
+    }
     expect(() => render(16)).toThrow(/redis memoryMb: expected a whole number of MB >= 32, got 16/);
     expect(() => render(256, { dir: "data" })).toThrow(/redis dir/);
   });
