@@ -34,6 +34,7 @@ export const S3 = {
   policy: "aws:s3/bucketPolicy:BucketPolicy",
   lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
   replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+  objectLock: "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
 } as const;
 
 interface Res {
@@ -313,6 +314,32 @@ export const s3BucketLifecycle: StackValidationPolicy = stackPolicy(
     }),
 );
 
+/** Whether a bucket is the destination of another bucket's replication configuration. */
+function replicaTest(args: StackValidationArgs): (bucket: BucketView) => boolean {
+  const buckets = bucketsOf(args);
+  const destinations = new Set<string>();
+  /** Replicas found through dependencies: a destination ARN is unknown before the first `up`. */
+  const replicaUrns = new Set<string>();
+  for (const b of buckets) {
+    for (const { props, resource } of b.side.get(S3.replication) ?? []) {
+      const linked = [...(resource.propertyDependencies?.rules ?? []), ...(resource.dependencies ?? [])];
+      for (const dep of linked) {
+        if (dep.type === S3.bucket && dep.urn !== b.resource.urn) replicaUrns.add(dep.urn);
+      }
+      const rules = list(props.rules);
+      if (isUnknown(rules)) continue;
+      for (const r of rules) {
+        const rule = record(r);
+        const dest = rule && !isUnknown(rule) ? record(rule.destination) : undefined;
+        const ref = dest && !isUnknown(dest) ? str(dest.bucket) : undefined;
+        if (ref) destinations.add(ref);
+      }
+    }
+  }
+  return (bucket) =>
+    replicaUrns.has(bucket.resource.urn) || [...bucket.refs].some((ref) => destinations.has(ref));
+}
+
 export const s3BucketReplication: StackValidationPolicy = stackPolicy(
   {
     name: "s3-bucket-replication",
@@ -329,36 +356,57 @@ export const s3BucketReplication: StackValidationPolicy = stackPolicy(
     const env = environmentOfStack(args.resources);
     if (!appliesIn(env, environments))
       args.notApplicable(`replication is required only in ${environments.join(", ")}`);
-    const buckets = bucketsOf(args);
-    const destinations = new Set<string>();
-    /** Replicas found through dependencies: a destination ARN is unknown before the first `up`. */
-    const replicaUrns = new Set<string>();
-    for (const b of buckets) {
-      for (const { props, resource } of b.side.get(S3.replication) ?? []) {
-        const linked = [...(resource.propertyDependencies?.rules ?? []), ...(resource.dependencies ?? [])];
-        for (const dep of linked) {
-          if (dep.type === S3.bucket && dep.urn !== b.resource.urn) replicaUrns.add(dep.urn);
-        }
-        const rules = list(props.rules);
-        if (isUnknown(rules)) continue;
-        for (const r of rules) {
-          const rule = record(r);
-          const dest = rule && !isUnknown(rule) ? record(rule.destination) : undefined;
-          const ref = dest && !isUnknown(dest) ? str(dest.bucket) : undefined;
-          if (ref) destinations.add(ref);
-        }
-      }
-    }
+    const isReplica = replicaTest(args);
     perBucket(args, report, (bucket) => {
-      if (replicaUrns.has(bucket.resource.urn) || [...bucket.refs].some((ref) => destinations.has(ref))) {
-        return undefined; // a replica
-      }
+      if (isReplica(bucket)) return undefined;
       const configs = bucket.side.get(S3.replication) ?? [];
       if (configs.length === 0) return `has no replication configuration in ${env}`;
       const rules = list(configs[0].props.rules);
       if (isUnknown(rules)) return undefined;
       const on = rules.map(record).some((r) => r && !isUnknown(r) && enabled(r.status));
       return on ? undefined : "replication configuration has no enabled rule";
+    });
+  },
+);
+
+export const s3BucketObjectLock: StackValidationPolicy = stackPolicy(
+  {
+    name: "s3-bucket-object-lock",
+    description:
+      "Backup buckets have Object Lock enabled; source buckets keep every new version for at least minRetentionDays (a stolen writer key cannot destroy the backups).",
+    severity: "high",
+    remediation:
+      "Set backupObjectLockDays (>= minRetentionDays) in the stack config: the bucket gets a BucketObjectLockConfiguration with a GOVERNANCE or COMPLIANCE default retention. A replica needs Object Lock enabled only (replicated versions keep the source's retention).",
+    benchmarks: ["Checkov CKV_AWS_143"],
+    configSchema: { properties: { minRetentionDays: { type: "integer", minimum: 1, default: 7 } } },
+  },
+  (args, report) => {
+    const { minRetentionDays } = configOf(args, { minRetentionDays: 7 });
+    const isReplica = replicaTest(args);
+    perBucket(args, report, (bucket) => {
+      const configs = bucket.side.get(S3.objectLock) ?? [];
+      if (configs.length === 0) return "has no Object Lock configuration (config backupObjectLockDays)";
+      const { props } = configs[0];
+      const state = reveal(props.objectLockEnabled);
+      if (isUnknown(state)) return undefined;
+      if (state !== undefined && state !== "Enabled")
+        return `Object Lock is ${JSON.stringify(state)}, not Enabled`;
+      if (isReplica(bucket)) return undefined;
+      const rule = record(props.rule);
+      if (isUnknown(rule)) return undefined;
+      const retention = rule ? record(rule.defaultRetention) : undefined;
+      if (isUnknown(retention)) return undefined;
+      if (!retention) return "Object Lock has no default retention: new versions are not locked";
+      const mode = reveal(retention.mode);
+      const days = reveal(retention.days);
+      const years = reveal(retention.years);
+      if ([mode, days, years].some(isUnknown)) return undefined;
+      if (mode !== "GOVERNANCE" && mode !== "COMPLIANCE")
+        return `Object Lock default retention mode is ${JSON.stringify(mode)}, not GOVERNANCE or COMPLIANCE`;
+      const total = typeof years === "number" ? years * 365 : typeof days === "number" ? days : 0;
+      return total >= minRetentionDays
+        ? undefined
+        : `Object Lock default retention is ${total} day(s); at least ${minRetentionDays} required`;
     });
   },
 );
@@ -397,5 +445,6 @@ export const s3Policies: (ResourceValidationPolicy | StackValidationPolicy)[] = 
   s3BucketTlsOnly,
   s3BucketLifecycle,
   s3BucketReplication,
+  s3BucketObjectLock,
   s3BucketPolicyNoPublicPrincipal,
 ];

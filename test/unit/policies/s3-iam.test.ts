@@ -26,7 +26,12 @@ const tlsPolicy = (bucket: string, extra: object[] = []) =>
  * "name" (bucket.bucket), "id" (the mock's id, which the bucket's outputs do not carry, so
  * only the dependency links it), like the offline plan.
  */
-function bucketSet(key: string, bucket: string, ref: "name" | "id" = "name"): StackResource[] {
+function bucketSet(
+  key: string,
+  bucket: string,
+  ref: "name" | "id" = "name",
+  lock: "retention" | "enabled" = "retention",
+): StackResource[] {
   const b = ref === "name" ? bucket : `${key}-0a1b2c3d`;
   const side = (type: string, suffix: string, props: Record<string, unknown>): StackResource => ({
     type,
@@ -45,6 +50,10 @@ function bucketSet(key: string, bucket: string, ref: "name" | "id" = "name"): St
       ],
     }),
     side(T.versioning, "versioning", { versioningConfiguration: { status: "Enabled" } }),
+    side(T.objectLock, "object-lock", {
+      objectLockEnabled: "Enabled",
+      ...(lock === "retention" ? { rule: { defaultRetention: { mode: "GOVERNANCE", days: 30 } } } : {}),
+    }),
     side(T.publicAccessBlock, "pab", {
       blockPublicAcls: true,
       blockPublicPolicy: true,
@@ -71,7 +80,8 @@ function bucketSet(key: string, bucket: string, ref: "name" | "id" = "name"): St
 function prodBuckets(ref: "name" | "id" = "name"): StackResource[] {
   return [
     ...bucketSet("backups", "bi-prod-backups", ref),
-    ...bucketSet("replica", "bi-prod-replica", ref),
+    // A replica needs Object Lock enabled only: replicated versions keep the source's retention.
+    ...bucketSet("replica", "bi-prod-replica", ref, "enabled"),
     {
       type: T.replication,
       name: "backups-replication",
@@ -160,6 +170,20 @@ const stackCases: [StackValidationPolicy, string, Record<string, unknown> | unde
     "backups-replication",
     { rules: [{ status: "Disabled", destination: { bucket: "arn:aws:s3:::bi-prod-replica" } }] },
     /no enabled rule/,
+  ],
+  [s3.s3BucketObjectLock, "backups-object-lock", undefined, /has no Object Lock configuration/],
+  [s3.s3BucketObjectLock, "backups-object-lock", { rule: undefined }, /no default retention/],
+  [
+    s3.s3BucketObjectLock,
+    "backups-object-lock",
+    { rule: { defaultRetention: { mode: "GOVERNANCE", days: 3 } } },
+    /default retention is 3 day\(s\); at least 7 required/,
+  ],
+  [
+    s3.s3BucketObjectLock,
+    "backups-object-lock",
+    { rule: { defaultRetention: { mode: "NONE", days: 30 } } },
+    /mode is "NONE"/,
   ],
 ];
 
