@@ -65,6 +65,9 @@ export interface BackupS3Target {
   /** Writer credentials (pgBackRest repo2 and dump uploads). */
   writerAccessKeyId: pulumi.Input<string>;
   writerSecretAccessKey: pulumi.Input<string>;
+  /** PostgreSQL's archive_command credentials (add WAL, delete nothing). */
+  archiveAccessKeyId: pulumi.Input<string>;
+  archiveSecretAccessKey: pulumi.Input<string>;
 }
 
 export interface BackupRepositoryArgs {
@@ -93,7 +96,7 @@ export class BackupRepository extends pulumi.ComponentResource {
   /** Rendered pgbackrest.conf (no secrets in it). */
   readonly config: pulumi.Output<string>;
   readonly stanza: string;
-  /** `PGBACKREST_*=value` secrets (S3 writer keys, cipher passphrases) for both containers. */
+  /** `PGBACKREST_*=value` secrets of the runner: S3 writer keys, cipher passphrases. */
   readonly env: pulumi.Output<string>[];
   /** repo1 volume (local posix repository). */
   readonly repoVolume: pulumi.Output<string>;
@@ -120,10 +123,11 @@ export class BackupRepository extends pulumi.ComponentResource {
     this.repoVolume = volume("pgbackrest-repo", "pgbackrest-repo1").name;
     this.spoolVolume = volume("pgbackrest-spool", "pgbackrest-spool").name;
 
-    const secretEnv: pulumi.Output<string>[] = [
-      pulumi.secret(pulumi.interpolate`PGBACKREST_REPO2_S3_KEY=${args.s3.writerAccessKeyId}`),
-      pulumi.secret(pulumi.interpolate`PGBACKREST_REPO2_S3_KEY_SECRET=${args.s3.writerSecretAccessKey}`),
+    const s3Keys = (id: pulumi.Input<string>, secret: pulumi.Input<string>) => [
+      pulumi.secret(pulumi.interpolate`PGBACKREST_REPO2_S3_KEY=${id}`),
+      pulumi.secret(pulumi.interpolate`PGBACKREST_REPO2_S3_KEY_SECRET=${secret}`),
     ];
+    const cipherEnv: pulumi.Output<string>[] = [];
     if (b.repoEncryption) {
       // The passphrase lives in the Pulumi state (secret): losing the state means losing the
       // ability to decrypt the repositories, so `pulumi stack export` backups matter.
@@ -132,12 +136,14 @@ export class BackupRepository extends pulumi.ComponentResource {
         { length: 64, special: false },
         { parent: this, additionalSecretOutputs: ["result"] },
       );
-      secretEnv.push(
+      cipherEnv.push(
         pulumi.secret(pulumi.interpolate`PGBACKREST_REPO1_CIPHER_PASS=${cipher.result}`),
         pulumi.secret(pulumi.interpolate`PGBACKREST_REPO2_CIPHER_PASS=${cipher.result}`),
       );
     }
-    this.env = secretEnv;
+    this.env = [...s3Keys(args.s3.writerAccessKeyId, args.s3.writerSecretAccessKey), ...cipherEnv];
+    // PostgreSQL only pushes (and, recovering, gets) WAL: the archive identity, not the writer.
+    const postgresEnv = [...s3Keys(args.s3.archiveAccessKeyId, args.s3.archiveSecretAccessKey), ...cipherEnv];
 
     const s3 = args.s3;
     this.config = pulumi
@@ -177,7 +183,7 @@ export class BackupRepository extends pulumi.ComponentResource {
     this.postgresWiring = {
       config: this.config,
       stanza: this.stanza,
-      env: this.env,
+      env: postgresEnv,
       repoVolume: this.repoVolume,
       spoolVolume: this.spoolVolume,
     };

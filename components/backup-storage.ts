@@ -53,6 +53,7 @@ import type { Environment, InfraConfig } from "../config/schema";
 import { backupLifecycleRules } from "../lib/backup-lifecycle";
 import { minioBucketSetupScript } from "../renderers/minio-bucket-setup";
 import {
+  archivePolicy,
   BACKUP_PREFIXES,
   bucketPolicy,
   replicationAssumeRolePolicy,
@@ -60,13 +61,17 @@ import {
   restorePolicy,
   writerPolicy,
   type BackupPrefixes,
+  type PolicyDocument,
 } from "../lib/iam-policies";
+import { DEFAULT_STANZA } from "./postgres";
 import { ServiceContainer } from "./service-container";
 
 export interface BackupStorageArgs {
   /** Open-files limit (`ulimit nofile`) of its containers (config `containerOpenFilesLimit`). Default 65536. */
   openFilesLimit?: number;
   /** Prefix of every resource name, e.g. `backend-infra-prod`. */
+  /** pgBackRest stanza whose WAL archive the archive identity may add to. Default `main`. */
+  stanza?: string;
   namePrefix: string;
   environment: Environment;
   /** The typed `backups` config section (storage, regions, bucket name, retention, Object Lock, MinIO image). */
@@ -124,6 +129,12 @@ export class BackupStorage extends pulumi.ComponentResource {
   /** Read-only restore credentials (current and old versions, primary and replica). */
   readonly restoreAccessKeyId: pulumi.Output<string>;
   readonly restoreSecretAccessKey: pulumi.Output<string>;
+  /**
+   * PostgreSQL's archive_command: reads and adds WAL under the stanza's archive prefix, deletes
+   * nothing (AWS). The secret is a Pulumi secret. On MinIO (local) it is the one local identity.
+   */
+  readonly archiveAccessKeyId: pulumi.Output<string>;
+  readonly archiveSecretAccessKey: pulumi.Output<string>;
   readonly replicaBucket?: pulumi.Output<string>;
   readonly replicaRegion?: string;
   readonly replicaKmsKeyArn?: pulumi.Output<string>;
@@ -159,6 +170,8 @@ export class BackupStorage extends pulumi.ComponentResource {
       this.writerSecretAccessKey = local.secretAccessKey;
       this.restoreAccessKeyId = local.accessKeyId;
       this.restoreSecretAccessKey = local.secretAccessKey;
+      this.archiveAccessKeyId = local.accessKeyId;
+      this.archiveSecretAccessKey = local.secretAccessKey;
       this.minioContainer = local.containerName;
     } else {
       const cloud = this.aws(name, args, names);
@@ -175,6 +188,8 @@ export class BackupStorage extends pulumi.ComponentResource {
       this.writerSecretAccessKey = pulumi.secret(cloud.writerKey.secret);
       this.restoreAccessKeyId = cloud.restoreKey.id;
       this.restoreSecretAccessKey = pulumi.secret(cloud.restoreKey.secret);
+      this.archiveAccessKeyId = cloud.archiveKey.id;
+      this.archiveSecretAccessKey = pulumi.secret(cloud.archiveKey.secret);
       if (cloud.replica) {
         this.replicaBucket = cloud.replica.bucket.bucket;
         this.replicaRegion = b.replicaRegion;
@@ -193,6 +208,8 @@ export class BackupStorage extends pulumi.ComponentResource {
       writerSecretAccessKey: this.writerSecretAccessKey,
       restoreAccessKeyId: this.restoreAccessKeyId,
       restoreSecretAccessKey: this.restoreSecretAccessKey,
+      archiveAccessKeyId: this.archiveAccessKeyId,
+      archiveSecretAccessKey: this.archiveSecretAccessKey,
     });
   }
 
@@ -305,94 +322,87 @@ export class BackupStorage extends pulumi.ComponentResource {
       );
     }
 
-    // The writer: pgBackRest (archive_command in the Postgres container, backups in the runner)
-    // and the runner's uploads. A user with an access key, because the Docker host is not
-    // necessarily an EC2 instance with an instance profile.
-    const writer = new iam.User(
-      `${name}-writer`,
-      { name: `${args.namePrefix}-backup-writer`, path: "/backend-infra/", tags },
-      { parent: this, provider: primary.provider },
-    );
-    // Customer-managed policies, not inline ones: IAM allows 2,048 characters of inline policy
-    // per user, which the writer's document nearly fills with generated names (limits in
-    // lib/iam-policies.ts, checked by the unit tests); a managed policy allows 6,144.
-    const writerPolicyResource = new iam.Policy(
-      `${name}-writer`,
-      {
-        name: `${args.namePrefix}-backup-writer`,
-        path: "/backend-infra/",
-        description: `Backup writer of ${args.namePrefix}: current objects in its prefixes, no version deletes or bucket changes`,
-        tags,
-        policy: pulumi
-          .all([primary.bucket.arn, primary.key.arn])
-          .apply(([bucketArn, kmsKeyArn]) =>
-            JSON.stringify(writerPolicy({ bucketArn, kmsKeyArn, region: b.region })),
+    // Users with access keys, because the Docker host is not necessarily an EC2 instance with
+    // an instance profile. One identity per job (lib/iam-policies.ts):
+    // - writer: the runner's backups, expire and uploads;
+    const writerKey = this.identity(`${name}-writer`, {
+      userName: `${args.namePrefix}-backup-writer`,
+      description: `Backup writer of ${args.namePrefix}: current objects in its prefixes, no version deletes or bucket changes`,
+      policy: pulumi
+        .all([primary.bucket.arn, primary.key.arn])
+        .apply(([bucketArn, kmsKeyArn]) => writerPolicy({ bucketArn, kmsKeyArn, region: b.region })),
+      tags,
+      provider: primary.provider,
+    });
+    // - archive: PostgreSQL's archive_command adds WAL and deletes nothing;
+    const archiveKey = this.identity(`${name}-archive`, {
+      userName: `${args.namePrefix}-backup-archive`,
+      description: `WAL archive-push of ${args.namePrefix}: read and add objects under the stanza's archive prefix, no deletes`,
+      policy: pulumi
+        .all([primary.bucket.arn, primary.key.arn])
+        .apply(([bucketArn, kmsKeyArn]) =>
+          archivePolicy({ bucketArn, kmsKeyArn, region: b.region, stanza: args.stanza ?? DEFAULT_STANZA }),
+        ),
+      tags,
+      provider: primary.provider,
+    });
+    // - restore: read-only, on the primary and the replica.
+    const restoreKey = this.identity(`${name}-restore`, {
+      userName: `${args.namePrefix}-backup-restore`,
+      description: `Read-only restore access to the ${args.namePrefix} backups (primary and replica)`,
+      policy: pulumi
+        .all([primary.bucket.arn, primary.key.arn, replica?.bucket.arn, replica?.key.arn])
+        .apply(([bucketArn, kmsKeyArn, replicaBucketArn, replicaKeyArn]) =>
+          restorePolicy(
+            { bucketArn, kmsKeyArn, region: b.region },
+            replicaBucketArn && replicaKeyArn && b.replicaRegion
+              ? { bucketArn: replicaBucketArn, kmsKeyArn: replicaKeyArn, region: b.replicaRegion }
+              : undefined,
           ),
-      },
-      { parent: this, provider: primary.provider },
-    );
-    const writerAttachment = new iam.UserPolicyAttachment(
-      `${name}-writer`,
-      { user: writer.name, policyArn: writerPolicyResource.arn },
-      { parent: this, provider: primary.provider },
-    );
-    // After the attachment: a key handed out before it has no rights yet.
-    const writerKey = new iam.AccessKey(
-      `${name}-writer`,
-      { user: writer.name },
-      {
-        parent: this,
-        provider: primary.provider,
-        additionalSecretOutputs: ["secret"],
-        dependsOn: [writerAttachment],
-      },
-    );
+        ),
+      tags,
+      provider: primary.provider,
+    });
 
-    const restorer = new iam.User(
-      `${name}-restore`,
-      { name: `${args.namePrefix}-backup-restore`, path: "/backend-infra/", tags },
-      { parent: this, provider: primary.provider },
-    );
-    const restorePolicyResource = new iam.Policy(
-      `${name}-restore`,
+    return { bucket: primary.bucket, key: primary.key, replica, writerKey, archiveKey, restoreKey };
+  }
+
+  /**
+   * An IAM user with one customer-managed policy and an access key. Managed, not inline: IAM
+   * allows 2,048 characters of inline policy per user, which the writer's document nearly fills
+   * with generated names (limits in lib/iam-policies.ts, checked by the unit tests); a managed
+   * policy allows 6,144.
+   */
+  private identity(
+    id: string,
+    o: {
+      userName: string;
+      description: string;
+      policy: pulumi.Output<PolicyDocument>;
+      tags: Record<string, string>;
+      provider: pulumi.ProviderResource;
+    },
+  ): iam.AccessKey {
+    const child = { parent: this, provider: o.provider };
+    const user = new iam.User(id, { name: o.userName, path: "/backend-infra/", tags: o.tags }, child);
+    const policy = new iam.Policy(
+      id,
       {
-        name: `${args.namePrefix}-backup-restore`,
+        name: o.userName,
         path: "/backend-infra/",
-        description: `Read-only restore access to the ${args.namePrefix} backups (primary and replica)`,
-        tags,
-        policy: pulumi
-          .all([primary.bucket.arn, primary.key.arn, replica?.bucket.arn, replica?.key.arn])
-          .apply(([bucketArn, kmsKeyArn, replicaBucketArn, replicaKeyArn]) =>
-            JSON.stringify(
-              restorePolicy(
-                { bucketArn, kmsKeyArn, region: b.region },
-                replicaBucketArn && replicaKeyArn && b.replicaRegion
-                  ? { bucketArn: replicaBucketArn, kmsKeyArn: replicaKeyArn, region: b.replicaRegion }
-                  : undefined,
-              ),
-            ),
-          ),
+        description: o.description,
+        tags: o.tags,
+        policy: o.policy.apply((doc) => JSON.stringify(doc)),
       },
-      { parent: this, provider: primary.provider },
+      child,
     );
-    const restoreAttachment = new iam.UserPolicyAttachment(
-      `${name}-restore`,
-      { user: restorer.name, policyArn: restorePolicyResource.arn },
-      { parent: this, provider: primary.provider },
-    );
+    const attachment = new iam.UserPolicyAttachment(id, { user: user.name, policyArn: policy.arn }, child);
     // After the attachment: a key handed out before it has no rights yet.
-    const restoreKey = new iam.AccessKey(
-      `${name}-restore`,
-      { user: restorer.name },
-      {
-        parent: this,
-        provider: primary.provider,
-        additionalSecretOutputs: ["secret"],
-        dependsOn: [restoreAttachment],
-      },
+    return new iam.AccessKey(
+      id,
+      { user: user.name },
+      { ...child, additionalSecretOutputs: ["secret"], dependsOn: [attachment] },
     );
-
-    return { bucket: primary.bucket, key: primary.key, replica, writerKey, restoreKey };
   }
 
   /** One hardened AWS bucket with its own regional provider and KMS key. */

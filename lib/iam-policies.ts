@@ -10,6 +10,11 @@
  *   rule removes it. What would make a stolen writer key fatal is denied explicitly:
  *   deleting versions, changing the bucket's policy, versioning, lifecycle, Object Lock,
  *   encryption, replication, ACLs, and deleting the bucket or the key.
+ * - archive: pgBackRest's `archive_command` in the PostgreSQL container. Reads and writes
+ *   (never deletes) objects under the stanza's WAL archive prefix only: a key stolen from the
+ *   database container can add WAL, not remove or overwrite backups (the writer's job, in the
+ *   runner). Reads are needed: archive-push checks archive.info and whether a segment is
+ *   already there (its duplicate check), archive-get reads segments during recovery.
  * - restore: read-only (current and old versions) plus kms:Decrypt, on the primary and, when
  *   there is one, the replica bucket (a restore must work when the primary region is down).
  * - replication role: assumed by S3 only; reads versions for replication from the primary and
@@ -193,6 +198,79 @@ export function writerPolicy(input: WriterPolicyInput): PolicyDocument {
         Sid: "DenyDestroyingBackupsOrProtections",
         Effect: "Deny",
         Action: [...FORBIDDEN_S3_ACTIONS],
+        Resource: [bucketArn, `${bucketArn}/*`],
+      },
+      {
+        Sid: "DenyKeyAdministration",
+        Effect: "Deny",
+        Action: [...FORBIDDEN_KMS_ACTIONS],
+        Resource: [kmsKeyArn],
+      },
+    ],
+  };
+}
+
+/** Object actions the archive identity is allowed under the WAL archive prefix. */
+export const ARCHIVE_OBJECT_ACTIONS = [
+  "s3:GetObject",
+  "s3:PutObject",
+  "s3:AbortMultipartUpload",
+  "s3:ListMultipartUploadParts",
+] as const;
+
+/** The WAL archive prefix of a stanza in pgBackRest's repository (`repo2-path=/pgbackrest`). */
+export function walArchivePrefix(stanza: string, prefixes: BackupPrefixes = BACKUP_PREFIXES): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stanza)) {
+    throw new Error(`walArchivePrefix stanza: expected letters, digits, _ or -, got "${stanza}"`);
+  }
+  return `${prefixes.pgbackrest.replace(/\/+$/, "")}/archive/${stanza}/`;
+}
+
+export interface ArchivePolicyInput {
+  bucketArn: string;
+  kmsKeyArn: string;
+  region: string;
+  /** pgBackRest stanza whose WAL archive this identity pushes to. */
+  stanza: string;
+  prefixes?: BackupPrefixes;
+}
+
+/** Identity policy of the archive identity (PostgreSQL's `archive_command`). */
+export function archivePolicy(input: ArchivePolicyInput): PolicyDocument {
+  const { bucketArn, kmsKeyArn, region } = input;
+  requireArns([
+    ["archivePolicy bucketArn", bucketArn, "s3"],
+    ["archivePolicy kmsKeyArn", kmsKeyArn, "kms"],
+  ]);
+  requireRegion("archivePolicy region", region);
+  const prefix = walArchivePrefix(input.stanza, input.prefixes);
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      {
+        Sid: "ListWalArchive",
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [bucketArn],
+        Condition: { StringLike: { "s3:prefix": listPrefixPatterns([prefix]) } },
+      },
+      {
+        Sid: "ReadAndAddWal",
+        Effect: "Allow",
+        Action: [...ARCHIVE_OBJECT_ACTIONS],
+        Resource: [`${bucketArn}/${prefix}*`],
+      },
+      {
+        Sid: "UseBackupKeyThroughS3",
+        Effect: "Allow",
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Resource: [kmsKeyArn],
+        Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
+      },
+      {
+        Sid: "DenyDeletesAndProtections",
+        Effect: "Deny",
+        Action: ["s3:DeleteObject", "s3:DeleteObjectTagging", ...FORBIDDEN_S3_ACTIONS],
         Resource: [bucketArn, `${bucketArn}/*`],
       },
       {

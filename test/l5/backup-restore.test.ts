@@ -10,7 +10,9 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createPgServer } from "../support/postgres";
 import { redisCli, startRedisDaemon } from "../support/redis";
-import { run, skipReason, freePort } from "../support/tools";
+import { run, skipReason, freePort, waitFor } from "../support/tools";
+import { refusedBy } from "../support/s3-iam";
+import { archivePolicy, walArchivePrefix, writerPolicy } from "../../lib/iam-policies";
 import {
   APP_DB,
   backupLabels,
@@ -18,6 +20,7 @@ import {
   runAsPostgres,
   tableFingerprints,
   startRestored,
+  STANZA,
   type BackupEnv,
 } from "./backup-setup";
 
@@ -32,6 +35,14 @@ const TOOLS = [
   "aws",
   "openssl",
 ];
+
+const IAM_TARGET = {
+  bucketArn: "arn:aws:s3:::backups",
+  kmsKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/backups",
+  region: "eu-west-1",
+};
+const ARCHIVE_POLICY = archivePolicy({ ...IAM_TARGET, stanza: STANZA });
+const WRITER_POLICY = writerPolicy(IAM_TARGET);
 
 function ok(result: { status: number; stdout: string; stderr: string }, what: string): string {
   if (result.status !== 0)
@@ -71,9 +82,36 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     expect(env.confText).not.toContain("s3-key=");
   });
 
+  it("the archive identity's policy allows every S3 request archive-push makes (and deletes nothing)", async () => {
+    const s3 = env.s3!;
+    const archive = walArchivePrefix(STANZA);
+    const segments = () => s3.keys(archive).filter((k) => /\/[0-9A-F]{24}-[0-9a-f]{40}/.test(k)).length;
+    const before = segments();
+    s3.clearRequests();
+    for (let i = 0; i < 3; i++) {
+      // WAL without a row in any table (later tests count rows).
+      env.pg.sql("SELECT pg_logical_emit_message(false, 'archive-test', repeat('x', 100000))");
+      env.pg.sql("SELECT pg_switch_wal()");
+    }
+    await waitFor("3 more WAL segments in the S3 archive", () => segments() >= before + 3, {
+      timeoutMs: 60_000,
+    });
+    const requests = s3.requests();
+    expect(requests.some((r) => r.method === "PUT" && r.path.includes(`/${archive}`))).toBe(true);
+    expect(refusedBy(ARCHIVE_POLICY, requests, s3.bucket)).toEqual([]);
+    expect(requests.filter((r) => r.method === "DELETE" || r.query.includes("delete"))).toEqual([]);
+  });
+
   it("backup-pg full writes a full backup to repo1 and repo2 and metrics", () => {
     const before = Math.floor(Date.now() / 1000);
+    env.s3!.clearRequests();
     ok(env.script("backup-pg", ["full"]), "backup-pg full");
+    // The writer's policy allows every request of a real backup; the archive identity's does not.
+    const requests = env.s3!.requests();
+    expect(refusedBy(WRITER_POLICY, requests, env.s3!.bucket)).toEqual([]);
+    expect(refusedBy(ARCHIVE_POLICY, requests, env.s3!.bucket).join("\n")).toMatch(
+      /s3:PutObject PUT \/backups\/pgbackrest\/backup\//,
+    );
     expect(backupLabels(env, 1).map((b) => b.type)).toEqual(["full"]);
     expect(backupLabels(env, 2).map((b) => b.type)).toEqual(["full"]);
     const m = env.metrics("pg_full");

@@ -6,7 +6,7 @@
  * backup scripts with synchronous spawns, which would block an in-process server.
  * `stop()` + `start()` simulate an outage and recovery on the same port and data directory.
  */
-import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { freePort, startDaemon, tempDir, removeDir, waitFor, type Daemon } from "./tools";
@@ -33,6 +33,18 @@ export interface S3Server {
   stop(): Promise<void>;
   /** Stops the server and deletes its files. */
   destroy(): Promise<void>;
+  /** Every request served since the start (or the last `clearRequests()`), in order. */
+  requests(): S3Request[];
+  clearRequests(): void;
+}
+
+export interface S3Request {
+  method: string;
+  /** `/bucket/key` (decoded). */
+  path: string;
+  /** Raw query string, e.g. `list-type=2&prefix=pgbackrest%2Farchive%2F`. */
+  query: string;
+  status: number;
 }
 
 const SUFFIX = "._S3rver_object";
@@ -54,11 +66,12 @@ export async function createS3Server(bucket = "backups"): Promise<S3Server> {
   // The certificate is read by tools that run as the postgres user.
   chmodSync(root, 0o755);
   chmodSync(certFile, 0o644);
+  const requestLog = join(root, "requests.jsonl");
   const s3rverModule = createRequire(join(process.cwd(), "package.json")).resolve("s3rver");
   const script = `
     const fs = require("fs");
     const S3rver = require(${JSON.stringify(s3rverModule)});
-    new S3rver({
+    const app = new S3rver({
       address: "127.0.0.1",
       port: ${port},
       silent: true,
@@ -67,7 +80,17 @@ export async function createS3Server(bucket = "backups"): Promise<S3Server> {
       cert: fs.readFileSync(${JSON.stringify(certFile)}),
       vhostBuckets: false,
       configureBuckets: [{ name: ${JSON.stringify(bucket)} }],
-    }).run().then(() => console.log("s3rver ready"), (e) => { console.error(e); process.exit(1); });
+    });
+    // First in the chain: records what each request was and how it was answered.
+    app.middleware.unshift(async (ctx, next) => {
+      try {
+        await next();
+      } finally {
+        const line = { method: ctx.method, path: ctx.path, query: ctx.querystring, status: ctx.status };
+        fs.appendFileSync(${JSON.stringify(requestLog)}, JSON.stringify(line) + "\\n");
+      }
+    });
+    app.run().then(() => console.log("s3rver ready"), (e) => { console.error(e); process.exit(1); });
   `;
   let daemon: Daemon | undefined;
 
@@ -116,6 +139,16 @@ export async function createS3Server(bucket = "backups"): Promise<S3Server> {
       await daemon?.stop();
       daemon = undefined;
       await waitFor("s3rver to stop listening", async () => !(await reachable()), { timeoutMs: 10_000 });
+    },
+    requests() {
+      if (!existsSync(requestLog)) return [];
+      return readFileSync(requestLog, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as S3Request);
+    },
+    clearRequests() {
+      writeFileSync(requestLog, "");
     },
     async destroy() {
       await daemon?.stop("SIGKILL");

@@ -64,7 +64,16 @@ describe.each(["prod", "staging", "local"])("backup runner in the %s plan", (sta
     expect(conf).not.toMatch(/cipher-pass=|s3-key=|s3-key-secret=/);
     for (const name of ["PGBACKREST_REPO2_S3_KEY", "PGBACKREST_REPO2_S3_KEY_SECRET"]) {
       expect(pgEnv[name], name).toBeTruthy();
-      expect(runnerEnv[name]).toBe(pgEnv[name]);
+      expect(runnerEnv[name], name).toBeTruthy();
+    }
+    // PostgreSQL archives with the archive identity (adds WAL, deletes nothing), the runner
+    // backs up and expires with the writer; MinIO (local) has one identity for both.
+    if (config.backups.storage === "aws") {
+      expect(pgEnv.PGBACKREST_REPO2_S3_KEY).toMatch(/^backup-storage-archive-/);
+      expect(runnerEnv.PGBACKREST_REPO2_S3_KEY).toMatch(/^backup-storage-writer-/);
+      expect(pgEnv.PGBACKREST_REPO2_S3_KEY_SECRET).not.toBe(runnerEnv.PGBACKREST_REPO2_S3_KEY_SECRET);
+    } else {
+      expect(pgEnv.PGBACKREST_REPO2_S3_KEY).toBe(runnerEnv.PGBACKREST_REPO2_S3_KEY);
     }
     if (config.backups.repoEncryption) {
       expect(conf).toContain("repo1-cipher-type=aes-256-cbc");

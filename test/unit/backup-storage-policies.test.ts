@@ -11,12 +11,14 @@ import {
   FORBIDDEN_S3_ACTIONS,
   POLICY_SIZE_LIMITS,
   allowedPatternsMatching,
+  archivePolicy,
   bucketPolicy,
   evaluate,
   policySize,
   replicationAssumeRolePolicy,
   replicationPolicy,
   restorePolicy,
+  walArchivePrefix,
   wildcardMatch,
   writerPolicy,
   type PolicyDocument,
@@ -76,6 +78,42 @@ describe("evaluate() and wildcardMatch() (the checker the other tests rely on)",
       Statement: [{ Sid: "N", Effect: "Allow", NotAction: ["s3:Delete*"], Action: [], Resource: ["*"] }],
     } as unknown as PolicyDocument;
     expect(() => evaluate(doc, "s3:GetObject", BUCKET)).toThrow(/NotAction/);
+  });
+});
+
+describe("archive policy (PostgreSQL's archive_command)", () => {
+  const doc = parsed(
+    archivePolicy({ bucketArn: BUCKET, kmsKeyArn: KEY, region: "eu-west-1", stanza: "main" }),
+  );
+  const wal = `${BUCKET}/pgbackrest/archive/main/15-1/0000000100000000/000000010000000000000003-abc.gz`;
+
+  it("reads and adds WAL under its stanza's archive prefix, and nothing else", () => {
+    for (const action of ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]) {
+      expect(evaluate(doc, action, wal), action).toBe("allow");
+    }
+    for (const elsewhere of [
+      `${BUCKET}/pgbackrest/backup/main/backup.info`,
+      `${BUCKET}/pgbackrest/archive/other/archive.info`,
+      `${BUCKET}/logical/app.dump`,
+      `${BUCKET}/redis/dump.rdb`,
+    ]) {
+      expect(evaluate(doc, "s3:PutObject", elsewhere), elsewhere).toBe("implicit-deny");
+    }
+    expect(statement(doc, "ListWalArchive").Condition).toEqual({
+      StringLike: { "s3:prefix": ["pgbackrest/archive/main", "pgbackrest/archive/main/*"] },
+    });
+  });
+
+  it("deletes nothing and may not touch the protections or the key", () => {
+    for (const action of ["s3:DeleteObject", ...FORBIDDEN_S3_ACTIONS]) {
+      expect(evaluate(doc, action, wal), action).toBe("explicit-deny");
+    }
+    for (const action of FORBIDDEN_KMS_ACTIONS)
+      expect(evaluate(doc, action, KEY), action).toBe("explicit-deny");
+    expect(() =>
+      archivePolicy({ bucketArn: BUCKET, kmsKeyArn: KEY, region: "eu-west-1", stanza: "a/b" }),
+    ).toThrow(/walArchivePrefix stanza: expected letters, digits, _ or -, got "a\/b"/);
+    expect(walArchivePrefix("main")).toBe("pgbackrest/archive/main/");
   });
 });
 
@@ -306,6 +344,9 @@ describe("document sizes stay within IAM and S3 quotas at the longest names", ()
     // Why the component attaches managed policies: both together exceed the inline quota.
     expect(writer + restore).toBeGreaterThan(POLICY_SIZE_LIMITS.userInlineTotal);
     expect(writer).toBeGreaterThan(POLICY_SIZE_LIMITS.userInlineTotal);
+    expect(policySize(archivePolicy({ ...primary, stanza: "main" }))).toBeLessThan(
+      POLICY_SIZE_LIMITS.managedPolicy,
+    );
   });
 
   it("the replication role's inline policy and the bucket policy fit their quotas", () => {

@@ -336,13 +336,18 @@ describe("staging: one bucket, no replica", () => {
     plan = await runProgram("staging");
   });
 
-  it("hardens the single bucket and creates no replication or Object Lock", () => {
+  it("hardens the single bucket, locks new versions 14 days, creates no replication", () => {
     const primary = bucketSet(plan, "backup-storage-primary");
     expect(primary.bucket.inputs.bucketPrefix).toBe("backend-infra-staging-backup-");
     expect(primary.bucket.inputs.objectLockEnabled).toBeUndefined();
     checkHardenedBucket(primary, 90);
     expect(ofType(plan, T.bucket)).toHaveLength(1);
-    for (const type of [T.replication, T.role, T.rolePolicy, T.lock]) expect(ofType(plan, type)).toEqual([]);
+    for (const type of [T.replication, T.role, T.rolePolicy]) expect(ofType(plan, type)).toEqual([]);
+    // Every AWS environment locks (policy s3-bucket-object-lock); staging's config says 14 days.
+    expect(one(plan, T.lock, "backup-storage-primary-object-lock").inputs).toMatchObject({
+      objectLockEnabled: "Enabled",
+      rule: { defaultRetention: { mode: "GOVERNANCE", days: 14 } },
+    });
     expect(
       ofType(plan, T.provider)
         .filter((p) => p.name.startsWith("backup-storage"))
