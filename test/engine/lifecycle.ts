@@ -175,18 +175,29 @@ export async function lifecycleChecks(
     await checks.check("pulumi up local-green (the idle slot)", () => up(session, "local-green"));
     await checks.check("switch to green with pulumi config set + up: no request fails", async () => {
       if (!which("wrk")) throw new Error("wrk is not installed (apt-get install wrk; .ci/run installs it)");
+      // The load runs from 5 s before the switch until 10 s after `pulumi up` returns, however
+      // long the up takes (most of it is the program and the refresh, not the switch).
+      let switched: () => void = () => undefined;
+      const afterSwitch = new Promise<void>((resolve) => (switched = resolve));
       const load = runWrk({
         url: `${EDGE_HTTPS}/ping`,
-        durationSeconds: 45,
+        durationSeconds: 600,
         connections: 8,
         countIn: engineDir,
+        stopWhen: afterSwitch,
       });
       load.catch(() => undefined); // awaited below; a failed start must not crash the run before
       await new Promise((r) => setTimeout(r, 5000));
-      await session.must(["config", "set", "trafficActive", "green", "--stack", ENV_STACK]);
       const started = Date.now();
-      await up(session, ENV_STACK);
-      const switchSeconds = (Date.now() - started) / 1000;
+      let switchSeconds = 0;
+      try {
+        await session.must(["config", "set", "trafficActive", "green", "--stack", ENV_STACK]);
+        await up(session, ENV_STACK);
+        switchSeconds = (Date.now() - started) / 1000;
+        await new Promise((r) => setTimeout(r, 10_000));
+      } finally {
+        switched();
+      }
       const result = await load;
       const errors = Object.values(result.socketErrors).reduce((a, b) => a + b, 0);
       const non2xx = result.counts?.non2xx ?? result.non2xx3xx;

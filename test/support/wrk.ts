@@ -106,6 +106,11 @@ export interface WrkOptions {
   countIn?: string;
   /** Request timeout, seconds. Default 5. */
   timeoutSeconds?: number;
+  /**
+   * Ends the run early once this settles (SIGINT: wrk stops and prints its summary, the
+   * counting script's included); `durationSeconds` is then the upper bound.
+   */
+  stopWhen?: Promise<unknown>;
 }
 
 /** Starts wrk; the promise resolves with the parsed result when it exits. */
@@ -131,6 +136,10 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
     const limit = setTimeout(() => child.kill("SIGKILL"), (options.durationSeconds + 30) * 1000);
+    const stop = () => {
+      if (child.exitCode === null && child.pid !== undefined) child.kill("SIGINT");
+    };
+    options.stopWhen?.then(stop, stop);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(limit);
