@@ -217,6 +217,28 @@ export async function acceptanceChecks(session: PulumiSession, checks: Checks): 
     return "full backup in repo1 (local volume) and repo2 (S3 stand-in)";
   });
 
+  await checks.check("backup-redis snapshots Redis as the backup ACL user", async () => {
+    const runner = out.backups.runnerContainer;
+    await mustRun("docker", ["exec", runner, "backup-redis"], { timeoutMs: 5 * 60_000 });
+    const user = runQuick("docker", ["exec", runner, "printenv", "REDIS_USER"]).stdout.trim();
+    if (user !== "backup") throw new Error(`the runner's REDIS_USER is "${user}", expected backup`);
+    return "an RDB snapshot taken as user backup";
+  });
+
+  await checks.check("the exporters log in as their monitoring users: pg_up and redis_up are 1", async () => {
+    const values: Record<string, string> = {};
+    await waitFor("pg_up and redis_up", 90, async () => {
+      for (const metric of ["pg_up", "redis_up"]) {
+        const data = (await prometheus(`/api/v1/query?query=${metric}`)) as {
+          result: { value: [number, string] }[];
+        };
+        values[metric] = data.result[0]?.value[1] ?? "absent";
+      }
+      return values.pg_up === "1" && values.redis_up === "1";
+    });
+    return `pg_up = ${values.pg_up}, redis_up = ${values.redis_up}`;
+  });
+
   await checks.check("the backup metrics reach Prometheus", async () => {
     let value = "";
     await waitFor("backup_last_status{kind=pg_full}", 90, async () => {
