@@ -15,9 +15,11 @@ import {
   describeContainer,
   environmentOfUrn,
   identitiesOf,
+  isUnderPath,
   isUnknown,
   list,
   matchesAny,
+  normalizeHostPath,
   record,
   reveal,
   str,
@@ -349,10 +351,198 @@ export const containerNoDockerSocket = resourcePolicy(
       }
     }
     for (const source of sources) {
-      const path = source.replace(/\/+$/, "") || (source ? "/" : "");
+      // Normalized, so `//var/run/./docker.sock` or `/opt/../var/run/` cannot slip past.
+      const path = normalizeHostPath(source) ?? source;
       if (DOCKER_SOCKET.test(path)) report(`${who} mounts the container runtime socket ${source}`);
       else if (DANGEROUS_HOST_PATHS.has(path))
         report(`${who} mounts host path ${source}, which holds the Docker socket`);
+    }
+  },
+);
+
+export const VOLUME = "docker:index/volume:Volume";
+
+/**
+ * Host paths no container may bind, whatever the config says: the host's root, its
+ * configuration and credentials, home directories, the boot files, Docker's and containerd's
+ * data and the directories holding their sockets. Each covers its subpaths, and a path that
+ * contains one (`/var` contains /var/lib/docker) is refused too.
+ */
+const REFUSED_HOST_PATHS: [string, string][] = [
+  ["/etc", "the host's configuration (users, sudoers, ssh, cron)"],
+  ["/root", "root's home directory (keys, shell history)"],
+  ["/home", "users' home directories (ssh keys, credentials)"],
+  ["/boot", "the kernel and boot loader"],
+  ["/var/lib/docker", "the Docker data directory (every container's filesystem and volumes)"],
+  ["/var/lib/containerd", "containerd's data directory"],
+  ["/run", "runtime sockets (docker.sock, containerd.sock)"],
+  ["/var/run", "runtime sockets (docker.sock)"],
+];
+/**
+ * Kernel interfaces: refused unless a reviewed read-only exception names the container and the
+ * exact path (node_exporter reads /proc and /sys read-only).
+ */
+const KERNEL_HOST_PATHS: [string, string][] = [
+  ["/proc", "the host's process table and kernel settings"],
+  ["/sys", "the host's kernel and device settings"],
+  ["/dev", "the host's devices"],
+];
+const SOCKET_FILE = /\.sock$/i;
+
+interface HostSource {
+  raw: string;
+  readOnly: boolean;
+  /** The property it comes from, for messages (`volumes[].hostPath`, `driverOpts.device`, ...). */
+  via: string;
+}
+
+/** Host paths a container binds: volumes[].hostPath, bind mounts, volume-driver binds, devices. */
+function containerHostSources(props: Record<string, unknown>): HostSource[] {
+  const out: HostSource[] = [];
+  const volumes = list(props.volumes);
+  if (!isUnknown(volumes)) {
+    for (const v of volumes) {
+      const vol = record(v);
+      const raw = vol && !isUnknown(vol) ? str(vol.hostPath) : undefined;
+      if (vol && !isUnknown(vol) && raw !== undefined && raw !== "") {
+        out.push({ raw, readOnly: reveal(vol.readOnly) === true, via: "volumes[].hostPath" });
+      }
+    }
+  }
+  const mounts = list(props.mounts);
+  if (!isUnknown(mounts)) {
+    for (const m of mounts) {
+      const mount = record(m);
+      if (!mount || isUnknown(mount)) continue;
+      const readOnly = reveal(mount.readOnly) === true;
+      const type = str(mount.type);
+      const source = str(mount.source);
+      if (type === "bind" && source !== undefined) out.push({ raw: source, readOnly, via: "mounts[] bind" });
+      const options = record(mount.volumeOptions);
+      const driver = options && !isUnknown(options) ? record(options.driverOptions) : undefined;
+      const device = driver && !isUnknown(driver) ? bindDevice(driver) : undefined;
+      if (type === "volume" && device !== undefined) {
+        out.push({ raw: device, readOnly, via: "mounts[].volumeOptions.driverOptions.device" });
+      }
+    }
+  }
+  const devices = list(props.devices);
+  if (!isUnknown(devices)) {
+    for (const d of devices) {
+      const device = record(d);
+      const raw = device && !isUnknown(device) ? str(device.hostPath) : undefined;
+      if (!device || isUnknown(device) || raw === undefined) continue;
+      const permissions = str(device.permissions) ?? "rwm";
+      out.push({ raw, readOnly: !/[wm]/.test(permissions), via: "devices[].hostPath" });
+    }
+  }
+  return out;
+}
+
+/** The host directory a local-driver volume binds (`type: none, o: bind, device: /path`). */
+function bindDevice(driverOpts: Record<string, unknown>): string | undefined {
+  const device = str(driverOpts.device);
+  if (device === undefined) return undefined;
+  const options = (str(driverOpts.o) ?? "").split(",").map((o) => o.trim());
+  const type = str(driverOpts.type);
+  // `type: none` with a device is a bind even without `o: bind`; nfs/cifs devices are not host paths.
+  return options.includes("bind") || options.includes("rbind") || type === "none" ? device : undefined;
+}
+
+/** Why a normalized host path can never be bound, or undefined. */
+function refusedReason(path: string): string | undefined {
+  if (path === "/") return "the host's root filesystem";
+  if (SOCKET_FILE.test(path)) return "a socket (a container with the Docker socket is root on the host)";
+  for (const [base, why] of REFUSED_HOST_PATHS) {
+    if (isUnderPath(path, base)) return why;
+    if (isUnderPath(base, path)) return `it contains ${base}: ${why}`;
+  }
+  return undefined;
+}
+
+function kernelReason(path: string): string | undefined {
+  return KERNEL_HOST_PATHS.find(([base]) => isUnderPath(path, base))?.[1];
+}
+
+export const containerHostPathAllowlist = resourcePolicy(
+  {
+    name: "container-host-path-allowlist",
+    description:
+      "Containers and volumes bind only host directories under allowedHostPaths; /, /etc, /root, /home, /boot, /run, the Docker data directory and sockets never; /proc, /sys and /dev only as reviewed read-only exceptions.",
+    severity: "critical",
+    remediation:
+      'Use a named volume, or keep host data under an allowedHostPaths directory (e.g. /opt/data/postgres, config postgresDataPath). A reviewed read-only need (node-exporter reading /proc) goes in readOnlyExceptions as "<container name or component label>:<host path>" with readOnly: true.',
+    benchmarks: ["CIS Docker 5.6", "CIS Docker 5.18", "Trivy KSV023 (Kubernetes equivalent)"],
+    configSchema: {
+      properties: {
+        allowedHostPaths: stringList(
+          "Host directories (and their subdirectories) containers and bind volumes may use. Entries that are or contain a refused path are ignored.",
+          ["/opt/data"],
+        ),
+        readOnlyExceptions: stringList(
+          'Reviewed read-only binds of other paths (kernel interfaces included) as "<container or volume name, component label or resource name>:<exact host path>".',
+          [],
+        ),
+      },
+    },
+  },
+  [CONTAINER, VOLUME],
+  (props, args, report) => {
+    const cfg = configOf(args, { allowedHostPaths: ["/opt/data"], readOnlyExceptions: [] as string[] });
+    const allowed = cfg.allowedHostPaths
+      .map((p) => normalizeHostPath(p))
+      .filter((p): p is string => p !== undefined && refusedReason(p) === undefined && !kernelReason(p));
+    let sources: HostSource[];
+    let who: string;
+    if (args.type === VOLUME) {
+      const driverOpts = record(props.driverOpts);
+      if (isUnknown(driverOpts) || (driverOpts && isUnknown(reveal(driverOpts.device)))) return;
+      const device = driverOpts ? bindDevice(driverOpts) : undefined;
+      if (!driverOpts || device === undefined) return args.notApplicable("not a bind volume");
+      const options = (str(driverOpts.o) ?? "").split(",").map((o) => o.trim());
+      sources = [{ raw: device, readOnly: options.includes("ro"), via: "driverOpts.device" }];
+      const name = str(props.name);
+      who = name && name !== args.name ? `volume "${name}" (${args.name})` : `volume "${args.name}"`;
+    } else {
+      sources = containerHostSources(props);
+      who = describeContainer(props, args.name);
+    }
+    const ids = identitiesOf(props, args.name);
+    for (const source of sources) {
+      const path = normalizeHostPath(source.raw);
+      const shown =
+        path !== undefined && path !== source.raw ? `"${source.raw}" (${path})` : `"${source.raw}"`;
+      if (path === undefined) {
+        report(
+          `${who} binds host path ${shown} (${source.via}), which is not absolute; expected a directory under ${allowed.join(", ") || "allowedHostPaths"}`,
+        );
+        continue;
+      }
+      const refused = refusedReason(path);
+      if (refused) {
+        report(`${who} binds host path ${shown} (${source.via}), which is refused: ${refused}`);
+        continue;
+      }
+      if (allowed.some((base) => isUnderPath(path, base))) continue;
+      const excepted = ids.some((id) =>
+        cfg.readOnlyExceptions.some((entry) => {
+          const colon = entry.indexOf(":");
+          return (
+            colon > 0 && entry.slice(0, colon) === id && normalizeHostPath(entry.slice(colon + 1)) === path
+          );
+        }),
+      );
+      const kernel = kernelReason(path);
+      if (excepted && source.readOnly) continue;
+      if (excepted) {
+        report(
+          `${who} binds host path ${shown} (${source.via}) read-write; its readOnlyExceptions entry allows it read-only only`,
+        );
+      } else {
+        report(
+          `${who} binds host path ${shown} (${source.via}), ${kernel ? `${kernel}, ` : ""}which is not under allowedHostPaths (${allowed.join(", ") || "none"}) nor a readOnlyExceptions entry`,
+        );
+      }
     }
   },
 );
@@ -533,6 +723,7 @@ export const containerPolicies: ResourceValidationPolicy[] = [
   containerLogRotation,
   containerReadOnlyRootfs,
   containerNoDockerSocket,
+  containerHostPathAllowlist,
   containerNoHostNamespaces,
   containerPublishedPorts,
   containerImagePinned,

@@ -6,6 +6,7 @@ import type { Policies } from "@pulumi/policy";
 import { containerPolicies } from "./containers";
 import { dataPolicies } from "./data";
 import { iamPolicies } from "./iam";
+import { kmsPolicies } from "./kms";
 import { networkPolicies } from "./networks";
 import { s3Policies } from "./s3";
 import { secretPolicies } from "./secrets";
@@ -15,6 +16,7 @@ export const ALL_POLICIES: Policies = [
   ...networkPolicies,
   ...dataPolicies,
   ...s3Policies,
+  ...kmsPolicies,
   ...iamPolicies,
   ...secretPolicies,
 ];

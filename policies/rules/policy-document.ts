@@ -14,6 +14,8 @@ export interface Statement {
   /** Set when the statement uses NotAction. */
   notActions?: string[];
   resources: string[];
+  /** Set when the statement uses NotResource (every resource but these). */
+  notResources?: string[];
   condition: Record<string, Record<string, unknown>>;
 }
 
@@ -64,6 +66,7 @@ export function parsePolicyDocument(value: unknown): { statements: Statement[] |
       actions: strings(s.Action),
       notActions: s.NotAction === undefined ? undefined : strings(s.NotAction),
       resources: strings(s.Resource),
+      notResources: s.NotResource === undefined ? undefined : strings(s.NotResource),
       condition: (reveal(s.Condition) ?? {}) as Record<string, Record<string, unknown>>,
     });
   }

@@ -13,8 +13,11 @@ import type {
 import { environmentsOption, resourcePolicy, stackPolicy, stringList } from "./metadata";
 import { anyonePrincipal, parsePolicyDocument } from "./policy-document";
 import {
+  UNKNOWN,
+  type Unknown,
   appliesIn,
   configOf,
+  containsUnknown,
   environmentOfStack,
   isUnknown,
   list,
@@ -37,6 +40,48 @@ export const S3 = {
   objectLock: "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
 } as const;
 
+/**
+ * Every bucket resource type of @pulumi/aws 7: the general-purpose Bucket, its deprecated
+ * BucketV2 spelling (same bucket, list-shaped inline arguments), S3 Express directory buckets,
+ * S3 on Outposts buckets, S3 Tables and S3 Vectors buckets. All get the same checks: a type
+ * that cannot have versioning or Object Lock cannot hold the backups and is reported.
+ */
+export const BUCKET_TYPES = [
+  S3.bucket,
+  "aws:s3/bucketV2:BucketV2",
+  "aws:s3/directoryBucket:DirectoryBucket",
+  "aws:s3control/bucket:Bucket",
+  "aws:s3tables/tableBucket:TableBucket",
+  "aws:s3/vectorsVectorBucket:VectorsVectorBucket",
+];
+
+type SideKind = Exclude<keyof typeof S3, "bucket">;
+
+/** Side resource types per kind: the v7 types, their deprecated V2 aliases, S3 on Outposts ones. */
+export const SIDE_TYPES: Record<SideKind, string[]> = {
+  encryption: [
+    S3.encryption,
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+  ],
+  versioning: [S3.versioning, "aws:s3/bucketVersioningV2:BucketVersioningV2"],
+  publicAccessBlock: [S3.publicAccessBlock],
+  ownership: [S3.ownership],
+  acl: [S3.acl, "aws:s3/bucketAclV2:BucketAclV2"],
+  policy: [S3.policy, "aws:s3control/bucketPolicy:BucketPolicy"],
+  lifecycle: [
+    S3.lifecycle,
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    "aws:s3control/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+  ],
+  replication: [S3.replication],
+  objectLock: [S3.objectLock, "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2"],
+};
+const KIND_OF = new Map<string, SideKind>(
+  (Object.entries(SIDE_TYPES) as [SideKind, string[]][]).flatMap(([kind, types]) =>
+    types.map((t): [string, SideKind] => [t, kind]),
+  ),
+);
+
 interface Res {
   resource: PolicyResource;
   props: Record<string, unknown>;
@@ -46,8 +91,8 @@ interface BucketView extends Res {
   /** Every value the bucket is referred to by: name, id, ARN. */
   refs: Set<string>;
   label: string;
-  /** Side resources attached to the bucket, by type. */
-  side: Map<string, Res[]>;
+  /** Side resources attached to the bucket, by kind. */
+  side: Map<SideKind, Res[]>;
 }
 
 /** Buckets of the stack with their side resources (matched by name/ARN value, then by dependency). */
@@ -55,30 +100,39 @@ export function bucketsOf(args: StackValidationArgs): BucketView[] {
   const buckets: BucketView[] = [];
   const byUrn = new Map<string, BucketView>();
   for (const r of args.resources) {
-    if (r.type !== S3.bucket) continue;
+    if (!BUCKET_TYPES.includes(r.type)) continue;
     const props = materialize(r.props) as Record<string, unknown>;
-    const refs = new Set([str(props.bucket), str(props.id), str(props.arn)].filter((v): v is string => !!v));
-    const view: BucketView = {
-      resource: r,
-      props,
-      refs,
-      label: `bucket "${str(props.bucket) ?? r.name}"`,
-      side: new Map(),
-    };
-    buckets.push(view);
-    byUrn.set(r.urn, view);
+    const refs = new Set(
+      [str(props.bucket), str(props.name), str(props.id), str(props.arn)].filter((v): v is string => !!v),
+    );
+    view(buckets, byUrn, r, props, refs, r.type === S3.bucket ? "bucket" : r.type);
   }
-  const sideTypes = new Set<string>(Object.values(S3).filter((t) => t !== S3.bucket));
   for (const r of args.resources) {
-    if (!sideTypes.has(r.type)) continue;
+    const kind = KIND_OF.get(r.type);
+    if (!kind) continue;
     const props = materialize(r.props) as Record<string, unknown>;
     const owner = ownerOf(r, props, buckets, byUrn);
     if (!owner) continue;
-    const entries = owner.side.get(r.type) ?? [];
+    const entries = owner.side.get(kind) ?? [];
     entries.push({ resource: r, props });
-    owner.side.set(r.type, entries);
+    owner.side.set(kind, entries);
   }
   return buckets;
+}
+
+function view(
+  buckets: BucketView[],
+  byUrn: Map<string, BucketView>,
+  r: PolicyResource,
+  props: Record<string, unknown>,
+  refs: Set<string>,
+  kind: string,
+) {
+  const name = str(props.bucket) ?? str(props.name) ?? r.name;
+  const label = kind === "bucket" ? `bucket "${name}"` : `bucket "${name}" (${kind})`;
+  const v: BucketView = { resource: r, props, refs, label, side: new Map() };
+  buckets.push(v);
+  byUrn.set(r.urn, v);
 }
 
 function ownerOf(
@@ -117,6 +171,101 @@ function perBucket(
   }
 }
 
+// ---------- inline bucket arguments ----------
+// aws.s3.Bucket (v7) takes single blocks (`versioning`, `serverSideEncryptionConfiguration.rule`),
+// BucketV2 lists (`versionings`, `serverSideEncryptionConfigurations[].rules[]`). The provider
+// reads them back from the bucket, so after the first `up` they mirror the side resources:
+// a rule reads them only when the bucket has no side resource of that kind.
+
+/** The items of a block given as an object or a list; UNKNOWN when not known yet. */
+function blocks(v: unknown): Record<string, unknown>[] | Unknown {
+  const inner = reveal(v);
+  if (isUnknown(inner) || containsUnknown(inner)) return UNKNOWN;
+  const items = Array.isArray(inner) ? inner : inner === undefined || inner === null ? [] : [inner];
+  return items
+    .map((i) => reveal(i))
+    .filter((i): i is Record<string, unknown> => i !== null && typeof i === "object" && !Array.isArray(i));
+}
+
+/** The blocks of the first of `keys` that is set (singular and plural spellings). */
+function inline(props: Record<string, unknown>, ...keys: string[]): Record<string, unknown>[] | Unknown {
+  for (const key of keys) if (props[key] !== undefined && props[key] !== null) return blocks(props[key]);
+  return [];
+}
+
+/** Inline default encryption algorithms; [] when the bucket sets none. */
+function inlineAlgorithms(props: Record<string, unknown>): (string | undefined)[] | Unknown {
+  const configs = inline(props, "serverSideEncryptionConfiguration", "serverSideEncryptionConfigurations");
+  const table = inline(props, "encryptionConfiguration"); // S3 Tables / Vectors: { sseAlgorithm, kmsKeyArn }
+  if (isUnknown(configs) || isUnknown(table)) return UNKNOWN;
+  const algorithms: (string | undefined)[] = table.map((t) => str(t.sseAlgorithm));
+  for (const config of configs) {
+    const rules = inline(config, "rule", "rules");
+    if (isUnknown(rules)) return UNKNOWN;
+    for (const rule of rules) {
+      const by = inline(rule, "applyServerSideEncryptionByDefault", "applyServerSideEncryptionByDefaults");
+      if (isUnknown(by)) return UNKNOWN;
+      algorithms.push(...(by.length > 0 ? by.map((b) => str(b.sseAlgorithm)) : [undefined]));
+    }
+  }
+  return algorithms;
+}
+
+/** Lifecycle rules in the side resources' shape (status, filter.prefix, abortIncompleteMultipartUpload, expiration). */
+function inlineLifecycleRules(props: Record<string, unknown>): Record<string, unknown>[] | Unknown {
+  const rules = inline(props, "lifecycleRules");
+  if (isUnknown(rules)) return UNKNOWN;
+  return rules.map((r) => {
+    const expiration = inline(r, "expiration", "expirations");
+    const days = reveal(r.abortIncompleteMultipartUploadDays);
+    return {
+      id: r.id,
+      status: reveal(r.enabled) === true ? "Enabled" : "Disabled",
+      prefix: r.prefix,
+      filter: str(r.prefix) || record(r.tags) ? { prefix: r.prefix, tag: r.tags } : undefined,
+      abortIncompleteMultipartUpload:
+        typeof days === "number" && days > 0 ? { daysAfterInitiation: days } : undefined,
+      expiration: isUnknown(expiration) ? undefined : expiration[0],
+    };
+  });
+}
+
+/** Inline replication rules in the side resource's shape (status, destination.bucket). */
+function inlineReplicationRules(props: Record<string, unknown>): Record<string, unknown>[] | Unknown {
+  const configs = inline(props, "replicationConfiguration", "replicationConfigurations");
+  if (isUnknown(configs)) return UNKNOWN;
+  const rules: Record<string, unknown>[] = [];
+  for (const config of configs) {
+    const items = inline(config, "rules");
+    if (isUnknown(items)) return UNKNOWN;
+    for (const rule of items) {
+      const destinations = inline(rule, "destination", "destinations");
+      rules.push({ ...rule, destination: isUnknown(destinations) ? undefined : destinations[0] });
+    }
+  }
+  return rules;
+}
+
+/** Inline Object Lock in the side resource's shape ({ objectLockEnabled, rule.defaultRetention }). */
+function inlineObjectLock(props: Record<string, unknown>): Record<string, unknown> | Unknown | undefined {
+  const configs = inline(props, "objectLockConfiguration", "objectLockConfigurations");
+  if (isUnknown(configs)) return UNKNOWN;
+  const enabledFlag = reveal(props.objectLockEnabled);
+  if (configs.length === 0) return enabledFlag === true ? { objectLockEnabled: "Enabled" } : undefined;
+  const config = configs[0];
+  const rules = inline(config, "rule", "rules");
+  if (isUnknown(rules)) return UNKNOWN;
+  const retention = rules.length > 0 ? inline(rules[0], "defaultRetention", "defaultRetentions") : [];
+  if (isUnknown(retention)) return UNKNOWN;
+  return {
+    objectLockEnabled: config.objectLockEnabled ?? (enabledFlag === true ? "Enabled" : undefined),
+    rule: retention.length > 0 ? { defaultRetention: retention[0] } : undefined,
+  };
+}
+
+/** ACL grants to everyone or to every AWS account. */
+const PUBLIC_GRANTEES = /acs\.amazonaws\.com\/groups\/global\/(AllUsers|AuthenticatedUsers)$/;
+
 const enabled = (v: unknown) => str(v) === "Enabled";
 
 export const s3BucketSseKms: StackValidationPolicy = stackPolicy(
@@ -135,9 +284,18 @@ export const s3BucketSseKms: StackValidationPolicy = stackPolicy(
   },
   (args, report) => {
     const { allowedAlgorithms } = configOf(args, { allowedAlgorithms: ["aws:kms", "aws:kms:dsse"] });
+    const judge = (algorithms: unknown[], where: string) =>
+      algorithms.length > 0 && algorithms.every((a) => typeof a === "string" && allowedAlgorithms.includes(a))
+        ? undefined
+        : `encrypts with ${JSON.stringify(algorithms)}${where}; expected one of ${allowedAlgorithms.join(", ")}`;
     perBucket(args, report, (bucket) => {
-      const configs = bucket.side.get(S3.encryption) ?? [];
-      if (configs.length === 0) return "has no server-side encryption configuration";
+      const configs = bucket.side.get("encryption") ?? [];
+      if (configs.length === 0) {
+        const algorithms = inlineAlgorithms(bucket.props);
+        if (isUnknown(algorithms)) return undefined;
+        if (algorithms.length === 0) return "has no server-side encryption configuration";
+        return judge(algorithms, " (inline serverSideEncryptionConfiguration)");
+      }
       for (const { props } of configs) {
         const rules = list(props.rules);
         if (isUnknown(rules)) return undefined;
@@ -147,13 +305,7 @@ export const s3BucketSseKms: StackValidationPolicy = stackPolicy(
           return by && !isUnknown(by) ? reveal(by.sseAlgorithm) : undefined;
         });
         if (algorithms.some(isUnknown)) return undefined;
-        if (
-          algorithms.length > 0 &&
-          algorithms.every((a) => typeof a === "string" && allowedAlgorithms.includes(a))
-        ) {
-          return undefined;
-        }
-        return `encrypts with ${JSON.stringify(algorithms)}; expected one of ${allowedAlgorithms.join(", ")}`;
+        return judge(algorithms, "");
       }
       return undefined;
     });
@@ -170,8 +322,15 @@ export const s3BucketVersioning: StackValidationPolicy = stackPolicy(
   },
   (args, report) =>
     perBucket(args, report, (bucket) => {
-      const configs = bucket.side.get(S3.versioning) ?? [];
-      if (configs.length === 0) return "has no versioning configuration";
+      const configs = bucket.side.get("versioning") ?? [];
+      if (configs.length === 0) {
+        const own = inline(bucket.props, "versioning", "versionings");
+        if (isUnknown(own)) return undefined;
+        if (own.length === 0) return "has no versioning configuration";
+        const on = own.map((v) => reveal(v.enabled));
+        if (on.some(isUnknown) || on.some((v) => v === true)) return undefined;
+        return "inline versioning is not enabled (versioning.enabled is not true)";
+      }
       const status = configs.map(({ props }) => {
         const cfg = record(props.versioningConfiguration);
         return cfg && !isUnknown(cfg) ? reveal(cfg.status) : cfg;
@@ -200,9 +359,9 @@ export const s3BucketPublicAccessBlock: StackValidationPolicy = stackPolicy(
   },
   (args, report) =>
     perBucket(args, report, (bucket) => {
-      const blocks = bucket.side.get(S3.publicAccessBlock) ?? [];
-      if (blocks.length === 0) return "has no public access block";
-      const { props } = blocks[0];
+      const pabs = bucket.side.get("publicAccessBlock") ?? [];
+      if (pabs.length === 0) return "has no public access block";
+      const { props } = pabs[0];
       const off = PAB_FLAGS.filter((flag) => !isUnknown(props[flag]) && reveal(props[flag]) !== true);
       return off.length > 0 ? `public access block does not set ${off.join(", ")} to true` : undefined;
     }),
@@ -219,10 +378,15 @@ export const s3BucketAclsDisabled: StackValidationPolicy = stackPolicy(
   },
   (args, report) =>
     perBucket(args, report, (bucket) => {
-      if ((bucket.side.get(S3.acl) ?? []).length > 0) return "has a BucketAcl; ACLs must stay disabled";
+      if ((bucket.side.get("acl") ?? []).length > 0) return "has a BucketAcl; ACLs must stay disabled";
       const acl = str(bucket.props.acl);
       if (acl && acl !== "private") return `sets the canned ACL "${acl}"`;
-      const controls = bucket.side.get(S3.ownership) ?? [];
+      // Read back after `up`, grants list the owner's FULL_CONTROL: only public groups are refused.
+      const grants = inline(bucket.props, "grants");
+      const open = isUnknown(grants) ? [] : grants.filter((g) => PUBLIC_GRANTEES.test(str(g.uri) ?? ""));
+      if (open.length > 0)
+        return `grants ${open.map((g) => `${String(reveal(g.permissions))} to ${str(g.uri)}`).join(", ")}`;
+      const controls = bucket.side.get("ownership") ?? [];
       if (controls.length === 0) return "has no ownership controls (ACLs stay enabled)";
       const rule = record(controls[0].props.rule);
       if (isUnknown(rule)) return undefined;
@@ -249,7 +413,13 @@ export const s3BucketTlsOnly: StackValidationPolicy = stackPolicy(
   },
   (args, report) =>
     perBucket(args, report, (bucket) => {
-      const policies = bucket.side.get(S3.policy) ?? [];
+      const sidePolicies = bucket.side.get("policy") ?? [];
+      const own = reveal(bucket.props.policy);
+      // An inline `policy` argument counts when there is no BucketPolicy resource.
+      const policies =
+        sidePolicies.length > 0 || own === undefined || own === null || own === ""
+          ? sidePolicies
+          : [{ resource: bucket.resource, props: { policy: own } }];
       if (policies.length === 0) return "has no bucket policy, so plain-HTTP requests are not denied";
       for (const { props } of policies) {
         const { statements, error } = parsePolicyDocument(props.policy);
@@ -291,10 +461,10 @@ export const s3BucketLifecycle: StackValidationPolicy = stackPolicy(
   },
   (args, report) =>
     perBucket(args, report, (bucket) => {
-      const configs = bucket.side.get(S3.lifecycle) ?? [];
-      if (configs.length === 0) return "has no lifecycle configuration";
-      const rules = list(configs[0].props.rules);
+      const configs = bucket.side.get("lifecycle") ?? [];
+      const rules = configs.length > 0 ? list(configs[0].props.rules) : inlineLifecycleRules(bucket.props);
       if (isUnknown(rules)) return undefined;
+      if (configs.length === 0 && rules.length === 0) return "has no lifecycle configuration";
       const active = rules
         .map(record)
         .filter((r): r is Record<string, unknown> => !!r && !isUnknown(r) && enabled(r.status));
@@ -321,10 +491,21 @@ function replicaTest(args: StackValidationArgs): (bucket: BucketView) => boolean
   /** Replicas found through dependencies: a destination ARN is unknown before the first `up`. */
   const replicaUrns = new Set<string>();
   for (const b of buckets) {
-    for (const { props, resource } of b.side.get(S3.replication) ?? []) {
-      const linked = [...(resource.propertyDependencies?.rules ?? []), ...(resource.dependencies ?? [])];
+    const configs = b.side.get("replication") ?? [];
+    const inlineRules = inlineReplicationRules(b.props);
+    const sources = [
+      ...configs,
+      ...(configs.length === 0 && !isUnknown(inlineRules) && inlineRules.length > 0
+        ? [{ resource: b.resource, props: { rules: inlineRules } }]
+        : []),
+    ];
+    for (const { props, resource } of sources) {
+      const linked =
+        resource === b.resource
+          ? []
+          : [...(resource.propertyDependencies?.rules ?? []), ...(resource.dependencies ?? [])];
       for (const dep of linked) {
-        if (dep.type === S3.bucket && dep.urn !== b.resource.urn) replicaUrns.add(dep.urn);
+        if (BUCKET_TYPES.includes(dep.type) && dep.urn !== b.resource.urn) replicaUrns.add(dep.urn);
       }
       const rules = list(props.rules);
       if (isUnknown(rules)) continue;
@@ -359,10 +540,10 @@ export const s3BucketReplication: StackValidationPolicy = stackPolicy(
     const isReplica = replicaTest(args);
     perBucket(args, report, (bucket) => {
       if (isReplica(bucket)) return undefined;
-      const configs = bucket.side.get(S3.replication) ?? [];
-      if (configs.length === 0) return `has no replication configuration in ${env}`;
-      const rules = list(configs[0].props.rules);
+      const configs = bucket.side.get("replication") ?? [];
+      const rules = configs.length > 0 ? list(configs[0].props.rules) : inlineReplicationRules(bucket.props);
       if (isUnknown(rules)) return undefined;
+      if (configs.length === 0 && rules.length === 0) return `has no replication configuration in ${env}`;
       const on = rules.map(record).some((r) => r && !isUnknown(r) && enabled(r.status));
       return on ? undefined : "replication configuration has no enabled rule";
     });
@@ -384,9 +565,11 @@ export const s3BucketObjectLock: StackValidationPolicy = stackPolicy(
     const { minRetentionDays } = configOf(args, { minRetentionDays: 7 });
     const isReplica = replicaTest(args);
     perBucket(args, report, (bucket) => {
-      const configs = bucket.side.get(S3.objectLock) ?? [];
-      if (configs.length === 0) return "has no Object Lock configuration (config backupObjectLockDays)";
-      const { props } = configs[0];
+      const configs = bucket.side.get("objectLock") ?? [];
+      const own = configs.length === 0 ? inlineObjectLock(bucket.props) : undefined;
+      if (isUnknown(own)) return undefined;
+      const props = configs.length > 0 ? configs[0].props : own;
+      if (!props) return "has no Object Lock configuration (config backupObjectLockDays)";
       const state = reveal(props.objectLockEnabled);
       if (isUnknown(state)) return undefined;
       if (state !== undefined && state !== "Enabled")
@@ -411,26 +594,42 @@ export const s3BucketObjectLock: StackValidationPolicy = stackPolicy(
   },
 );
 
+/** Resources whose `policy` (or S3 Tables' `resourcePolicy`) is a bucket's resource policy. */
+const BUCKET_POLICY_TYPES = [
+  ...SIDE_TYPES.policy,
+  S3.bucket,
+  "aws:s3/bucketV2:BucketV2",
+  "aws:s3tables/tableBucketPolicy:TableBucketPolicy",
+  "aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy",
+];
+
 export const s3BucketPolicyNoPublicPrincipal = resourcePolicy(
   {
     name: "s3-bucket-policy-no-public-principal",
-    description: 'Bucket policies never Allow the "*" principal.',
+    description:
+      'Bucket policies (BucketPolicy resources and inline `policy` arguments of every bucket type) never Allow the "*" principal.',
     severity: "critical",
     remediation: 'Grant access to the backup writer\'s IAM role/user ARN instead of "*".',
     benchmarks: ["Checkov CKV_AWS_70"],
   },
-  [S3.policy],
+  BUCKET_POLICY_TYPES,
   (props, args, report) => {
-    const { statements, error } = parsePolicyDocument(props.policy);
+    const document = props.policy ?? props.resourcePolicy;
+    if (document === undefined || document === null || document === "") return;
+    const { statements, error } = parsePolicyDocument(document);
     if (isUnknown(statements)) return;
+    const label =
+      SIDE_TYPES.policy.includes(args.type) || args.type.endsWith("Policy")
+        ? `bucket policy "${args.name}"`
+        : `bucket "${str(props.bucket) ?? args.name}" inline policy`;
     if (error) {
-      report(`bucket policy "${args.name}": ${error}`);
+      report(`${label}: ${error}`);
       return;
     }
     for (const s of statements) {
       if (s.effect === "Allow" && anyonePrincipal(s)) {
         report(
-          `bucket policy "${args.name}" allows ${s.actions.join(", ") || "actions"} to any principal ("*")${s.sid ? ` in ${s.sid}` : ""}`,
+          `${label} allows ${s.actions.join(", ") || "actions"} to any principal ("*")${s.sid ? ` in ${s.sid}` : ""}`,
         );
       }
     }

@@ -253,3 +253,29 @@ export function describeContainer(props: Record<string, unknown>, resourceName: 
     ? `container "${name}" (${resourceName})`
     : `container "${resourceName}"`;
 }
+
+// ---------- host paths ----------
+
+/**
+ * A host path as the kernel resolves it, for comparison: `//`, `.` and `..` collapsed, no
+ * trailing slash (`/var/run/../run//docker.sock/` -> `/run/docker.sock`). Undefined when the
+ * path is not absolute (a relative source is a named volume to Docker, or a mistake).
+ * Symbolic links on the host cannot be seen from a plan.
+ */
+export function normalizeHostPath(raw: string): string | undefined {
+  const path = raw.trim();
+  if (!path.startsWith("/")) return undefined;
+  const parts: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") parts.pop();
+    else parts.push(segment);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/** True when `path` is `base` or lies below it (both normalized). */
+export function isUnderPath(path: string, base: string): boolean {
+  if (base === "/") return true;
+  return path === base || path.startsWith(`${base}/`);
+}

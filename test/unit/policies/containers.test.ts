@@ -139,12 +139,158 @@ const cases: Case[] = [
         /holds the Docker socket/,
       ],
       ["host root", { volumes: [{ hostPath: "/", containerPath: "/host" }] }, /holds the Docker socket/],
+      [
+        "socket behind // and .",
+        { volumes: [{ hostPath: "//var/run/./docker.sock", containerPath: "/d.sock" }] },
+        /runtime socket/,
+      ],
+      [
+        "parent dir through ..",
+        { volumes: [{ hostPath: "/opt/data/../../var/run", containerPath: "/host-run" }] },
+        /holds the Docker socket/,
+      ],
     ],
     passing: [
       ["data volume", { volumes: [{ volumeName: "pgdata", containerPath: "/var/lib/postgresql/data" }] }],
       [
         "host data dir",
         { volumes: [{ hostPath: "/opt/data/postgres", containerPath: "/var/lib/postgresql/data" }] },
+      ],
+    ],
+  },
+  {
+    policy: rules.containerHostPathAllowlist,
+    failing: [
+      [
+        "host root",
+        { volumes: [{ hostPath: "/", containerPath: "/host" }] },
+        /"\/" .*refused: the host's root/,
+      ],
+      [
+        "/etc",
+        { volumes: [{ hostPath: "/etc", containerPath: "/host-etc", readOnly: true }] },
+        /refused: the host's configuration/,
+      ],
+      [
+        "a file under /etc",
+        { volumes: [{ hostPath: "/etc/shadow", containerPath: "/s" }] },
+        /refused: the host's configuration/,
+      ],
+      ["/root/.ssh", { volumes: [{ hostPath: "/root/.ssh", containerPath: "/k" }] }, /refused: root's home/],
+      ["/home", { mounts: [{ type: "bind", source: "/home/deploy", target: "/h" }] }, /refused: users' home/],
+      [
+        "/boot",
+        { volumes: [{ hostPath: "/boot", containerPath: "/b", readOnly: true }] },
+        /refused: the kernel/,
+      ],
+      [
+        "/proc without an exception",
+        { volumes: [{ hostPath: "/proc", containerPath: "/p", readOnly: true }] },
+        /host's process table.*not under allowedHostPaths/,
+      ],
+      [
+        "/sys subpath",
+        { volumes: [{ hostPath: "/sys/fs/cgroup", containerPath: "/c" }] },
+        /"\/sys\/fs\/cgroup".*kernel and device settings/,
+      ],
+      [
+        "a device",
+        { devices: [{ hostPath: "/dev/sda", containerPath: "/dev/sda" }] },
+        /"\/dev\/sda" \(devices\[\]\.hostPath\).*devices/,
+      ],
+      ["/dev", { volumes: [{ hostPath: "/dev", containerPath: "/dev" }] }, /host's devices/],
+      [
+        "Docker data directory",
+        { volumes: [{ hostPath: "/var/lib/docker", containerPath: "/d" }] },
+        /refused: the Docker data directory/,
+      ],
+      [
+        "inside the Docker data directory",
+        { volumes: [{ hostPath: "/var/lib/docker/volumes/x/_data", containerPath: "/d" }] },
+        /Docker data directory/,
+      ],
+      [
+        "/var (contains the Docker data)",
+        { volumes: [{ hostPath: "/var", containerPath: "/v" }] },
+        /it contains \/var\/lib\/docker/,
+      ],
+      [
+        "docker.sock",
+        { volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] },
+        /refused: a socket \(a container with the Docker socket is root/,
+      ],
+      [
+        "any socket",
+        { mounts: [{ type: "bind", source: "/srv/app/agent.sock", target: "/a.sock" }] },
+        /refused: a socket/,
+      ],
+      [
+        "trailing slash",
+        { volumes: [{ hostPath: "/etc/", containerPath: "/e" }] },
+        /"\/etc\/" \(\/etc\).*refused/,
+      ],
+      [
+        "..",
+        { volumes: [{ hostPath: "/opt/data/../../etc", containerPath: "/e" }] },
+        /"\/opt\/data\/\.\.\/\.\.\/etc" \(\/etc\).*refused/,
+      ],
+      ["//", { volumes: [{ hostPath: "//etc//ssh", containerPath: "/e" }] }, /\(\/etc\/ssh\).*refused/],
+      [
+        "a sibling with the same prefix",
+        { volumes: [{ hostPath: "/opt/database", containerPath: "/d" }] },
+        /not under allowedHostPaths \(\/opt\/data\)/,
+      ],
+      [
+        "escaping the allowed directory",
+        { volumes: [{ hostPath: "/opt/data/../secrets", containerPath: "/s" }] },
+        /\(\/opt\/secrets\).*not under allowedHostPaths/,
+      ],
+      [
+        "outside the allow-list",
+        { volumes: [{ hostPath: "/usr/local/bin", containerPath: "/b" }] },
+        /not under allowedHostPaths/,
+      ],
+      [
+        "not absolute",
+        { volumes: [{ hostPath: "data/pg", containerPath: "/d" }] },
+        /"data\/pg".*not absolute/,
+      ],
+      [
+        "a volume-driver bind in a mount",
+        {
+          mounts: [
+            {
+              type: "volume",
+              target: "/e",
+              volumeOptions: { driverOptions: { type: "none", o: "bind", device: "/etc" } },
+            },
+          ],
+        },
+        /driverOptions\.device.*refused/,
+      ],
+    ],
+    passing: [
+      ["named volume", { volumes: [{ volumeName: "pgdata", containerPath: "/var/lib/postgresql/data" }] }],
+      [
+        "data directory",
+        { volumes: [{ hostPath: "/opt/data/postgres", containerPath: "/var/lib/postgresql/data" }] },
+      ],
+      [
+        "data directory, trailing slash and //",
+        { mounts: [{ type: "bind", source: "/opt/data//redis/", target: "/data" }] },
+      ],
+      ["tmpfs", { tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" } }],
+      [
+        "nfs volume options",
+        {
+          mounts: [
+            {
+              type: "volume",
+              target: "/n",
+              volumeOptions: { driverOptions: { type: "nfs", device: ":/exports/x" } },
+            },
+          ],
+        },
       ],
     ],
   },
@@ -302,6 +448,103 @@ describe("container policies", () => {
       config: { exemptContainers: ["node-exporter"] },
     });
     expect(exempt.notApplicable).toMatch(/exempted/);
+  });
+
+  it("container-host-path-allowlist: node-exporter's read-only /proc and /sys are reviewed exceptions from policy config", async () => {
+    const policy = rules.containerHostPathAllowlist;
+    const exporter = (readOnly: boolean, extra: object[] = []) =>
+      hardenedContainer({
+        name: "backend-infra-prod-node-exporter",
+        labels: [{ label: "backend-infra.component", value: "monitoring-node-exporter" }],
+        volumes: [
+          { hostPath: "/proc", containerPath: "/host/proc", readOnly },
+          { hostPath: "/sys", containerPath: "/host/sys", readOnly },
+          ...extra,
+        ],
+      });
+    // The committed policy config of every environment carries the same exception.
+    const config = {
+      readOnlyExceptions: ["monitoring-node-exporter:/proc", "monitoring-node-exporter:/sys"],
+    };
+    expect((await checkResource(policy, CONTAINER, exporter(true), { config })).violations).toEqual([]);
+    expect((await checkResource(policy, CONTAINER, exporter(true))).violations).toHaveLength(2);
+    expect((await checkResource(policy, CONTAINER, exporter(false), { config })).violations).toEqual([
+      expect.stringMatching(
+        /"\/proc" \(volumes\[\]\.hostPath\) read-write; its readOnlyExceptions entry allows it read-only only/,
+      ),
+      expect.stringMatching(/"\/sys" .*read-write/),
+    ]);
+    // The exception is for that container and those exact paths only.
+    const other = hardenedContainer({
+      volumes: [{ hostPath: "/proc", containerPath: "/p", readOnly: true }],
+    });
+    expect((await checkResource(policy, CONTAINER, other, { config })).violations).toHaveLength(1);
+    const deeper = exporter(true, [{ hostPath: "/proc/1/root", containerPath: "/r", readOnly: true }]);
+    expect((await checkResource(policy, CONTAINER, deeper, { config })).violations).toEqual([
+      expect.stringMatching(/"\/proc\/1\/root"/),
+    ]);
+    // Refused paths stay refused whatever the config says.
+    const root = exporter(true, [{ hostPath: "/", containerPath: "/rootfs", readOnly: true }]);
+    const generous = {
+      allowedHostPaths: ["/", "/var", "/etc/app", "/opt/data"],
+      readOnlyExceptions: [
+        ...config.readOnlyExceptions,
+        "monitoring-node-exporter:/",
+        "monitoring-node-exporter:/var/run/docker.sock",
+      ],
+    };
+    const sock = exporter(true, [{ hostPath: "/var/run/docker.sock", containerPath: "/d", readOnly: true }]);
+    expect((await checkResource(policy, CONTAINER, root, { config: generous })).violations).toEqual([
+      expect.stringMatching(/refused: the host's root filesystem/),
+    ]);
+    expect((await checkResource(policy, CONTAINER, sock, { config: generous })).violations).toHaveLength(1);
+    const etc = exporter(true, [{ hostPath: "/etc/app", containerPath: "/a", readOnly: true }]);
+    expect((await checkResource(policy, CONTAINER, etc, { config: generous })).violations).toHaveLength(1);
+    // An allow-list entry that is or contains a refused path ("/", "/var") allows nothing.
+    const usr = hardenedContainer({ volumes: [{ hostPath: "/usr/share/x", containerPath: "/x" }] });
+    expect((await checkResource(policy, CONTAINER, usr, { config: generous })).violations[0]).toMatch(
+      /not under allowedHostPaths \(\/opt\/data\)/,
+    );
+    // Other directories are tuned per environment.
+    const srv = hardenedContainer({ volumes: [{ hostPath: "/srv/backups/x", containerPath: "/x" }] });
+    expect(
+      (await checkResource(policy, CONTAINER, srv, { config: { allowedHostPaths: ["/srv/backups"] } }))
+        .violations,
+    ).toEqual([]);
+  });
+
+  it("container-host-path-allowlist checks bind volumes (Postgres/Redis dataPath) like components/postgres.ts declares them", async () => {
+    const policy = rules.containerHostPathAllowlist;
+    const volume = (device: string, o = "bind") => ({
+      name: "backend-infra-prod-postgres-data",
+      driver: "local",
+      driverOpts: { type: "none", o, device },
+    });
+    expect((await checkResource(policy, rules.VOLUME, volume("/opt/data/postgres"))).violations).toEqual([]);
+    expect((await checkResource(policy, rules.VOLUME, volume("/etc"))).violations).toEqual([
+      expect.stringMatching(
+        /^volume "backend-infra-prod-postgres-data" \(subject\) binds host path "\/etc" \(driverOpts\.device\), which is refused/,
+      ),
+    ]);
+    expect(
+      (await checkResource(policy, rules.VOLUME, volume("/opt/data/../../var/lib/docker", "bind,ro")))
+        .violations[0],
+    ).toMatch(/\(\/var\/lib\/docker\).*Docker data directory/);
+    expect((await checkResource(policy, rules.VOLUME, volume("/home/x", "rbind"))).violations).toHaveLength(
+      1,
+    );
+    const named = await checkResource(policy, rules.VOLUME, { name: "v", driver: "local" });
+    expect(named.notApplicable).toMatch(/not a bind volume/);
+    const nfs = await checkResource(policy, rules.VOLUME, {
+      name: "v",
+      driverOpts: { type: "nfs", o: "addr=1.2.3.4", device: ":/x" },
+    });
+    expect(nfs.notApplicable).toMatch(/not a bind volume/);
+    const unknown = unknownCheckingProxy({
+      name: "v",
+      driverOpts: { type: "none", o: "bind", device: UNKNOWN_STRING },
+    }) as Record<string, unknown>;
+    expect((await checkResource(policy, rules.VOLUME, unknown)).violations).toEqual([]);
   });
 
   it("edge identity and public ports come from policy config", async () => {

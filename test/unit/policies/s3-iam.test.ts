@@ -312,8 +312,12 @@ describe("s3-bucket-policy-no-public-principal", () => {
     });
     expect((await checkResource(policy, type, { policy: aws })).violations).toHaveLength(1);
   });
-  it("is not applicable to other types", async () => {
-    expect((await checkResource(policy, T.bucket, { bucket: "b" })).notApplicable).toBeDefined();
+  it("is not applicable to other types; a bucket without an inline policy has nothing to check", async () => {
+    expect((await checkResource(policy, T.ownership, { bucket: "b" })).notApplicable).toBeDefined();
+    expect(await checkResource(policy, T.bucket, { bucket: "b" })).toEqual({
+      violations: [],
+      notApplicable: undefined,
+    });
   });
 });
 
@@ -358,15 +362,31 @@ describe("iam-backup-writer-least-privilege", () => {
     const everything = await checkResource(policy, type, {
       policy: { Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] },
     });
-    expect(everything.violations[0]).toMatch(/iam:PassRole/);
+    expect(everything.violations[0]).toMatch(/kms:PutKeyPolicy/);
     const notAction = await checkResource(policy, type, {
       policy: doc({ Effect: "Allow", NotAction: "iam:*", Resource: "*" }),
     });
     expect(notAction.violations[0]).toMatch(/NotAction/);
+    // Managed admin policies are iam-no-admin-managed-policies' (kms-iam.test.ts).
     const attach = await checkResource(policy, "aws:iam/userPolicyAttachment:UserPolicyAttachment", {
       policyArn: "arn:aws:iam::aws:policy/AmazonS3FullAccess",
     });
-    expect(attach.violations[0]).toMatch(/AmazonS3FullAccess/);
+    expect(attach.notApplicable).toBeDefined();
+  });
+  it("covers a role's inline policies", async () => {
+    const role = await checkResource(policy, "aws:iam/role:Role", {
+      name: "ops",
+      assumeRolePolicy: "{}",
+      inlinePolicies: [
+        { name: "ok", policy: writer },
+        { name: "admin", policy: doc({ Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::b" }) },
+      ],
+    });
+    expect(role.violations).toEqual([
+      expect.stringMatching(
+        /^role "ops" inline policy "admin" allows s3:\*, which covers s3:DeleteObjectVersion/,
+      ),
+    ]);
   });
   it("exempts configured policies and skips other types", async () => {
     const star = { policy: doc({ Effect: "Allow", Action: "s3:*", Resource: "*" }) };
