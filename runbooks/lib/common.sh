@@ -19,9 +19,11 @@
 #   --dry-run             print every command that would change something, run nothing
 #   --log-file FILE       log file (default: $BI_LOG_DIR/<runbook>-<UTC time>.log,
 #                         BI_LOG_DIR default ${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs)
+#   --lock-wait SECONDS   runbooks that change state (bi_uses_env_lock): how long to wait for the
+#                         environment lock another runbook holds (default 0: refuse at once, exit 4)
 #
 # The seam (one place that knows how to reach a container):
-#   run_in [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]
+#   run_in [-q] [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]   (-q: the caller logs what it does)
 #     BI_SEAM=docker (default): docker -H <outputs .dockerHost> exec [-i] [-u USER] [-e NAME] CONTAINER CMD...
 #     BI_SEAM=local (tests):    CMD runs in a local shell with the variables of
 #                               $BI_LOCAL_ROOT/<CONTAINER>/env (KEY=VALUE lines) exported, as USER
@@ -32,7 +34,16 @@
 #   container_health CONTAINER  -> prints healthy | unhealthy | starting | running | stopped | missing
 #     docker: docker inspect: stopped unless .State.Running, then .State.Health.Status (or running)
 #     local:  $BI_LOCAL_ROOT/<CONTAINER>/health exit 0 -> healthy, else unhealthy
+#   container_state CONTAINER   -> prints "RUNNING PID STATUS" (e.g. "false 0 exited"), from ONE
+#                                  inspect, checked against that shape; fails when it cannot say
+#     docker: docker inspect --format '{{.State.Running}} {{.State.Pid}} {{.State.Status}}'
+#     local:  $BI_LOCAL_ROOT/<CONTAINER>/state: an executable that prints that line, or a file
+#             holding it (fake start/stop scripts write it); missing -> fails
+#   container_stopped CONTAINER -> true only when container_state says: not running, pid 0, status
+#                                  exited or created (anything else, or no answer, is false)
 #   wait_healthy CONTAINER TIMEOUT_SECONDS -> waits (bounded), logs the time it took
+# The environment lock (lib/env-lock.sh) lives where the seam says too: in the backup runner's
+# /backups volume (docker), or $BI_LOCAL_ROOT/.env-lock (local).
 # Secrets never go on a command line: pass them as environment variables with `-e NAME`.
 #
 # Pulumi: pulumi_cmd ARGS... (in ${BI_PULUMI_CWD:-repo root}; PULUMI is the seam) and
@@ -41,6 +52,8 @@
 
 # shellcheck source=runbooks/lib/outputs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/outputs.sh"
+# shellcheck source=runbooks/lib/env-lock.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env-lock.sh"
 
 BI_NAME="${BI_NAME:-runbook}"
 # Only the flags set these: a leftover `export BI_YES=1` must not skip the prod confirmation.
@@ -99,10 +112,11 @@ _log() {
   fi
 }
 
-# Copies stdin to stdout and, once the log is open, into the log.
+# Copies stdin to stdout and, once the log is open, into the log. -a: tee opens /dev/fd/N anew,
+# and without O_APPEND that open would truncate the log to what follows.
 bi_tee_log() {
   if [[ -n "${BI_LOG_FD:-}" ]]; then
-    tee "/dev/fd/$BI_LOG_FD"
+    tee -a "/dev/fd/$BI_LOG_FD"
   else
     cat
   fi
@@ -157,6 +171,14 @@ bi_parse_common() {
       --log-file)
         [[ $# -ge 2 && -n "$2" ]] || usage_error "--log-file needs a file name"
         BI_LOG_FILE=$2
+        shift 2
+        ;;
+      --lock-wait)
+        [[ "$BI_TAKES_LOCK" == 1 ]] || usage_error "--lock-wait: $BI_NAME changes nothing, it takes no environment lock"
+        if [[ $# -lt 2 ]] || ! is_uint "$2" || (($2 > 86400)); then
+          usage_error "--lock-wait needs whole seconds from 0 to 86400"
+        fi
+        BI_LOCK_WAIT=$2
         shift 2
         ;;
       --)
@@ -353,12 +375,16 @@ _local_dir() {
   printf '%s\n' "$BI_LOCAL_ROOT/$container"
 }
 
-# run_in [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]: THE seam. See the header.
+# run_in [-q] [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]: THE seam. See the header.
 run_in() {
-  local user="" interactive=0
+  local user="" interactive=0 quiet=0
   local -a envs=()
   while [[ $# -gt 0 ]]; do
     case "$1" in
+      -q)
+        quiet=1
+        shift
+        ;;
       -u)
         user=$2
         shift 2
@@ -392,7 +418,7 @@ run_in() {
     fi
     return 0
   fi
-  log_info "in $container: $(quote_cmd "$@")"
+  [[ $quiet == 1 ]] || log_info "in $container: $(quote_cmd "$@")"
   case "$BI_SEAM" in
     docker) _docker "${docker_args[@]}" "$container" "$@" ;;
     local)
@@ -471,6 +497,68 @@ container_health() {
       ;;
     *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
   esac
+}
+
+# container_state CONTAINER: "RUNNING PID STATUS" from ONE inspect (one consistent answer, not
+# fields from several), checked against that shape before anyone compares it; exit 1 (logged) when
+# the inspect fails (a flaky link, no such container) or answers anything else.
+container_state() {
+  local container=$1 state="" dir
+  case "$BI_SEAM" in
+    docker)
+      if ! state=$(_docker inspect --type container --format '{{.State.Running}} {{.State.Pid}} {{.State.Status}}' \
+        "$container" 2>&1); then
+        log_error "docker inspect of $container failed: $(printf '%q' "${state:0:300}")"
+        return 1
+      fi
+      ;;
+    local)
+      dir=$(_local_dir "$container") || exit $?
+      if [[ -x "$dir/state" ]]; then
+        state=$("$dir/state") || {
+          log_error "local seam: $dir/state failed"
+          return 1
+        }
+      elif [[ -f "$dir/state" ]]; then
+        state=$(<"$dir/state")
+      else
+        log_error "local seam: no $dir/state (a file or script giving 'RUNNING PID STATUS', e.g. 'false 0 exited')"
+        return 1
+      fi
+      ;;
+    *) die "BI_SEAM must be docker or local, not '$BI_SEAM'" ;;
+  esac
+  if [[ ! "$state" =~ ^(true|false)\ (0|[1-9][0-9]{0,9})\ (created|running|paused|restarting|removing|exited|dead)$ ]]; then
+    log_error "the state of $container is not 'RUNNING PID STATUS': $(printf '%q' "${state:0:300}")"
+    return 1
+  fi
+  printf '%s\n' "$state"
+}
+
+# container_stopped CONTAINER: true only when one inspect shows CONTAINER not running, with pid 0
+# and status exited or created. Running, paused, restarting, a process id left, or no clear answer
+# all count as "may be live": false, with the reason logged. Printed only with --dry-run.
+container_stopped() {
+  local container=$1 state running pid status
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    if [[ "$BI_SEAM" == local ]]; then
+      _dry "(local seam) check that $container is stopped: its state must say not running, pid 0"
+    else
+      _dry "docker -H $(output_field .dockerHost) inspect --type container --format '{{.State.Running}} {{.State.Pid}} {{.State.Status}}' $container (must say: false 0 exited|created)"
+    fi
+    return 0
+  fi
+  state=$(container_state "$container") || {
+    log_error "cannot tell whether $container is stopped: not touching its data"
+    return 1
+  }
+  read -r running pid status <<<"$state"
+  if [[ "$running" == false && "$pid" == 0 && ("$status" == exited || "$status" == created) ]]; then
+    log_info "$container is stopped (running=false, pid 0, status $status)"
+    return 0
+  fi
+  log_error "$container is not stopped (running=$running, pid $pid, status $status): not touching its data"
+  return 1
 }
 
 # present_containers NAME...: the names of containers that exist (one per line). On a new host

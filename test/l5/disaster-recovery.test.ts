@@ -4,7 +4,9 @@
  * repo2 on s3rver over TLS), a real Redis 7 (AOF everysec) and the example backend, all on
  * loopback. The runbooks read an outputs JSON written here and reach the "containers" through the
  * local seam (BI_SEAM=local): each container is a directory with env/start/stop/health scripts
- * that start the real daemons, and the backup runner's commands are images/backup/bin on PATH.
+ * that start the real daemons (and, for the two the runbook restores into, a `state` script that
+ * says what one docker inspect would: the postmaster's or redis-server's pid while it lives), and
+ * the backup runner's commands are images/backup/bin on PATH.
  *
  * What the drill shows:
  *  (a) after kill -9 + rm -rf of the data directories and `restore --latest --from s3`, the
@@ -19,7 +21,7 @@
  */
 import { createHash } from "node:crypto";
 import { request } from "node:http";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderPgBackRestConf } from "../../renderers/pgbackrest-conf";
@@ -278,7 +280,7 @@ describe.skipIf(
     // ---- the local seam: one directory per container ----
     const container = (
       name: string,
-      files: { env?: string; start: string; stop: string; health: string },
+      files: { env?: string; start: string; stop: string; health: string; state?: string },
     ) => {
       const dir = join(local, name);
       mkdirSync(dir);
@@ -286,7 +288,20 @@ describe.skipIf(
       script(join(dir, "start"), files.start);
       script(join(dir, "stop"), files.stop);
       script(join(dir, "health"), files.health);
+      if (files.state !== undefined) script(join(dir, "state"), files.state);
     };
+    /**
+     * What `docker inspect` would say of a container whose main process's pid is the first line
+     * of PID_FILE: running with that pid while the process lives (a zombie does not), else
+     * stopped with pid 0, as Docker reports a container whose PID 1 is gone.
+     */
+    const stateOf = (pidFile: string, comm: string) => `pid=$(head -n 1 ${shq(pidFile)} 2>/dev/null || true)
+if [[ $pid =~ ^[1-9][0-9]{0,9}$ && -r /proc/$pid/stat && "$(cat /proc/$pid/comm 2>/dev/null)" == ${shq(comm)} ]] &&
+  [[ "$(cut -d' ' -f3 /proc/$pid/stat)" != Z ]]; then
+  echo "true $pid running"
+else
+  echo "false 0 exited"
+fi`;
     // The product's Postgres container carries PGBACKREST_CONFIG and PGBACKREST_STANZA in its
     // environment (components/postgres.ts); restore_command (archive-get) relies on them.
     const asPg = `runuser -u postgres -- env PGBACKREST_CONFIG=${shq(pgbackrestConf)} PGBACKREST_STANZA=main PGTZ=UTC`;
@@ -311,6 +326,7 @@ describe.skipIf(
         pg.dataDir,
       )} -m fast -w -t 120 stop >/dev/null || true\nfi`,
       health: `${PG_BIN}/pg_isready -q -h ${shq(pg.socketDir)} -p ${pg.port}`,
+      state: stateOf(join(pg.dataDir, "postmaster.pid"), "postgres"),
     });
 
     redisPort = await freePort();
@@ -330,6 +346,7 @@ echo "redis did not start" >&2; exit 1`,
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done; kill -9 "$pid"
 fi`,
       health: `[[ "$(${redisCliCmd} ping 2>/dev/null)" == PONG ]]`,
+      state: stateOf(redisPid, "redis-server"),
     });
 
     container("runner", {
@@ -528,9 +545,15 @@ echo $! >${shq(exporterPid)}`,
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain("[dry-run] (local seam) stop container backend-blue-1");
     expect(result.stdout).toContain("[dry-run] (local seam) stop container postgres");
+    expect(result.stdout).toContain("[dry-run] (local seam) check that postgres is stopped");
+    // Into a new directory beside the old cluster, which is then moved aside: never --delta.
     expect(result.stdout).toMatch(
-      /\[dry-run\] \(local seam, container runner\) restore-postgres --target-dir \S+ --from s3 --delta --latest/,
+      /\[dry-run\] \(local seam, container runner\) restore-postgres --target-dir \S+\/\.restore-\d{8}T\d{6}Z --from s3 --latest\n/,
     );
+    expect(result.stdout).toMatch(
+      /\[dry-run\] in runner: move the old cluster in \S+ aside into \S+\/\.before-restore-/,
+    );
+    expect(result.stdout).not.toContain("--delta");
     expect(result.stdout).toContain("[dry-run] (local seam) start container postgres");
     expect(result.stdout).toMatch(/restore-redis .* --rebuild-aof/);
     // Nothing changed: same postmaster, backend still serving.
@@ -701,10 +724,12 @@ echo $! >${shq(exporterPid)}`,
       const last = pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
       return last.slice(0, 24) >= segment;
     });
-    // The server crashes: its data directory keeps a stale postmaster.pid, which the runbook
-    // clears once the container is known to be stopped.
+    // The server crashes: its data directory keeps a stale postmaster.pid. The runbook never
+    // deletes it: it restores beside that cluster and moves it aside, pid file and all.
     pg.kill9();
     expect(existsSync(join(pg.dataDir, "postmaster.pid"))).toBe(true);
+    const stalePid = readFileSync(join(pg.dataDir, "postmaster.pid"), "utf8");
+    const asidesBefore = readdirSync(pg.dataDir).filter((f) => f.startsWith(".before-restore-"));
 
     const restore = runbook("disaster-recovery", [
       "restore",
@@ -723,6 +748,18 @@ echo $! >${shq(exporterPid)}`,
     expect(after.maxId).toBe(maxIdAtTarget);
     expect(after.checksum).toBe(expectedChecksum(rows, maxIdAtTarget));
     expect(pg.sql("SELECT pg_is_in_recovery()")).toBe("f");
+    const [aside, ...more] = readdirSync(pg.dataDir).filter(
+      (f) => f.startsWith(".before-restore-") && !asidesBefore.includes(f),
+    );
+    expect(more).toEqual([]);
+    expect(readFileSync(join(pg.dataDir, aside, "postmaster.pid"), "utf8")).toBe(stalePid);
+    expect(restore.stdout).toContain(
+      `old postgres data: ${join(pg.dataDir, aside)}; once the restore is verified, drop it:`,
+    );
+    // The restored server fetched its WAL through restore_command, which names the data directory.
+    expect(readFileSync(join(pg.dataDir, "postgresql.auto.conf"), "utf8")).toContain(
+      `--pg1-path=${pg.dataDir} `,
+    );
     console.log(`PITR to ${target} UTC: ${after.count} of ${rows.size} rows, checksum ${after.checksum}`);
   });
 
@@ -812,7 +849,10 @@ esac`,
     const timeline = result.stdout.slice(result.stdout.indexOf("full-recovery timeline"));
     const steps = [
       "pulumi up env stack local",
-      "restore postgres (pgBackRest, latest, from s3)",
+      "what the restore needs (backup window, space, RDB)",
+      "postgres stopped (one inspect: not running, pid 0)",
+      "restore postgres (pgBackRest, latest, from s3) into ",
+      "old cluster aside to ",
       "postgres WAL replayed and promoted",
       "pgBackRest stanza in every repository (backup-init)",
       "restore redis (RDB, from s3)",

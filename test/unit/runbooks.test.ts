@@ -8,19 +8,30 @@
  */
 import {
   chmodSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, run, skipReason, tempDir, type RunResult } from "../support/tools";
+import {
+  removeDir,
+  run,
+  runInBackground,
+  skipReason,
+  startDaemon,
+  tempDir,
+  waitFor,
+  type RunResult,
+} from "../support/tools";
 
 const REPO = resolve(__dirname, "..", "..");
-const RUNBOOK_NAMES = ["disaster-recovery", "backup-now", "backup-list", "backup-config"];
+const RUNBOOK_NAMES = ["disaster-recovery", "backup-now", "backup-list", "backup-config", "env-lock"];
 
 interface Outputs {
   [key: string]: unknown;
@@ -80,19 +91,32 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
   });
   afterAll(() => removeDir(root));
 
-  /** A fresh fake local-seam tree; `unhealthy` containers never pass their health check. */
-  function fakeContainers(names: string[], unhealthy: string[] = []): string {
+  /**
+   * A fresh fake local-seam tree; `unhealthy` containers never pass their health check. Each
+   * container's `state` file is what one inspect would say ("RUNNING PID STATUS"): start makes it
+   * running, stop makes it `afterStop[name]` (default "false 0 exited", as docker stop leaves it).
+   */
+  function fakeContainers(
+    names: string[],
+    unhealthy: string[] = [],
+    afterStop: Record<string, string> = {},
+  ): string {
     const dir = join(root, `containers-${n++}`);
     writeFileSync(calls, "");
+    // The runner's commands run as postgres (run_in -u postgres) when the tests run as root.
+    chmodSync(calls, 0o666);
     for (const name of names) {
       mkdirSync(join(dir, name), { recursive: true });
-      for (const action of ["start", "stop"]) {
+      const states = { start: `true ${100 + n} running`, stop: afterStop[name] ?? "false 0 exited" };
+      for (const action of ["start", "stop"] as const) {
         writeFileSync(
           join(dir, name, action),
-          `#!/usr/bin/env bash\necho "${action} ${name}" >>"${calls}"\n`,
+          `#!/usr/bin/env bash\necho "${action} ${name}" >>"${calls}"\n` +
+            `printf '%s\\n' '${states[action]}' >"$(dirname "$0")/state"\n`,
         );
         chmodSync(join(dir, name, action), 0o755);
       }
+      writeFileSync(join(dir, name, "state"), `true ${100 + n} running\n`);
       writeFileSync(
         join(dir, name, "health"),
         `#!/usr/bin/env bash\necho "health ${name}" >>"${calls}"\n${unhealthy.includes(name) ? "exit 1" : "exit 0"}\n`,
@@ -172,6 +196,15 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       ["backup-now", ["--type", "weekly"], "--type 'weekly' is not full, diff or incr"],
       ["backup-now", ["--repo", "3"], "--repo '3' is not 1, 2 or all"],
       ["backup-list", ["--table"], "unknown argument '--table'"],
+      [
+        "backup-list",
+        ["--lock-wait", "5"],
+        "--lock-wait: backup-list changes nothing, it takes no environment lock",
+      ],
+      ["backup-now", ["--lock-wait", "soon"], "--lock-wait needs whole seconds from 0 to 86400"],
+      ["env-lock", ["run"], "run needs a command after --"],
+      ["env-lock", ["status", "--", "true"], "only run takes a command after --"],
+      ["env-lock", ["release", "--owner", "me"], "--owner needs the token acquire printed"],
     ])("%s %s", (name, args, message) => {
       const result = runbook(name, [...args, "--outputs", outputs()]);
       expect(result.status).toBe(2);
@@ -395,13 +428,21 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         slot(),
       ]);
       expect(result.status, result.stderr).toBe(0);
-      const lines = result.stdout.split("\n").filter((l) => l.startsWith("[dry-run]"));
+      // Where pgBackRest restores and where the old cluster goes carry this restore's UTC stamp.
+      const lines = result.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("[dry-run]"))
+        .map((l) => l.replace(/\.(restore|before-restore)-\d{8}T\d{6}Z/g, ".$1-STAMP"));
+      const data = "/var/lib/postgresql/data";
       expect(lines).toEqual([
+        `[dry-run] in runner: pgbackrest info --output=json: repo1 (local) has a backup and 2026-11-28 09:14:00+00 lies in its window (end of its earliest backup .. now); df: ${data} has room for the restored copy`,
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-1",
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-2",
         "[dry-run] docker -H ssh://deploy@staging-host stop pg",
-        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner rm -f -- /var/lib/postgresql/data/postmaster.pid",
-        "[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner restore-postgres --target-dir /var/lib/postgresql/data --from local --delta --to 2026-11-28\\ 09:14:00+00",
+        "[dry-run] docker -H ssh://deploy@staging-host inspect --type container --format '{{.State.Running}} {{.State.Pid}} {{.State.Status}}' pg (must say: false 0 exited|created)",
+        `[dry-run] in runner: create ${data} (mode 700) if it is missing; ${data}/.restore-STAMP must not exist`,
+        `[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner restore-postgres --target-dir ${data}/.restore-STAMP --from local --to 2026-11-28\\ 09:14:00+00`,
+        `[dry-run] in runner: move the old cluster in ${data} aside into ${data}/.before-restore-STAMP, then the restored one from ${data}/.restore-STAMP into ${data} (renames in the volume; restore_command pointed at ${data})`,
         "[dry-run] docker -H ssh://deploy@staging-host start pg",
         "[dry-run] wait until pg is healthy (at most 180s)",
         "[dry-run] wait until pg has replayed WAL and been promoted (select pg_is_in_recovery() = f, at most 180s)",
@@ -516,7 +557,9 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         `--policy-pack-config ${REPO}/policies/config/staging.json -s ${stack}`;
       expect(dry.filter((l) => / up /.test(l))).toEqual([up("staging"), up("staging-blue"), up("staging")]);
       const upEnv = dry.indexOf(up("staging"));
-      const restorePg = indexOf(/restore-postgres .* --from s3 --delta --latest$/);
+      const restorePg = indexOf(
+        /restore-postgres --target-dir \S+\/\.restore-\d{8}T\d{6}Z --from s3 --latest$/,
+      );
       const restoreRedis = indexOf(/restore-redis /);
       const upSlot = dry.indexOf(up("staging-blue"));
       const switchUp = dry.lastIndexOf(up("staging"));
@@ -567,6 +610,550 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       );
       expect(result.stdout).not.toContain("pulumi up env stack");
       expect(recorded()).toEqual([`pulumi --cwd ${project} stack output --json --show-secrets -s staging`]);
+    });
+  });
+
+  /** A shell script for a fake; `body` is bash. */
+  function fake(path: string, body: string): void {
+    writeFileSync(path, `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+  }
+
+  /** "2026-11-28 09:14:00+00" for an epoch second, as the runbook prints times. */
+  const utc = (seconds: number) =>
+    `${new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ")}+00`;
+  /** The same time as --to takes it: 2026-11-28T09:14:00Z. */
+  const iso = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
+
+  /**
+   * A restore that can run to its end through the local seam. The runner's commands (pgbackrest,
+   * restore-postgres, restore-redis), psql and curl are recording fakes on PATH; the data volume is
+   * a directory with an old cluster that crashed (its postmaster.pid left behind). pgbackrest info
+   * lists two backups in repo1 (the earliest ended two days ago) and one in repo2 (ten minutes ago).
+   */
+  function restoreFixture(afterStop: Record<string, string> = {}) {
+    // The runner's commands run as postgres when the tests run as root: everything is reachable.
+    chmodSync(root, 0o755);
+    const dir = fakeContainers(["pg", "redis", "runner", "blue-1", "blue-2", "edge"], [], afterStop);
+    writeFileSync(join(dir, "pg", "env"), "VERIFY_DB_USER=verify\n");
+    const data = join(root, `pgdata-${n++}`);
+    mkdirSync(join(data, "base"), { recursive: true });
+    writeFileSync(join(data, "PG_VERSION"), "old cluster\n");
+    writeFileSync(join(data, "postmaster.pid"), "4242\n");
+    writeFileSync(join(data, "base", "1"), "old rows\n");
+    for (const d of [data, join(data, "base")]) chmodSync(d, 0o777);
+    const bin = join(root, `bin-${n++}`);
+    mkdirSync(bin);
+    chmodSync(bin, 0o755);
+    const now = Math.floor(Date.now() / 1000);
+    const earliestStop = now - 2 * 86400;
+    const backup = (label: string, stop: number, repo: number, size: number) => ({
+      label,
+      type: "full",
+      timestamp: { start: stop - 60, stop },
+      database: { id: 1, "repo-key": repo },
+      info: { size },
+    });
+    const info = join(root, `info-${n++}.json`);
+    writeFileSync(
+      info,
+      JSON.stringify([
+        {
+          name: "main",
+          status: { code: 0, message: "ok" },
+          backup: [
+            backup("F1", earliestStop, 1, 1048576),
+            backup("F2", now - 3600, 1, 2097152),
+            backup("F3", now - 600, 2, 2097152),
+          ],
+        },
+      ]),
+    );
+    chmodSync(info, 0o644);
+    fake(
+      join(bin, "pgbackrest"),
+      `echo "pgbackrest $*" >>"${calls}"\nif [[ "$*" == *"info --output=json"* ]]; then cat "${info}"; fi`,
+    );
+    // Like pgBackRest: refuses a target that exists, writes restore_command with --pg1-path.
+    fake(
+      join(bin, "restore-postgres"),
+      `echo "restore-postgres $*" >>"${calls}"
+while [[ $# -gt 0 ]]; do if [[ $1 == --target-dir ]]; then target=$2; fi; shift; done
+[[ ! -e $target ]] || { echo "$target exists" >&2; exit 1; }
+mkdir -p "$target"
+echo restored >"$target/PG_VERSION"
+echo "restore_command = 'pgbackrest --pg1-path=$target --stanza=main archive-get %f \\"%p\\"'" >"$target/postgresql.auto.conf"
+[[ -z "\${FAIL_RESTORE:-}" ]] || { echo "pgbackrest restore failed" >&2; exit 1; }`,
+    );
+    fake(join(bin, "restore-redis"), `echo "restore-redis $*" >>"${calls}"`);
+    fake(join(bin, "psql"), `if [[ "$*" == *pg_is_in_recovery* ]]; then echo f; exit 0; fi\ncat >/dev/null`);
+    fake(join(bin, "curl"), "echo 200");
+    const outputs = baseOutputs();
+    (outputs.postgres as Outputs).dataDir = data;
+    return {
+      dir,
+      data,
+      now,
+      earliestStop,
+      args: ["--outputs", writeJson("o.json", outputs), "--slot-outputs", writeJson("s.json", SLOT)],
+      env: { BI_SEAM: "local", BI_LOCAL_ROOT: dir, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    };
+  }
+
+  const asides = (data: string) => readdirSync(data).filter((f) => f.startsWith(".before-restore-"));
+
+  describe("restores never touch a live database", () => {
+    it("restores into a new directory, then moves the old cluster aside (postmaster.pid and all) and the restored one in", () => {
+      const f = restoreFixture();
+      const to = f.now - 1800;
+      const result = runbook(
+        "disaster-recovery",
+        ["restore", "--to", iso(to), "--only", "postgres", "--yes", ...f.args],
+        f.env,
+      );
+      expect(result.status, result.stderr).toBe(0);
+      const calls = recorded();
+      const at = (re: RegExp) => calls.findIndex((l) => re.test(l));
+      // The window was read before anything stopped; the restore ran only after postgres stopped.
+      expect(at(/^pgbackrest info --output=json$/)).toBeGreaterThanOrEqual(0);
+      expect(at(/^pgbackrest info/)).toBeLessThan(at(/^stop blue-1$/));
+      expect(at(/^stop pg$/)).toBeLessThan(at(/^restore-postgres /));
+      expect(at(/^restore-postgres /)).toBeLessThan(at(/^start pg$/));
+      const restore = calls[at(/^restore-postgres /)];
+      // Into a new directory of the data volume, never --delta over the old cluster.
+      const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expect(restore).toMatch(
+        new RegExp(
+          `^restore-postgres --target-dir ${escape(f.data)}/\\.restore-\\d{8}T\\d{6}Z --from local --to ${escape(utc(to))}$`,
+        ),
+      );
+      expect(restore).not.toContain("--delta");
+      // The old cluster, its stale postmaster.pid included, is kept whole beside the new one.
+      const [aside] = asides(f.data);
+      expect(aside).toMatch(/^\.before-restore-\d{8}T\d{6}Z$/);
+      expect(readFileSync(join(f.data, aside, "PG_VERSION"), "utf8")).toBe("old cluster\n");
+      expect(readFileSync(join(f.data, aside, "postmaster.pid"), "utf8")).toBe("4242\n");
+      expect(readFileSync(join(f.data, aside, "base", "1"), "utf8")).toBe("old rows\n");
+      expect(readFileSync(join(f.data, "PG_VERSION"), "utf8")).toBe("restored\n");
+      expect(existsSync(join(f.data, "postmaster.pid"))).toBe(false);
+      expect(readdirSync(f.data).filter((e) => e.startsWith(".restore-"))).toEqual([]);
+      // restore_command names the data directory the cluster now lives in.
+      const conf = readFileSync(join(f.data, "postgresql.auto.conf"), "utf8");
+      expect(conf).toContain(`--pg1-path=${f.data} --stanza=main`);
+      expect(conf).not.toContain(".restore-");
+      expect(result.stdout).toContain(
+        `old postgres data: ${f.data}/${aside}; once the restore is verified, drop it: ` +
+          `docker -H ssh://deploy@staging-host exec -u postgres runner rm -rf -- ${f.data}/${aside}`,
+      );
+      expect(existsSync(join(f.dir, ".env-lock"))).toBe(false);
+    });
+
+    it.each([
+      ["still running", "true 321 running", "pg is not stopped (running=true, pid 321, status running)"],
+      [
+        "exited with a pid left",
+        "false 4242 exited",
+        "pg is not stopped (running=false, pid 4242, status exited)",
+      ],
+      ["paused", "true 321 paused", "pg is not stopped (running=true, pid 321, status paused)"],
+      [
+        "an answer of another shape",
+        "false 0 exited $(touch /tmp/x)",
+        "the state of pg is not 'RUNNING PID STATUS'",
+      ],
+      ["no answer", "", "the state of pg is not 'RUNNING PID STATUS'"],
+    ])("refuses when the inspect after the stop says %s, and changes nothing", (_name, state, message) => {
+      const f = restoreFixture({ pg: state });
+      const result = runbook(
+        "disaster-recovery",
+        ["restore", "--only", "postgres", "--yes", ...f.args],
+        f.env,
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(message);
+      expect(result.stdout).toMatch(/FAIL\s+postgres stopped \(one inspect: not running, pid 0\)/);
+      expect(result.stderr).toContain(`PostgreSQL: ${f.data} was not changed`);
+      expect(recorded()).toContain("stop pg");
+      expect(recorded().filter((l) => /^(restore-postgres|start pg)/.test(l))).toEqual([]);
+      expect(readFileSync(join(f.data, "PG_VERSION"), "utf8")).toBe("old cluster\n");
+      expect(readFileSync(join(f.data, "postmaster.pid"), "utf8")).toBe("4242\n");
+      expect(readdirSync(f.data).filter((e) => e.startsWith("."))).toEqual([]);
+      expect(existsSync(join(f.dir, ".env-lock"))).toBe(false);
+    });
+
+    it("refuses a Redis restore while Redis still runs", () => {
+      const f = restoreFixture({ redis: "true 77 running" });
+      const result = runbook("disaster-recovery", ["restore", "--only", "redis", "--yes", ...f.args], f.env);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("redis is not stopped (running=true, pid 77, status running)");
+      expect(recorded().filter((l) => l.startsWith("restore-redis"))).toEqual([]);
+    });
+
+    it("a failed pgBackRest restore leaves the data directory as it was and removes its incomplete copy", () => {
+      const f = restoreFixture();
+      const result = runbook("disaster-recovery", ["restore", "--only", "postgres", "--yes", ...f.args], {
+        ...f.env,
+        FAIL_RESTORE: "1",
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/removing the incomplete restore \S+\/\.restore-\d{8}T\d{6}Z/);
+      expect(result.stderr).toContain(`PostgreSQL: ${f.data} was not changed`);
+      expect(readdirSync(f.data).sort()).toEqual(["PG_VERSION", "base", "postmaster.pid"]);
+      expect(readFileSync(join(f.data, "PG_VERSION"), "utf8")).toBe("old cluster\n");
+      expect(existsSync(join(f.dir, ".env-lock"))).toBe(false);
+    });
+
+    it("--to outside the backup window exits 2 naming --to and the window, before anything stops", () => {
+      const f = restoreFixture();
+      const cases: [number, string[], string][] = [
+        // before the end of the earliest backup (inside it: not a consistent point yet)
+        [
+          f.earliestStop - 30,
+          [],
+          `is outside the backup window of repo1 (local): ${utc(f.earliestStop)} (end of its earliest backup) .. now (`,
+        ],
+        [f.earliestStop - 86400, [], `is outside the backup window of repo1 (local): ${utc(f.earliestStop)}`],
+        // repo2 starts ten minutes ago
+        [f.now - 3600, ["--from", "s3"], `is outside the backup window of repo2 (s3): ${utc(f.now - 600)}`],
+        [f.now + 86400, [], `is in the future (now `],
+      ];
+      for (const [to, extra, message] of cases) {
+        const result = runbook(
+          "disaster-recovery",
+          ["restore", "--to", iso(to), "--only", "postgres", ...extra, "--yes", ...f.args],
+          f.env,
+        );
+        expect(result.status, result.stderr).toBe(2);
+        expect(result.stderr).toContain(`--to ${utc(to)} ${message}`);
+        expect(result.stderr).toContain("nothing was stopped");
+        expect(recorded().filter((l) => /^(stop|restore)/.test(l))).toEqual([]);
+        expect(existsSync(join(f.dir, ".env-lock"))).toBe(false);
+      }
+      // The end of the earliest backup itself is inside.
+      const edge = runbook(
+        "disaster-recovery",
+        ["restore", "--to", iso(f.earliestStop), "--only", "postgres", "--yes", ...f.args],
+        f.env,
+      );
+      expect(edge.status, edge.stderr).toBe(0);
+    });
+
+    it("a repository without a backup, or a data volume without room, is refused before anything stops", () => {
+      const f = restoreFixture();
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      chmodSync(bin, 0o755);
+      fake(join(bin, "pgbackrest"), `echo '[{"name":"main","backup":[]}]'`);
+      const empty = runbook("disaster-recovery", ["restore", "--only", "postgres", "--yes", ...f.args], {
+        ...f.env,
+        PATH: `${bin}:${f.env.PATH}`,
+      });
+      expect(empty.status).toBe(1);
+      expect(empty.stderr).toContain("repo1 (local) has no backup of stanza main: nothing to restore from");
+      fake(
+        join(bin, "df"),
+        `printf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\nx 100 99 1 99%% /\\n'`,
+      );
+      removeDir(join(bin, "pgbackrest"));
+      const full = runbook("disaster-recovery", ["restore", "--only", "postgres", "--yes", ...f.args], {
+        ...f.env,
+        PATH: `${bin}:${f.env.PATH}`,
+      });
+      expect(full.status).toBe(1);
+      expect(full.stderr).toContain(`${f.data} has 0 MiB free, and the backup to restore holds 2 MiB`);
+      expect(recorded().filter((l) => /^(stop|restore)/.test(l))).toEqual([]);
+    });
+
+    it("no runbook deletes postmaster.pid", () => {
+      const files = [
+        ...readdirSync(join(REPO, "runbooks"))
+          .filter((f) => f !== "lib")
+          .map((f) => join(REPO, "runbooks", f)),
+        ...readdirSync(join(REPO, "runbooks", "lib")).map((f) => join(REPO, "runbooks", "lib", f)),
+      ];
+      const deletes = files.flatMap((file) =>
+        readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => /postmaster\.pid/.test(l) && /\b(rm|unlink|shred|truncate)\b|-delete\b/.test(l))
+          .map((l) => `${file}: ${l.trim()}`),
+      );
+      expect(deletes).toEqual([]);
+    });
+  });
+
+  describe("the environment lock", () => {
+    const ALL = ["pg", "redis", "runner", "blue-1", "blue-2", "edge", "prometheus", "alertmanager"];
+    const lockDir = (dir: string) => join(dir, ".env-lock");
+    const restartArgs = () => [
+      "restart",
+      "--yes",
+      "--timeout",
+      "5",
+      "--outputs",
+      writeJson("o.json", baseOutputs()),
+      "--slot-outputs",
+      writeJson("s.json", SLOT),
+    ];
+    const TOKEN = "0123456789abcdef01234567";
+
+    /** Fake containers whose postgres stop waits until the file `release` exists. */
+    function blockingContainers(): { dir: string; release: string } {
+      const dir = fakeContainers(ALL);
+      const release = join(dir, "release");
+      fake(
+        join(dir, "pg", "stop"),
+        `while [[ ! -e "${release}" ]]; do sleep 0.05; done\necho "stop pg" >>"${calls}"\necho 'false 0 exited' >"$(dirname "$0")/state"`,
+      );
+      return { dir, release };
+    }
+
+    function lockEnv(dir: string): NodeJS.ProcessEnv {
+      return {
+        ...process.env,
+        BI_SEAM: "local",
+        BI_LOCAL_ROOT: dir,
+        BI_LOG_DIR: join(root, "logs"),
+        BI_POLL_SECONDS: "0.1",
+        BI_LOCK_POLL_SECONDS: "0.2",
+      };
+    }
+
+    it("a second state-changing runbook is refused naming the holder, waits with --lock-wait, gets it once the first ends; --dry-run takes none", async () => {
+      const { dir, release } = blockingContainers();
+      const first = runInBackground(join(REPO, "runbooks", "disaster-recovery"), restartArgs(), {
+        cwd: REPO,
+        env: lockEnv(dir),
+      });
+      await waitFor(
+        "the first runbook to hold the lock",
+        () =>
+          existsSync(join(lockDir(dir), "owner")) &&
+          readFileSync(join(lockDir(dir), "owner"), "utf8").includes("restart"),
+      );
+      const outputs = writeJson("o.json", baseOutputs());
+      const env = { BI_SEAM: "local", BI_LOCAL_ROOT: dir, BI_LOCK_POLL_SECONDS: "0.2" };
+      const holder =
+        /environment staging is locked by [^@\s]+@\S+, runbook disaster-recovery restart, pid \d+, since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(last refreshed \d+s ago; lock local seam: \S+\/\.env-lock\); waited /;
+      const refused = runbook("backup-now", ["--yes", "--outputs", outputs], env);
+      expect(refused.status).toBe(4);
+      expect(refused.stderr).toMatch(holder);
+      expect(refused.stderr).toContain("waited 0s");
+      const started = Date.now();
+      const waited = runbook(
+        "disaster-recovery",
+        ["restore", "--yes", "--lock-wait", "1", ...restartArgs().slice(4)],
+        env,
+      );
+      expect(waited.status).toBe(4);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(waited.stderr).toMatch(
+        /waiting up to 1s for the environment lock of staging, held by \S+@\S+, runbook disaster-recovery restart/,
+      );
+      expect(waited.stderr).toMatch(holder);
+      const dry = runbook("backup-now", ["--dry-run", "--outputs", outputs], env);
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(dry.stderr).toContain("dry run: would take the environment lock of staging");
+      expect(recorded().filter((l) => l.startsWith("stop"))).toEqual([]); // the first is still stopping pg
+      writeFileSync(release, "");
+      const done = await first.done;
+      expect(done.status, done.stderr).toBe(0);
+      expect(done.stderr).toContain("environment lock released");
+      expect(existsSync(lockDir(dir))).toBe(false);
+      const next = runbook("env-lock", ["run", "--outputs", outputs, "--", "true"], env);
+      expect(next.status, next.stderr).toBe(0);
+    });
+
+    it("is released when the runbook ends, when it fails, and when it is interrupted", async () => {
+      const ok = fakeContainers(ALL);
+      expect(
+        runbook("disaster-recovery", restartArgs(), { BI_SEAM: "local", BI_LOCAL_ROOT: ok }).status,
+      ).toBe(0);
+      expect(existsSync(lockDir(ok))).toBe(false);
+      const failing = fakeContainers(ALL, ["blue-1"]);
+      const failed = runbook("disaster-recovery", [...restartArgs(), "--timeout", "1"], {
+        BI_SEAM: "local",
+        BI_LOCAL_ROOT: failing,
+      });
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toContain("environment lock released");
+      expect(existsSync(lockDir(failing))).toBe(false);
+      const { dir, release } = blockingContainers();
+      const daemon = startDaemon(join(REPO, "runbooks", "disaster-recovery"), restartArgs(), {
+        cwd: REPO,
+        env: lockEnv(dir),
+      });
+      await waitFor("the runbook to hold the lock", () =>
+        daemon.output().includes("environment lock of staging taken"),
+      );
+      daemon.process.kill("SIGTERM");
+      // bash runs the trap once the stop it waits for returns.
+      writeFileSync(release, "");
+      await waitFor(
+        "the runbook to exit",
+        () => daemon.process.exitCode !== null || daemon.process.signalCode !== null,
+      );
+      expect(daemon.process.exitCode).toBe(143);
+      expect(daemon.output()).toContain("environment lock released");
+      expect(existsSync(lockDir(dir))).toBe(false);
+    });
+
+    it("a stale lock is taken over and its holder named; a fresh one is not, and what it holds is shown as text", () => {
+      const dir = fakeContainers(["runner"]);
+      const outputs = writeJson("o.json", baseOutputs());
+      const marker = join(root, `pwned-${n++}`);
+      mkdirSync(lockDir(dir));
+      writeFileSync(
+        join(lockDir(dir), "owner"),
+        `${TOKEN}\nbob@gone-host, runbook deploy x:1, pid 99, since 2026-01-01T00:00:00Z \u001b[31m$(touch ${marker})\n`,
+      );
+      const env = { BI_SEAM: "local", BI_LOCAL_ROOT: dir };
+      const fresh = runbook("env-lock", ["run", "--outputs", outputs, "--", "true"], env);
+      expect(fresh.status).toBe(4);
+      expect(fresh.stderr).toContain(
+        `environment staging is locked by bob@gone-host, runbook deploy x:1, pid 99, since 2026-01-01T00:00:00Z [31m$(touch ${marker})`,
+      );
+      expect(fresh.stderr).not.toContain("\u001b");
+      expect(existsSync(marker)).toBe(false);
+      const hourAgo = new Date(Date.now() - 3600_000);
+      utimesSync(lockDir(dir), hourAgo, hourAgo);
+      const stale = runbook("env-lock", ["run", "--outputs", outputs, "--", "true"], env);
+      expect(stale.status, stale.stderr).toBe(0);
+      expect(stale.stderr).toMatch(
+        /took over a stale environment lock of staging: not refreshed for 36\d\ds \(more than 120s\); it was held by bob@gone-host, runbook deploy x:1, pid 99/,
+      );
+      expect(existsSync(lockDir(dir))).toBe(false);
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it("env-lock: runbooks under `run` or with the token of `acquire` run under that lock; release and status", () => {
+      const dir = fakeContainers(ALL);
+      const outputs = writeJson("o.json", baseOutputs());
+      const env = { BI_SEAM: "local", BI_LOCAL_ROOT: dir, BI_LOCK_REFRESH_SECONDS: "1" };
+      const restart = join(REPO, "runbooks", "disaster-recovery");
+      const nested = runbook("env-lock", ["run", "--outputs", outputs, "--", restart, ...restartArgs()], env);
+      expect(nested.status, nested.stderr).toBe(0);
+      expect(nested.stderr).toMatch(
+        /held by the caller \(\S+@\S+, runbook env-lock run: disaster-recovery restart, pid \d+/,
+      );
+      expect(existsSync(lockDir(dir))).toBe(false);
+
+      const acquired = runbook("env-lock", ["acquire", "--outputs", outputs], env);
+      expect(acquired.status, acquired.stderr).toBe(0);
+      const token = /^BI_ENV_LOCK_OWNER=([0-9a-f]{24})$/.exec(acquired.stdout.trim())?.[1] ?? "";
+      expect(token).toMatch(/^[0-9a-f]{24}$/);
+      expect(runbook("env-lock", ["status", "--outputs", outputs], env).stdout).toMatch(
+        /^environment staging: locked by \S+@\S+, runbook env-lock acquire, pid \d+, since \S+; last refreshed \d+s ago/,
+      );
+      expect(runbook("disaster-recovery", restartArgs(), env).status).toBe(4);
+      const under = runbook("disaster-recovery", restartArgs(), { ...env, BI_ENV_LOCK_OWNER: token });
+      expect(under.status, under.stderr).toBe(0);
+      expect(under.stderr).toContain("held by the caller");
+      expect(existsSync(lockDir(dir))).toBe(true); // a nested runbook does not release its caller's lock
+      const wrong = runbook("env-lock", ["release", "--outputs", outputs, "--owner", TOKEN], env);
+      expect(wrong.status).toBe(4);
+      expect(wrong.stderr).toMatch(/it is held by \S+@\S+, runbook env-lock acquire/);
+      const released = runbook("env-lock", ["release", "--outputs", outputs], {
+        ...env,
+        BI_ENV_LOCK_OWNER: token,
+      });
+      expect(released.status, released.stderr).toBe(0);
+      expect(released.stderr).toContain("environment lock released");
+      expect(existsSync(lockDir(dir))).toBe(false);
+      expect(runbook("env-lock", ["status", "--outputs", outputs], env).stdout).toMatch(/the lock is free/);
+      // break removes a lock whoever holds it, after the confirmation.
+      runbook("env-lock", ["acquire", "--outputs", outputs], env);
+      const broken = runbook("env-lock", ["break", "--yes", "--outputs", outputs], env);
+      expect(broken.status, broken.stderr).toBe(0);
+      expect(broken.stderr).toMatch(/broke the environment lock held by \S+@\S+, runbook env-lock acquire/);
+      expect(existsSync(lockDir(dir))).toBe(false);
+    });
+
+    it("the docker seam: a directory in the backup runner, reached with docker exec -u postgres; its answers are checked", () => {
+      const bin = join(root, `bin-${n++}`);
+      const home = join(root, `runner-backups-${n++}`);
+      mkdirSync(bin);
+      mkdirSync(home);
+      // `docker -H HOST exec -u postgres RUNNER sh -c SNIPPET ARGS...` runs SNIPPET here, with the
+      // runner's BACKUP_DIR; HOSTILE=1 answers like a compromised runner would.
+      fake(
+        join(bin, "docker"),
+        `echo "docker $1 $2 $3 $4 $5 $6 $7 $8" >>"${calls}"
+[[ $3 == exec && $7 == sh && $8 == -c ]] || exit 64
+echo "Warning: Permanently added 'staging-host' (ED25519) to the list of known hosts." >&2
+if [[ -n "\${HOSTILE:-}" ]]; then printf 'busy 1+a[$(touch %s)] 5\\n${TOKEN}\\nx\\n' "${home}/pwned"; exit 0; fi
+shift 8
+BACKUP_DIR="${home}" exec sh -c "$@"`,
+      );
+      writeFileSync(calls, "");
+      const outputs = writeJson("o.json", baseOutputs());
+      const env = { PATH: `${bin}:${process.env.PATH ?? ""}` };
+      const ok = runbook(
+        "env-lock",
+        ["run", "--outputs", outputs, "--", "test", "-d", join(home, ".env-lock")],
+        env,
+      );
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(recorded()[0]).toBe("docker -H ssh://deploy@staging-host exec -u postgres runner sh -c");
+      expect(ok.stderr).toContain("runner:/backups/.env-lock on ssh://deploy@staging-host");
+      // What ssh says on stderr is logged, never taken for the lock's answer.
+      expect(ok.stderr).toContain(
+        "Warning: Permanently added 'staging-host' (ED25519) to the list of known hosts.",
+      );
+      expect(existsSync(join(home, ".env-lock"))).toBe(false);
+      const hostile = runbook("env-lock", ["run", "--outputs", outputs, "--", "true"], {
+        ...env,
+        HOSTILE: "1",
+      });
+      expect(hostile.status).toBe(1);
+      expect(hostile.stderr).toContain(
+        "the lock's refresh time from the environment lock (busy) is not a whole number",
+      );
+      expect(existsSync(join(home, "pwned"))).toBe(false);
+    });
+
+    it("the docker seam: one inspect decides whether a container is stopped", () => {
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      fake(
+        join(bin, "docker"),
+        `echo "docker $*" >>"${calls}"\n[[ -n "\${INSPECT_FAILS:-}" ]] && { echo "error during connect: ssh: handshake failed" >&2; exit 1; }\nprintf '%s\\n' "$STATE"`,
+      );
+      const outputs = writeJson("o.json", baseOutputs());
+      const stopped = (state: string, extra: Record<string, string> = {}) => {
+        writeFileSync(calls, "");
+        return run(
+          "bash",
+          [
+            "-c",
+            `set -euo pipefail; . runbooks/lib/common.sh; outputs_load --outputs '${outputs}'; container_stopped pg`,
+          ],
+          {
+            cwd: REPO,
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, STATE: state, ...extra },
+          },
+        );
+      };
+      expect(stopped("false 0 exited").status).toBe(0);
+      expect(recorded()).toEqual([
+        "docker -H ssh://deploy@staging-host inspect --type container --format {{.State.Running}} {{.State.Pid}} {{.State.Status}} pg",
+      ]);
+      expect(stopped("false 0 created").status).toBe(0);
+      for (const state of [
+        "true 1234 running",
+        "false 1234 exited",
+        "true 1234 restarting",
+        "false 0 dead",
+        "false 0 exited\nfalse 0 exited",
+        "false 00 exited",
+        "stopped",
+      ]) {
+        const r = stopped(state);
+        expect(r.status, state).toBe(1);
+        expect(r.stderr, state).toMatch(/pg is not stopped|the state of pg is not/);
+      }
+      const flaky = stopped("false 0 exited", { INSPECT_FAILS: "1" });
+      expect(flaky.status).toBe(1);
+      expect(flaky.stderr).toContain("docker inspect of pg failed");
+      expect(flaky.stderr).toContain("cannot tell whether pg is stopped: not touching its data");
     });
   });
 
@@ -664,6 +1251,49 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       const [file] = readdirSync(dir);
       expect(lstatSync(join(dir, file)).mode & 0o777).toBe(0o600);
       expect(readFileSync(join(dir, file), "utf8")).toContain("backup-list info: log file:");
+    });
+
+    it("the log keeps every line: printing a report or timeline into it does not cut it", () => {
+      const dir = fakeContainers([
+        "pg",
+        "redis",
+        "runner",
+        "blue-1",
+        "blue-2",
+        "edge",
+        "prometheus",
+        "alertmanager",
+      ]);
+      const log = join(root, `restart-${n++}.log`);
+      const r = runbook(
+        "disaster-recovery",
+        [
+          "restart",
+          "--yes",
+          "--log-file",
+          log,
+          "--outputs",
+          writeJson("o.json", baseOutputs()),
+          "--slot-outputs",
+          writeJson("s.json", SLOT),
+        ],
+        { BI_SEAM: "local", BI_LOCAL_ROOT: dir },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const text = readFileSync(log, "utf8");
+      const order = [
+        "log file: ",
+        "environment lock of staging taken",
+        "confirmed by --yes",
+        "restart report",
+        "restart complete",
+      ];
+      const at = order.map((line) => text.indexOf(line));
+      expect(
+        at.every((i) => i >= 0),
+        text,
+      ).toBe(true);
+      expect([...at].sort((a, b) => a - b)).toEqual(at);
     });
 
     it("--log-file that is a symbolic link is refused; its target is untouched", () => {
