@@ -778,6 +778,16 @@ describe("GitHub workflows (L4)", () => {
       expect(up).toBeLessThan(deploy);
       expect(deploy).toBeLessThan(status);
       expect(status).toBeLessThan(config);
+      // The environment lock: taken before anything changes the environment, around pulumi up,
+      // and released whatever happened.
+      const acquire = index("runbooks/env-lock acquire");
+      const release = job.steps.findIndex((st) => st.run?.includes("runbooks/env-lock release"));
+      expect(acquire, env).toBeGreaterThanOrEqual(0);
+      expect(runs[acquire]).toContain('>>"$GITHUB_ENV"');
+      expect(runs[up]).toMatch(/^runbooks\/env-lock run --stack "\$STACK"( --allow-new)? -- pulumi up /);
+      expect(acquire).toBeLessThan(Math.min(...[index("runbooks/backup-now"), up].filter((i) => i >= 0)));
+      expect(release).toBeGreaterThan(config);
+      expect(job.steps[release].if).toBe("always()");
       const artifact = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
       expect(artifact?.if).toBe("always()");
       expect(String(artifact?.with?.path)).toContain("stack-outputs/");
