@@ -11,6 +11,21 @@ import { z } from "zod";
 import { cronError } from "../lib/cron";
 import { imagePinError } from "../lib/image-ref";
 import { EVICTION_POLICIES } from "../renderers/redis-conf";
+import { cronNeverFiresError } from "./schedule";
+import {
+  awsRegionError,
+  hostDataPathError,
+  hostPortError,
+  httpUrlError,
+  isHostname,
+  dockerHostError,
+  pemCertificateError,
+  pemPrivateKeyError,
+  registryServerError,
+  s3BucketNameError,
+  SMTP_USER_NAME,
+  USER_NAME,
+} from "./values";
 
 /** Role postgres_exporter connects as (components/postgres.ts MONITOR_ROLE_SQL); the app role may not use it. */
 export const POSTGRES_MONITOR_ROLE = "monitor";
@@ -29,6 +44,8 @@ export const ENVIRONMENTS = ["prod", "staging", "local"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 export const COLOURS = ["blue", "green"] as const;
 export type Colour = (typeof COLOURS)[number];
+export const ROLES = ["env", "slot"] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface KeySpec<S extends z.ZodType = z.ZodType> {
   /** Validates the value as it arrives from Pulumi config (always a string there). */
@@ -43,6 +60,13 @@ export interface KeySpec<S extends z.ZodType = z.ZodType> {
   secret?: boolean;
   /** Shown in the docs in place of a default, e.g. "from the stack name". */
   derived?: string;
+  /**
+   * The stack roles that read the key (default both). Setting it in a stack of the other role is
+   * an error: the value would be silently ignored there.
+   */
+  roles?: readonly Role[];
+  /** The value may span lines (PEM). Every other value is one line without control characters. */
+  multiline?: boolean;
 }
 
 // ---------- value types ----------
@@ -56,7 +80,8 @@ export const memory = z
     const [, amount, unit] = MEMORY.exec(value) as RegExpExecArray;
     return Math.round(Number(amount) * (unit.toLowerCase() === "g" ? 1024 : 1));
   })
-  .refine((mb) => mb >= 16, { message: "expected at least 16m" });
+  .refine((mb) => mb >= 16, { message: "expected at least 16m" })
+  .refine((mb) => mb <= 1024 * 1024, { message: "expected at most 1024g" });
 
 /** A CPU count like `0.5` or `2`. */
 export const cpus = z
@@ -81,39 +106,72 @@ export const image = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-export const cron = z.string().superRefine((value, ctx) => {
+/** A string checked by a function that returns what was expected, or undefined when it is good. */
+const checked = (check: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+export const cron = checked((value) => {
   const problem = cronError(value);
-  if (problem) ctx.addIssue({ code: "custom", message: `expected a cron expression: ${problem}` });
+  return problem ? `expected a cron expression: ${problem}` : cronNeverFiresError(value);
 });
 
-export const absolutePath = z
-  .string()
-  .regex(/^\/[^\0]*$/, { message: "expected an absolute host path like /opt/data/postgres" })
-  .refine((p) => !p.split("/").includes(".."), { message: "expected a path without .." });
+export const absolutePath = checked(hostDataPathError);
 
-export const url = z.url({ message: "expected a URL like https://host/path" });
+/** An http(s) URL; prod and staging also require https (config/schema.ts). */
+export const url = checked((value) => httpUrlError(value, false));
 
-export const stringArray = z
+const EMAIL = z.email();
+
+/** A non-empty JSON array of e-mail addresses, each checked (they are joined into one To: header). */
+export const emailList = z
   .string()
   .transform((value, ctx) => {
     try {
       return JSON.parse(value) as unknown;
     } catch {
-      ctx.addIssue({ code: "custom", message: 'expected a JSON array of strings like ["a@example.com"]' });
+      ctx.addIssue({
+        code: "custom",
+        message: 'expected a JSON array of e-mail addresses like ["a@example.com"]',
+      });
       return z.NEVER;
     }
   })
-  .pipe(z.array(z.string().min(1), { message: "expected an array of strings" }));
+  .superRefine((list, ctx) => {
+    if (!Array.isArray(list)) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'expected an array of e-mail addresses like ["a@example.com"]',
+      });
+      return;
+    }
+    if (list.length === 0)
+      ctx.addIssue({
+        code: "custom",
+        message: "expected at least one address: an empty list receives nothing",
+      });
+    list.forEach((item: unknown, index) => {
+      if (typeof item !== "string" || !EMAIL.safeParse(item).success)
+        ctx.addIssue({
+          code: "custom",
+          message: `item ${index + 1} (${JSON.stringify(item)}): expected an e-mail address like oncall@example.com`,
+        });
+      else if (list.indexOf(item) !== index)
+        ctx.addIssue({
+          code: "custom",
+          message: `item ${index + 1} (${JSON.stringify(item)}): listed twice`,
+        });
+    });
+  })
+  .transform((list) => list as string[]);
 
-export const hostname = z
-  .string()
-  .regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, {
-    message: "expected a DNS host name like api.example.com",
-  });
+export const hostname = checked((value) =>
+  isHostname(value) ? undefined : "expected a DNS host name like api.example.com",
+);
 
-const awsRegion = z
-  .string()
-  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "expected an AWS region like eu-west-1" });
+const awsRegion = checked(awsRegionError);
 
 function key<S extends z.ZodType>(
   schema: S,
@@ -131,37 +189,44 @@ export const KEYS = {
   environment: key(
     z.enum(ENVIRONMENTS),
     "string",
-    "Environment this stack belongs to: prod, staging or local.",
+    "Environment this stack belongs to: prod, staging or local. Set, it must agree with the stack name.",
     {
       derived: "the stack name (`prod`, `prod-blue` -> prod)",
     },
   ),
   role: key(
-    z.enum(["env", "slot"]),
+    z.enum(ROLES),
     "string",
-    "env: data, edge, monitoring, backups. slot: one colour of backend containers.",
+    "env: data, edge, monitoring, backups. slot: one colour of backend containers. Set, it must agree with the stack name.",
     {
       derived: "the stack name (`<env>` -> env, `<env>-<blue|green>` -> slot)",
     },
   ),
-  slot: key(z.enum(COLOURS), "string", "Colour of a slot stack: blue or green.", {
-    derived: "the stack name suffix",
-  }),
-  envStack: key(
-    z.string().min(1),
+  slot: key(
+    z.enum(COLOURS),
     "string",
-    "Slot stacks: the env stack to read through a StackReference (org/project/stack).",
+    "Colour of a slot stack: blue or green. Set, it must agree with the stack name.",
+    {
+      derived: "the stack name suffix",
+      roles: ["slot"],
+    },
+  ),
+  envStack: key(
+    z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+){0,2}$/, {
+      message: "expected a stack reference like acme/backend-infra/prod (org/project/stack)",
+    }),
+    "string",
+    "The env stack a slot stack reads through a StackReference: `<org>/backend-infra/<env>` of its own environment.",
     {
       derived: "`<org>/backend-infra/<env>`",
+      roles: ["slot"],
     },
   ),
   dockerHost: key(
-    z.string().regex(/^(unix|ssh|tcp):\/\/.+/, {
-      message: "expected unix://, ssh:// or tcp:// followed by an address",
-    }),
+    checked(dockerHostError),
     "string",
-    "Docker engine the stack deploys to.",
-    { default: "unix:///var/run/docker.sock" },
+    "Docker engine the stack deploys to: unix:///path, ssh://[user@]host[:port] or tcp://host:port. Prod and staging: ssh://, or tcp:// on Docker's TLS port 2376 (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH where Pulumi runs).",
+    { default: "unix:///var/run/docker.sock", roles: ["env"] },
   ),
   publicHostname: key(
     hostname,
@@ -169,27 +234,40 @@ export const KEYS = {
     "Public host name served by the edge (TLS certificate subject). The default is for local stacks only: staging and prod env stacks must set it.",
     {
       default: "localhost",
+      roles: ["env"],
     },
   ),
 
   // Image registry for the images this project builds (postgres+pgBackRest, backup runner, backend)
   registryServer: key(
-    z.string().min(1),
+    checked(registryServerError),
     "string",
-    "Registry to push built images to (e.g. ghcr.io/acme). Unset: build on the docker host only.",
+    "Registry to push built images to (e.g. ghcr.io/acme), with registryUsername and registryPassword. Required in prod (images run by digest). Unset: build on the docker host only.",
   ),
-  registryUsername: key(z.string().min(1), "string", "Registry user name."),
-  registryPassword: key(z.string().min(1), "string", "Registry password or token.", { secret: true }),
+  registryUsername: key(
+    z.string().regex(USER_NAME, { message: "expected a registry user name (no spaces or colons)" }),
+    "string",
+    "Registry user name.",
+  ),
+  registryPassword: key(
+    z.string().min(1, { message: "expected a password or token" }),
+    "string",
+    "Registry password or token.",
+    {
+      secret: true,
+    },
+  ),
 
   // PostgreSQL
   postgresBaseImage: key(image, "string", "Official PostgreSQL image the pgBackRest image is built FROM.", {
     default: "postgres:15.10-bookworm",
+    roles: ["env"],
   }),
   postgresDatabase: key(
     z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "expected a lower-case SQL identifier" }),
     "string",
     "Application database name.",
-    { default: "app" },
+    { default: "app", roles: ["env"] },
   ),
   postgresUser: key(
     z
@@ -209,7 +287,7 @@ export const KEYS = {
       }),
     "string",
     "Application database role.",
-    { default: "app" },
+    { default: "app", roles: ["env"] },
   ),
   postgresMemory: key(
     memory,
@@ -217,46 +295,53 @@ export const KEYS = {
     "Memory limit of the PostgreSQL container; settings are tuned from it.",
     {
       envDefault: { prod: "4g", staging: "2g", local: "1g" },
+      roles: ["env"],
     },
   ),
   postgresCpus: key(cpus, "string", "CPU limit of the PostgreSQL container.", {
     envDefault: { prod: "2", staging: "1", local: "1" },
+    roles: ["env"],
   }),
   postgresDataPath: key(
     absolutePath,
     "string",
     "Host directory for the data (bind mount, like the seed's /opt/data/postgres). Unset: a named volume.",
+    { roles: ["env"] },
   ),
   postgresArchiveTimeoutSeconds: key(
     int(1, 3600),
     "integer",
-    "archive_timeout: the longest a WAL segment stays unarchived (the RPO bound).",
+    "archive_timeout: the longest a WAL segment stays unarchived (the RPO bound). At most 60 in prod.",
     {
       default: "60",
+      roles: ["env"],
     },
   ),
   postgresMaxConnections: key(
     int(10, 5000),
     "integer",
     "max_connections. Unset: derived from the memory limit.",
+    { roles: ["env"] },
   ),
 
   // Redis
-  redisImage: key(image, "string", "Redis image.", { default: "redis:7.2.6-bookworm" }),
+  redisImage: key(image, "string", "Redis image.", { default: "redis:7.2.6-bookworm", roles: ["env"] }),
   redisMemory: key(memory, "string", "Memory limit of the Redis container; maxmemory is 75% of it.", {
     envDefault: { prod: "1g", staging: "512m", local: "256m" },
+    roles: ["env"],
   }),
-  redisCpus: key(cpus, "string", "CPU limit of the Redis container.", { default: "1" }),
+  redisCpus: key(cpus, "string", "CPU limit of the Redis container.", { default: "1", roles: ["env"] }),
   redisMaxmemoryPolicy: key(
     z.enum(EVICTION_POLICIES),
     "string",
     "Eviction policy when maxmemory is reached; noeviction keeps session data safe.",
-    { default: "noeviction" },
+    { default: "noeviction", roles: ["env"] },
   ),
   redisDataPath: key(
     absolutePath,
     "string",
     "Host directory for Redis data (bind mount). Unset: a named volume.",
+    { roles: ["env"] },
   ),
 
   // Backend slots
@@ -264,18 +349,24 @@ export const KEYS = {
     image,
     "string",
     "Backend image to run. Unset: build examples/backend on the docker host.",
+    { roles: ["slot"] },
   ),
   backendReplicas: key(int(1, 20), "integer", "Backend containers per slot.", {
     envDefault: { prod: "3", staging: "2", local: "1" },
+    roles: ["slot"],
   }),
-  backendMemory: key(memory, "string", "Memory limit of each backend container.", { default: "512m" }),
-  backendCpus: key(cpus, "string", "CPU limit of each backend container.", { default: "1" }),
+  backendMemory: key(memory, "string", "Memory limit of each backend container.", {
+    default: "512m",
+    roles: ["slot"],
+  }),
+  backendCpus: key(cpus, "string", "CPU limit of each backend container.", { default: "1", roles: ["slot"] }),
   backendStopTimeoutSeconds: key(
     int(1, 600),
     "integer",
     "Seconds a backend has to drain after SIGTERM before it is killed.",
     {
       default: "30",
+      roles: ["slot"],
     },
   ),
 
@@ -288,31 +379,34 @@ export const KEYS = {
   ),
 
   // Edge
-  edgeImage: key(image, "string", "HAProxy image.", { default: "haproxy:2.6.18-bookworm" }),
-  edgeHttpPort: key(int(1, 65535), "integer", "Public HTTP port (redirects to HTTPS).", { default: "80" }),
-  edgeHttpsPort: key(int(1, 65535), "integer", "Public HTTPS port.", { default: "443" }),
+  edgeImage: key(image, "string", "HAProxy image.", { default: "haproxy:2.6.18-bookworm", roles: ["env"] }),
+  edgeHttpPort: key(int(1, 65535), "integer", "Public HTTP port (redirects to HTTPS).", {
+    default: "80",
+    roles: ["env"],
+  }),
+  edgeHttpsPort: key(int(1, 65535), "integer", "Public HTTPS port.", { default: "443", roles: ["env"] }),
   edgeTlsMode: key(
     z.enum(["self-signed", "provided"]),
     "string",
-    "self-signed: generate a certificate (not for prod). provided: edgeTlsCert + edgeTlsKey.",
+    "self-signed: generate a certificate (local only). provided: edgeTlsCert + edgeTlsKey (prod and staging).",
     {
       envDefault: { prod: "provided", staging: "provided", local: "self-signed" },
+      roles: ["env"],
     },
   ),
-  edgeTlsCert: key(
-    z.string().includes("BEGIN CERTIFICATE", { message: "expected a PEM certificate chain" }),
-    "string",
-    "PEM certificate chain for publicHostname.",
-    {
-      secret: true,
-    },
-  ),
+  edgeTlsCert: key(checked(pemCertificateError), "string", "PEM certificate chain for publicHostname.", {
+    secret: true,
+    multiline: true,
+    roles: ["env"],
+  }),
   edgeTlsKey: key(
-    z.string().includes("PRIVATE KEY", { message: "expected a PEM private key" }),
+    checked(pemPrivateKeyError),
     "string",
-    "PEM private key for edgeTlsCert.",
+    "PEM private key for edgeTlsCert (unencrypted: HAProxy reads it unattended).",
     {
       secret: true,
+      multiline: true,
+      roles: ["env"],
     },
   ),
   edgeRateLimitPer10s: key(
@@ -321,14 +415,19 @@ export const KEYS = {
     "Requests one client IP may make in 10 s before it gets 429.",
     {
       default: "200",
+      roles: ["env"],
     },
   ),
-  edgeMemory: key(memory, "string", "Memory limit of the edge container.", { default: "256m" }),
-  edgeCpus: key(cpus, "string", "CPU limit of the edge container.", { default: "1" }),
+  edgeMemory: key(memory, "string", "Memory limit of the edge container.", {
+    default: "256m",
+    roles: ["env"],
+  }),
+  edgeCpus: key(cpus, "string", "CPU limit of the edge container.", { default: "1", roles: ["env"] }),
 
   // Traffic switch
   trafficActive: key(z.enum(COLOURS), "string", "Colour that serves production traffic.", {
     default: "blue",
+    roles: ["env"],
   }),
   trafficCanaryPercent: key(
     int(0, 100),
@@ -336,6 +435,7 @@ export const KEYS = {
     "Share of traffic (percent) sent to the other colour as a canary.",
     {
       default: "0",
+      roles: ["env"],
     },
   ),
 
@@ -343,54 +443,81 @@ export const KEYS = {
   backupStorage: key(
     z.enum(["aws", "minio"]),
     "string",
-    "Cloud repository: AWS S3, or a MinIO container standing in for it (local only).",
+    "Cloud repository: AWS S3 (prod and staging), or a MinIO container standing in for it (local only: local stacks create nothing billable).",
     {
       envDefault: { prod: "aws", staging: "aws", local: "minio" },
+      roles: ["env"],
     },
   ),
-  backupRegion: key(awsRegion, "string", "AWS region of the backup bucket.", { default: "eu-west-1" }),
+  backupRegion: key(awsRegion, "string", "AWS region of the backup bucket.", {
+    default: "eu-west-1",
+    roles: ["env"],
+  }),
   backupReplicaRegion: key(
     awsRegion,
     "string",
     "Second region for cross-region replication (backupStorage aws only). Unset: no replica.",
-    {},
+    { roles: ["env"] },
   ),
   backupBucketName: key(
-    z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
-      message: "expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)",
-    }),
+    checked(s3BucketNameError),
     "string",
     "Name of the backup bucket. Unset: derived from project, environment and a random suffix.",
+    { roles: ["env"] },
   ),
-  backupLocalRetentionDays: key(int(1, 3650), "integer", "Days backups are kept in the local repository.", {
-    default: "30",
-  }),
-  backupCloudRetentionDays: key(int(1, 3650), "integer", "Days backups are kept in the cloud repository.", {
-    default: "90",
-  }),
+  backupLocalRetentionDays: key(
+    int(1, 3650),
+    "integer",
+    "Days backups are kept in the local repository (at least 30 in prod and staging).",
+    {
+      default: "30",
+      roles: ["env"],
+    },
+  ),
+  backupCloudRetentionDays: key(
+    int(1, 3650),
+    "integer",
+    "Days backups are kept in the cloud repository (at least 90 in prod and staging).",
+    {
+      default: "90",
+      roles: ["env"],
+    },
+  ),
   backupFullSchedule: key(cron, "string", "Cron schedule of full pgBackRest backups.", {
     default: "0 3 * * 0",
+    roles: ["env"],
   }),
   backupDiffSchedule: key(cron, "string", "Cron schedule of differential pgBackRest backups.", {
     default: "0 2 * * *",
+    roles: ["env"],
   }),
   backupLogicalSchedule: key(cron, "string", "Cron schedule of the logical pg_dump.", {
     default: "30 2 * * *",
+    roles: ["env"],
   }),
   backupRedisSchedule: key(cron, "string", "Cron schedule of the Redis RDB snapshot.", {
     default: "15 2 * * *",
+    roles: ["env"],
   }),
-  backupVerifySchedule: key(cron, "string", "Cron schedule of pgbackrest verify.", { default: "0 5 * * *" }),
-  backupDrillSchedule: key(cron, "string", "Cron schedule of the restore drill.", { default: "0 4 * * 6" }),
+  backupVerifySchedule: key(cron, "string", "Cron schedule of pgbackrest verify.", {
+    default: "0 5 * * *",
+    roles: ["env"],
+  }),
+  backupDrillSchedule: key(cron, "string", "Cron schedule of the restore drill.", {
+    default: "0 4 * * 6",
+    roles: ["env"],
+  }),
   backupCompression: key(z.enum(["lz4", "zst", "gz"]), "string", "pgBackRest compression type.", {
     default: "lz4",
+    roles: ["env"],
   }),
   backupRepoEncryption: key(
     bool,
     "boolean",
-    "Encrypt the pgBackRest repositories (aes-256-cbc, generated passphrase).",
+    "Encrypt the pgBackRest repositories (aes-256-cbc, generated passphrase). Always on in prod and staging.",
     {
       default: "true",
+      roles: ["env"],
     },
   ),
   backupObjectLockDays: key(
@@ -399,61 +526,109 @@ export const KEYS = {
     "Object Lock (governance) default retention in days on the backup bucket; 0: none. Can be turned on later without a new bucket; S3 cannot turn Object Lock off again (0 then only stops managing it).",
     {
       default: "0",
+      roles: ["env"],
     },
   ),
   backupMinioImage: key(image, "string", "MinIO image used when backupStorage is minio.", {
     default: "minio/minio:RELEASE.2024-10-13T13-34-11Z",
+    roles: ["env"],
   }),
 
   // Monitoring
   monitoringEnabled: key(bool, "boolean", "Run Prometheus, Alertmanager, Grafana and the exporters.", {
     envDefault: { prod: "true", staging: "true", local: "false" },
+    roles: ["env"],
   }),
-  monitoringRetentionDays: key(int(1, 3650), "integer", "Days Prometheus keeps samples.", { default: "15" }),
+  monitoringRetentionDays: key(int(1, 3650), "integer", "Days Prometheus keeps samples.", {
+    default: "15",
+    roles: ["env"],
+  }),
   monitoringScrapeIntervalSeconds: key(int(5, 300), "integer", "Prometheus scrape and evaluation interval.", {
     default: "15",
+    roles: ["env"],
   }),
-  prometheusImage: key(image, "string", "Prometheus image.", { default: "prom/prometheus:v2.42.0" }),
-  alertmanagerImage: key(image, "string", "Alertmanager image.", { default: "prom/alertmanager:v0.25.0" }),
-  grafanaImage: key(image, "string", "Grafana image.", { default: "grafana/grafana:10.4.8" }),
-  nodeExporterImage: key(image, "string", "node_exporter image.", { default: "prom/node-exporter:v1.5.0" }),
+  prometheusImage: key(image, "string", "Prometheus image.", {
+    default: "prom/prometheus:v2.42.0",
+    roles: ["env"],
+  }),
+  alertmanagerImage: key(image, "string", "Alertmanager image.", {
+    default: "prom/alertmanager:v0.25.0",
+    roles: ["env"],
+  }),
+  grafanaImage: key(image, "string", "Grafana image.", { default: "grafana/grafana:10.4.8", roles: ["env"] }),
+  nodeExporterImage: key(image, "string", "node_exporter image.", {
+    default: "prom/node-exporter:v1.5.0",
+    roles: ["env"],
+  }),
   postgresExporterImage: key(image, "string", "postgres_exporter image.", {
     default: "quay.io/prometheuscommunity/postgres-exporter:v0.11.1",
+    roles: ["env"],
   }),
   redisExporterImage: key(image, "string", "redis_exporter image.", {
     default: "oliver006/redis_exporter:v1.45.0-alpine",
+    roles: ["env"],
   }),
   blackboxExporterImage: key(image, "string", "blackbox_exporter image.", {
     default: "prom/blackbox-exporter:v0.23.0",
+    roles: ["env"],
   }),
 
   // Alert receivers
-  alertPagerWebhookUrl: key(url, "string", "Webhook that pages the on-call person (critical alerts).", {
-    secret: true,
-  }),
-  alertSlackWebhookUrl: key(url, "string", "Slack incoming webhook (warning alerts).", { secret: true }),
+  alertPagerWebhookUrl: key(
+    url,
+    "string",
+    "Webhook that pages the on-call person (critical alerts); https:// in prod and staging.",
+    {
+      secret: true,
+      roles: ["env"],
+    },
+  ),
+  alertSlackWebhookUrl: key(
+    url,
+    "string",
+    "Slack incoming webhook (warning alerts); https:// in prod and staging.",
+    {
+      secret: true,
+      roles: ["env"],
+    },
+  ),
   alertTeamsWebhookUrl: key(
     url,
     "string",
     "Warning alerts for Microsoft Teams: a URL that takes Alertmanager's webhook JSON and posts to Teams (prometheus-msteams, a Power Automate flow); Alertmanager 0.25 cannot post to a Teams incoming webhook itself.",
-    { secret: true },
+    { secret: true, roles: ["env"] },
   ),
-  alertEmailTo: key(stringArray, "array", "E-mail addresses that receive critical alerts."),
+  alertEmailTo: key(emailList, "array", "E-mail addresses that receive critical alerts (at least one).", {
+    roles: ["env"],
+  }),
   alertEmailFrom: key(
     z.email({ message: "expected an e-mail address" }),
     "string",
     "Sender address of alert e-mails.",
+    { roles: ["env"] },
   ),
-  alertSmtpSmarthost: key(
-    z.string().regex(/^[^:\s]+:\d+$/, { message: "expected host:port" }),
-    "string",
-    "SMTP relay for alert e-mails (host:port).",
-  ),
-  alertSmtpUsername: key(z.string().min(1), "string", "SMTP user name."),
-  alertSmtpPassword: key(z.string().min(1), "string", "SMTP password.", { secret: true }),
-  alertDeadMansSwitchUrl: key(url, "string", "Heartbeat URL that expects the Watchdog alert continuously.", {
-    secret: true,
+  alertSmtpSmarthost: key(checked(hostPortError), "string", "SMTP relay for alert e-mails (host:port).", {
+    roles: ["env"],
   }),
+  alertSmtpUsername: key(
+    z.string().regex(SMTP_USER_NAME, { message: "expected an SMTP user name (printable, no spaces)" }),
+    "string",
+    "SMTP user name.",
+    { roles: ["env"] },
+  ),
+  alertSmtpPassword: key(z.string().min(1, { message: "expected a password" }), "string", "SMTP password.", {
+    secret: true,
+    roles: ["env"],
+  }),
+  alertDeadMansSwitchUrl: key(
+    url,
+    "string",
+    "Heartbeat URL that expects the Watchdog alert continuously; https:// in prod and staging.",
+    {
+      secret: true,
+      roles: ["env"],
+    },
+  ),
 } as const;
 
 export type KeyName = keyof typeof KEYS;

@@ -18,5 +18,7 @@ export function loadConfig(): InfraConfig {
     organization: pulumi.getOrganization(),
     values,
     secretKeys,
+    // The engine merges Pulumi.yaml's declared defaults into the stack's config.
+    includesDeclaredDefaults: true,
   });
 }

@@ -14,11 +14,22 @@ import {
   KEY_NAMES,
   PROJECT,
   ENVIRONMENTS,
-  COLOURS,
+  ROLES,
   type Colour,
   type Environment,
   type KeyName,
+  type KeySpec,
+  type Role,
 } from "./keys";
+import { isNear, nearest } from "./suggest";
+import {
+  awsPartition,
+  controlCharacterError,
+  DOCKER_TLS_PORT,
+  httpUrlError,
+  parseDockerHost,
+  pathsOverlap,
+} from "./values";
 
 export { PROJECT, type Colour, type Environment };
 
@@ -34,9 +45,11 @@ export class ConfigError extends Error {
   constructor(
     readonly stackName: string,
     readonly issues: ConfigIssue[],
+    /** The stack file the configuration comes from. */
+    readonly file = `Pulumi.${stackName}.yaml`,
   ) {
     super(
-      `Invalid configuration for stack "${stackName}" (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+      `Invalid configuration for stack "${stackName}" in ${file} (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
         issues.map((i) => `  - ${i.key}: ${i.message}`).join("\n"),
     );
     this.name = "ConfigError";
@@ -153,101 +166,219 @@ export interface RawConfig {
   values: Record<string, string>;
   /** Full keys whose values are Pulumi secrets. */
   secretKeys: ReadonlySet<string>;
+  /** The stack file the values come from, named in errors. Default `Pulumi.<stack>.yaml`. */
+  file?: string;
+  /**
+   * The values include Pulumi.yaml's declared defaults, as the Pulumi engine passes them: a value
+   * equal to its declared default may then not have been set by the stack file.
+   */
+  includesDeclaredDefaults?: boolean;
 }
 
 /** What the stack name says about the stack (`prod`, `prod-blue`). */
-export function stackIdentity(stack: string): { environment?: string; role: "env" | "slot"; slot?: string } {
+export function stackIdentity(stack: string): { environment?: string; role: Role; slot?: string } {
   const match = /^(.+)-(blue|green)$/.exec(stack);
   return match
     ? { environment: match[1], role: "slot", slot: match[2] }
     : { environment: stack, role: "env" };
 }
 
+/**
+ * Namespaces other than the project's that a stack file may hold: Pulumi's own and those of the
+ * providers this program uses (`aws:region`, `docker:host`). Any other namespace is a misspelt
+ * project namespace or belongs to nothing here: either way its keys would be silently ignored.
+ */
+export const PROVIDER_NAMESPACES = ["aws", "command", "docker", "pulumi", "random", "tls"] as const;
+
 const full = (name: string) => `${PROJECT}:${name}`;
+const isKeyName = (name: string): name is KeyName => (KEY_NAMES as string[]).includes(name);
+const rolesOf = (name: KeyName): readonly Role[] => (KEYS[name] as KeySpec).roles ?? ROLES;
+
+/** Why a key set in a stack of the other role is refused, and where it belongs. */
+function wrongRoleMessage(name: KeyName, role: Role, env: Environment | undefined): string {
+  const envName = env ?? "<env>";
+  if (role === "slot") {
+    const reason =
+      name === "dockerHost"
+        ? "a slot stack deploys to its env stack's Docker host (the env stack's dockerHost output)"
+        : "a slot stack holds only its backend containers and reads the rest from its env stack";
+    return `applies to env stacks only (${reason}): set it in Pulumi.${envName}.yaml, not in this slot stack`;
+  }
+  return `applies to slot stacks only (the backend containers of one colour): set it in Pulumi.${envName}-blue.yaml or Pulumi.${envName}-green.yaml, not in the env stack`;
+}
 
 /** Parses and validates raw config; throws `ConfigError` listing every problem. */
 export function parseConfig(raw: RawConfig): InfraConfig {
+  const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
   const issues: ConfigIssue[] = [];
+  const add = (key: string, message: string) => issues.push({ key, message });
   const given: Partial<Record<KeyName, string>> = {};
 
+  // ---- keys: namespaces, spelling ----
   for (const [rawKey, value] of Object.entries(raw.values)) {
-    const [namespace, name] = rawKey.includes(":") ? rawKey.split(/:(.*)/s, 2) : [PROJECT, rawKey];
-    if (namespace !== PROJECT) continue; // provider keys such as aws:region belong to providers
-    if (!(KEY_NAMES as string[]).includes(name)) {
-      issues.push({
-        key: full(name),
-        message: `unknown key; expected one of the keys documented in Pulumi.yaml`,
-      });
+    const colon = rawKey.indexOf(":");
+    const [namespace, name] =
+      colon >= 0 ? [rawKey.slice(0, colon), rawKey.slice(colon + 1)] : [PROJECT, rawKey];
+    if (namespace !== PROJECT) {
+      if ((PROVIDER_NAMESPACES as readonly string[]).includes(namespace)) continue;
+      const hint =
+        isKeyName(name) || isNear(namespace, PROJECT)
+          ? `; did you mean ${full(isKeyName(name) ? name : nearest(name, KEY_NAMES))}?`
+          : "";
+      add(
+        rawKey,
+        `unknown namespace "${namespace}": expected ${PROJECT}: for this program's keys, or a provider namespace (${PROVIDER_NAMESPACES.join(", ")})${hint}`,
+      );
       continue;
     }
-    given[name as KeyName] = value;
+    if (!isKeyName(name)) {
+      add(
+        full(name),
+        `unknown key: did you mean ${full(nearest(name, KEY_NAMES))}? (every key is in Pulumi.yaml and the README's configuration reference)`,
+      );
+      continue;
+    }
+    given[name] = value;
   }
 
-  // Identity first: defaults of other keys depend on the environment.
+  // ---- identity: the stack name decides; config may only repeat it ----
   const identity = stackIdentity(raw.stack);
-  const envValue = given.environment ?? identity.environment;
-  const environment = z.enum(ENVIRONMENTS).safeParse(envValue);
-  if (!environment.success) {
-    issues.push({
-      key: full("environment"),
-      message: `expected one of ${ENVIRONMENTS.join(", ")}; got "${envValue}" (from ${given.environment ? "config" : "the stack name"})`,
-    });
-    throw new ConfigError(raw.stack, issues);
+  const role = identity.role;
+  const env = (ENVIRONMENTS as readonly string[]).includes(identity.environment ?? "")
+    ? (identity.environment as Environment)
+    : undefined;
+  if (!env) {
+    add(
+      full("environment"),
+      `the stack name "${raw.stack}" names no environment: expected one of ${ENVIRONMENTS.join(", ")}, or <env>-blue / <env>-green for a slot stack`,
+    );
   }
-  const env = environment.data;
+  const derived: Record<"environment" | "role" | "slot", string | undefined> = {
+    environment: env,
+    role,
+    slot: identity.slot,
+  };
+  for (const name of ["environment", "role", "slot"] as const) {
+    const value = given[name];
+    if (value === undefined || (name === "slot" && role === "env")) continue; // slot: the role check below
+    const parsed = (KEYS[name].schema as z.ZodType).safeParse(value);
+    if (!parsed.success) add(full(name), `${parsed.error.issues[0].message} (got ${JSON.stringify(value)})`);
+    else if (derived[name] !== undefined && value !== derived[name]) {
+      add(
+        full(name),
+        `contradicts the stack name "${raw.stack}" (${name} ${derived[name]}): expected ${derived[name]}, or no ${name} key at all (the stack name decides it)`,
+      );
+    }
+  }
 
-  const values: Record<string, unknown> = {};
+  // ---- every key: role, secrecy, control characters, its own schema ----
+  const values: Record<string, unknown> = { environment: env, role, slot: identity.slot };
   for (const name of KEY_NAMES) {
-    const spec = KEYS[name];
-    let value: string | undefined = given[name];
-    if (value === undefined) {
-      if (name === "role") value = identity.role;
-      else if (name === "slot") value = identity.slot;
-      else if (name === "environment") value = env;
-      else if (name === "envStack" && identity.role === "slot") {
+    if (name === "environment" || name === "role" || name === "slot") {
+      if (name === "slot" && role === "env" && given.slot !== undefined)
+        add(full(name), wrongRoleMessage(name, role, env));
+      continue;
+    }
+    const spec: KeySpec = KEYS[name];
+    const isGiven = given[name] !== undefined;
+    let value = given[name];
+    if (!isGiven && env) {
+      if (name === "envStack" && role === "slot")
         value = `${raw.organization ?? "organization"}/${PROJECT}/${env}`;
-      } else if ("envDefault" in spec && spec.envDefault) value = String(spec.envDefault[env]);
-      else if ("default" in spec && spec.default !== undefined) value = String(spec.default);
+      else if (spec.envDefault) value = String(spec.envDefault[env]);
+      else if (spec.default !== undefined) value = String(spec.default);
     }
     if (value === undefined) continue;
-    if ("secret" in spec && spec.secret && given[name] !== undefined && !raw.secretKeys.has(full(name))) {
-      issues.push({
-        key: full(name),
-        message: `is a secret: set it with \`pulumi config set --secret ${name}\``,
-      });
+    // Under the real engine, Pulumi.yaml's declared defaults arrive as if set: a value equal to
+    // the declared default cannot be told from one the stack file did not set.
+    const declaredDefault =
+      raw.includesDeclaredDefaults === true && spec.default !== undefined && value === String(spec.default);
+    if (isGiven && !rolesOf(name).includes(role) && !declaredDefault) {
+      add(full(name), wrongRoleMessage(name, role, env));
+      continue;
+    }
+    if (spec.secret && isGiven && !raw.secretKeys.has(full(name))) {
+      add(full(name), `is a secret: set it with \`pulumi config set --secret ${name}\``);
+      continue;
+    }
+    const shown = spec.secret ? "[secret]" : JSON.stringify(value);
+    const control = controlCharacterError(value, spec.multiline);
+    if (control) {
+      add(full(name), `${control} (got ${shown})`);
       continue;
     }
     const result = (spec.schema as z.ZodType).safeParse(value);
     if (result.success) values[name] = result.data;
-    else {
-      const shown = "secret" in spec && spec.secret ? "[secret]" : JSON.stringify(value);
-      for (const issue of result.error.issues) {
-        issues.push({ key: full(name), message: `${issue.message} (got ${shown})` });
-      }
-    }
+    else for (const issue of result.error.issues) add(full(name), `${issue.message} (got ${shown})`);
   }
 
-  crossFieldIssues(values, env, identity.role).forEach((issue) => issues.push(issue));
-  if (issues.length > 0) throw new ConfigError(raw.stack, issues);
-  return build(values, raw.stack, env);
+  if (env) crossFieldIssues(raw.stack, values, given, env, role).forEach((issue) => issues.push(issue));
+  if (issues.length > 0) throw new ConfigError(raw.stack, issues, file);
+  return build(values, raw.stack, env as Environment);
 }
 
 type Values = Record<string, unknown>;
 
-function crossFieldIssues(v: Values, env: Environment, role: "env" | "slot"): ConfigIssue[] {
+/** Prod and staging: the seed's floors. */
+const FLOORS = { localRetentionDays: 30, cloudRetentionDays: 90, prodArchiveTimeoutSeconds: 60 };
+
+function crossFieldIssues(
+  stack: string,
+  v: Values,
+  given: Partial<Record<KeyName, string>>,
+  env: Environment,
+  role: Role,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (name: string, message: string) => issues.push({ key: full(name), message });
   const addMissingSecret = (name: string, message: string) =>
     issues.push({ key: full(name), message, missingSecret: true });
   const has = (name: string) => v[name] !== undefined;
+  const shared = env === "prod" || env === "staging"; // environments others rely on
 
-  if (v.role === "slot" && !has("slot"))
-    add("slot", "a slot stack needs a colour: name the stack <env>-blue or <env>-green, or set slot");
-  if (v.role === "env" && has("slot"))
-    add("slot", "only slot stacks have a colour; remove slot or set role: slot");
-  if (has("slot") && !(COLOURS as readonly string[]).includes(String(v.slot)))
-    add("slot", "expected blue or green");
+  // ---- both roles: the registry ----
+  if (env === "prod" && given.registryServer === undefined)
+    add(
+      "registryServer",
+      `required in prod: the images the program builds are pushed there and run by digest (pulumi config set registryServer ghcr.io/<org>/<repo> -s ${stack})`,
+    );
+  if (has("registryServer")) {
+    if (!has("registryPassword") && given.registryPassword === undefined)
+      addMissingSecret(
+        "registryPassword",
+        "required when registryServer is set (pulumi config set --secret registryPassword <token>)",
+      );
+    if (!has("registryUsername") && given.registryUsername === undefined)
+      add("registryUsername", "required when registryServer is set: the registry login needs a user name");
+  } else if (given.registryServer === undefined) {
+    for (const name of ["registryUsername", "registryPassword"])
+      if (given[name as KeyName] !== undefined)
+        add(name, "is used only with registryServer: set registryServer too, or remove it");
+  }
 
+  if (role === "slot") {
+    if (v.envStack !== undefined) {
+      const parts = String(v.envStack).split("/");
+      const [refStack, project] = [parts[parts.length - 1], parts.length === 3 ? parts[1] : PROJECT];
+      if (parts.length === 2)
+        add(
+          "envStack",
+          `expected <org>/${PROJECT}/${env} (org/project/stack) or ${env}; a two-part name is ambiguous`,
+        );
+      else if (project !== PROJECT || refStack !== env)
+        add(
+          "envStack",
+          `expected the env stack of this slot's project and environment, <org>/${PROJECT}/${env}; got ${String(v.envStack)}`,
+        );
+    }
+    if (env === "prod" && has("backendImage") && !hasDigest(String(v.backendImage)))
+      add("backendImage", "prod images must be pinned by digest (name:tag@sha256:...)");
+    if ((v.backendMemory as number) < 128)
+      add("backendMemory", `expected at least 128m for the backend (got ${String(v.backendMemory)}m)`);
+    return issues;
+  }
+
+  // ---- env stacks ----
   if ((v.backupLocalRetentionDays as number) > (v.backupCloudRetentionDays as number)) {
     add(
       "backupLocalRetentionDays",
@@ -266,59 +397,125 @@ function crossFieldIssues(v: Values, env: Environment, role: "env" | "slot"): Co
       "cross-region replication is AWS S3's: unset it, or set backupStorage to aws (MinIO has no replica)",
     );
   }
+  if (
+    has("backupReplicaRegion") &&
+    has("backupRegion") &&
+    awsPartition(String(v.backupReplicaRegion)) !== awsPartition(String(v.backupRegion))
+  ) {
+    add(
+      "backupReplicaRegion",
+      `expected a region in backupRegion's partition (${awsPartition(String(v.backupRegion))}): S3 cannot replicate across partitions`,
+    );
+  }
   if (v.edgeHttpPort === v.edgeHttpsPort) add("edgeHttpsPort", "must differ from edgeHttpPort");
   if (v.edgeTlsMode === "provided") {
-    if (!has("edgeTlsCert"))
+    if (!has("edgeTlsCert") && given.edgeTlsCert === undefined)
       addMissingSecret(
         "edgeTlsCert",
         "required when edgeTlsMode is provided (pulumi config set --secret edgeTlsCert < cert.pem)",
       );
-    if (!has("edgeTlsKey"))
+    if (!has("edgeTlsKey") && given.edgeTlsKey === undefined)
       addMissingSecret(
         "edgeTlsKey",
         "required when edgeTlsMode is provided (pulumi config set --secret edgeTlsKey < key.pem)",
       );
-  }
-  if (has("registryServer") && !has("registryPassword")) {
-    addMissingSecret(
-      "registryPassword",
-      "required when registryServer is set (pulumi config set --secret registryPassword)",
-    );
+  } else if (v.edgeTlsMode === "self-signed") {
+    for (const name of ["edgeTlsCert", "edgeTlsKey"])
+      if (given[name as KeyName] !== undefined)
+        add(name, "is used only when edgeTlsMode is provided: the self-signed mode generates its own");
   }
   const emailKeys = ["alertEmailTo", "alertEmailFrom", "alertSmtpSmarthost"];
-  if (emailKeys.some(has) && !emailKeys.every(has)) {
-    add(
-      emailKeys.find((k) => !has(k)) as string,
-      "alert e-mail needs alertEmailTo, alertEmailFrom and alertSmtpSmarthost",
-    );
+  const emailGiven = emailKeys.filter((k) => given[k as KeyName] !== undefined);
+  if (emailGiven.length > 0 && emailGiven.length < emailKeys.length) {
+    for (const k of emailKeys.filter((k) => given[k as KeyName] === undefined))
+      add(k, "alert e-mail needs alertEmailTo, alertEmailFrom and alertSmtpSmarthost");
+  }
+  if (emailGiven.length === 0) {
+    for (const name of ["alertSmtpUsername", "alertSmtpPassword"])
+      if (given[name as KeyName] !== undefined)
+        add(
+          name,
+          "is used only with alert e-mail: set alertEmailTo, alertEmailFrom and alertSmtpSmarthost too",
+        );
   }
   if ((v.postgresMemory as number) < 256)
     add("postgresMemory", `expected at least 256m for PostgreSQL (got ${String(v.postgresMemory)}m)`);
   if ((v.redisMemory as number) < 32)
     add("redisMemory", `expected at least 32m for Redis (got ${String(v.redisMemory)}m)`);
-  if ((v.backendMemory as number) < 128)
-    add("backendMemory", `expected at least 128m for the backend (got ${String(v.backendMemory)}m)`);
+  if (
+    has("postgresDataPath") &&
+    has("redisDataPath") &&
+    pathsOverlap(String(v.postgresDataPath), String(v.redisDataPath))
+  )
+    add(
+      "redisDataPath",
+      "must not be postgresDataPath or lie inside it (or contain it): each service owns its directory",
+    );
 
   // The default suits a laptop only: elsewhere it would name the edge's URL and the public probe's
   // target after the Docker host itself.
-  if (role === "env" && env !== "local" && v.publicHostname === "localhost")
+  if (env !== "local" && v.publicHostname === "localhost")
     add("publicHostname", `${env} must set the public host name the edge serves (got localhost)`);
 
-  if (env === "prod") {
+  if (env === "local") {
+    if (v.backupStorage === "aws")
+      add(
+        "backupStorage",
+        "local stacks stay free: expected minio (the MinIO stand-in); aws would create billable S3 buckets and KMS keys",
+      );
+  }
+
+  if (shared) {
     if (v.backupStorage === "minio")
-      add("backupStorage", "prod must back up to AWS S3, not the local MinIO stand-in");
+      add("backupStorage", `expected aws: ${env} must back up to AWS S3, not the local MinIO stand-in`);
     if (v.edgeTlsMode === "self-signed")
-      add("edgeTlsMode", "prod must serve a provided certificate, not a self-signed one");
-    if (v.monitoringEnabled === false) add("monitoringEnabled", "prod must run monitoring");
-    if (!has("alertPagerWebhookUrl") && !has("alertEmailTo")) {
+      add(
+        "edgeTlsMode",
+        `expected provided: ${env} must serve a provided certificate, not a self-signed one`,
+      );
+    if ((v.backupLocalRetentionDays as number) < FLOORS.localRetentionDays)
+      add(
+        "backupLocalRetentionDays",
+        `expected at least ${FLOORS.localRetentionDays} days: ${env} keeps local backups at least ${FLOORS.localRetentionDays} days (got ${String(v.backupLocalRetentionDays)})`,
+      );
+    if ((v.backupCloudRetentionDays as number) < FLOORS.cloudRetentionDays)
+      add(
+        "backupCloudRetentionDays",
+        `expected at least ${FLOORS.cloudRetentionDays} days: ${env} keeps cloud backups at least ${FLOORS.cloudRetentionDays} days (got ${String(v.backupCloudRetentionDays)})`,
+      );
+    if (v.backupRepoEncryption === false)
+      add("backupRepoEncryption", `expected true: ${env} encrypts its backup repositories`);
+    if (has("dockerHost")) {
+      const parsed = parseDockerHost(String(v.dockerHost));
+      if ("transport" in parsed && parsed.transport !== "ssh" && parsed.transport !== "tcp-tls")
+        add(
+          "dockerHost",
+          `expected ssh:// or TLS (tcp:// on port ${DOCKER_TLS_PORT}): ${env} reaches its Docker host over ssh:// or TLS; got ${parsed.transport === "tcp" ? "plain tcp://" : "a local unix:// socket, which deploys to the machine running Pulumi"}`,
+        );
+    }
+    for (const name of ["alertPagerWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl"]) {
+      if (has(name) && httpUrlError(String(v[name]), true))
+        add(name, `${env} sends alerts over TLS: expected an https:// URL (got [secret])`);
+    }
+  }
+
+  if (env === "prod") {
+    if ((v.postgresArchiveTimeoutSeconds as number) > FLOORS.prodArchiveTimeoutSeconds)
+      add(
+        "postgresArchiveTimeoutSeconds",
+        `expected at most ${FLOORS.prodArchiveTimeoutSeconds}: prod archives WAL at least every ${FLOORS.prodArchiveTimeoutSeconds} s, the seed's RPO (got ${String(v.postgresArchiveTimeoutSeconds)})`,
+      );
+    if (v.monitoringEnabled === false) add("monitoringEnabled", "expected true: prod must run monitoring");
+    if (
+      !has("alertPagerWebhookUrl") &&
+      !has("alertEmailTo") &&
+      given.alertPagerWebhookUrl === undefined &&
+      given.alertEmailTo === undefined
+    ) {
       addMissingSecret(
         "alertPagerWebhookUrl",
-        "prod needs a critical-alert receiver: set alertPagerWebhookUrl or alertEmailTo",
+        "prod needs a critical-alert receiver: set alertPagerWebhookUrl (pulumi config set --secret) or alertEmailTo",
       );
-    }
-    for (const name of ["backendImage"]) {
-      if (has(name) && !hasDigest(String(v[name])))
-        add(name, "prod images must be pinned by digest (name:tag@sha256:...)");
     }
   }
   return issues;

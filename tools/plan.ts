@@ -3,12 +3,19 @@
  * mock runtime (no cloud credentials, Docker or Pulumi CLI), prints the resource tree, the
  * stack outputs with secrets masked and a count per resource type, then runs the policy pack
  * (policies/, config policies/config/<environment>.json) over the plan. Exit codes: 0 ok,
- * 2 invalid configuration, 3 a mandatory policy violation, 1 any other failure.
+ * 2 bad input (invalid configuration, an unknown stack, a stack file that is not YAML, bad
+ * arguments), 3 a mandatory policy violation, 1 any other failure.
  */
+import { existsSync } from "node:fs";
 import { ConfigError } from "../config/schema";
 import { formatViolations, loadPolicyConfig, mandatory, runPolicies } from "../lib/policy-runner";
-import { runProgram, type PlanResult, type PlannedResource } from "../test/harness/run-program";
-import { listStacks } from "../test/harness/stack-file";
+import {
+  runProgram,
+  type PlaceholderReport,
+  type PlanResult,
+  type PlannedResource,
+} from "../test/harness/run-program";
+import { listStacks, StackFileError } from "../test/harness/stack-file";
 
 /** Input properties worth a glance, per resource type (others are in --json). */
 const KEY_PROPERTIES: Record<string, string[]> = {
@@ -104,17 +111,35 @@ export function countByType(resources: PlannedResource[]): [string, number][] {
   return [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]));
 }
 
+const bare = (key: string) => key.replace(/^[^:]*:/, "");
+
+/**
+ * Which placeholders the run filled, per stack it read: a slot stack's own, and its env stack's
+ * (whose offline run stands in for the StackReference). A slot stack's line lists only what that
+ * stack must hold; the env stack's are the env stack's to set.
+ */
+export function renderPlaceholders(reports: PlaceholderReport[]): string[] {
+  const lines = [
+    "Placeholders filled in (secrets an offline plan cannot read; before pulumi up, set each with `pulumi config set --secret KEY -s STACK`):",
+  ];
+  reports.forEach((report, index) => {
+    const items = [
+      ...report.secure.map((key) => `${bare(key)} (secure: in ${report.file}, not decryptable offline)`),
+      ...report.required.map((key) => `${bare(key)} (required, not set in ${report.file})`),
+    ];
+    const via = index > 0 ? ", read through the StackReference" : "";
+    lines.push(`  ${report.role} stack ${report.stack}${via}: ${items.length ? items.join(", ") : "none"}`);
+  });
+  return lines;
+}
+
 export function renderPlan(plan: PlanResult): string {
   const lines = [
     `OFFLINE PLAN for stack "${plan.stack}" (${plan.config.environment}, ${plan.config.role} role)`,
     "This is the program run under Pulumi's mock runtime: no cloud, Docker or Pulumi CLI was contacted.",
     "It is not `pulumi preview`: provider-side validation and diffs against real state are not included.",
+    ...renderPlaceholders(plan.placeholders),
   ];
-  if (plan.placeholderSecrets.length > 0) {
-    lines.push(
-      `Secrets not readable offline (placeholders used; set them with pulumi config set --secret before pulumi up): ${plan.placeholderSecrets.join(", ")}`,
-    );
-  }
   lines.push("", "Resources:", ...renderTree(plan.resources), "", "Outputs:");
   lines.push(JSON.stringify(maskSecrets(plan.outputs, plan.secretOutputs), null, 2));
   lines.push("", "Resources by type:");
@@ -124,16 +149,37 @@ export function renderPlan(plan: PlanResult): string {
   return lines.join("\n");
 }
 
+const USAGE = "usage: npm run plan -- <stack> [--json] [--dir DIR]";
+
+/** The arguments, or a one-line error. */
+function parseArgs(argv: string[]): { stack?: string; json: boolean; dir?: string } | { error: string } {
+  let json = false;
+  let dir: string | undefined;
+  const stacks: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--json") json = true;
+    else if (arg === "--dir") {
+      dir = argv[++i];
+      if (dir === undefined || dir.startsWith("--")) return { error: "--dir needs a directory" };
+    } else if (arg.startsWith("-")) return { error: `unknown option ${arg}` };
+    else stacks.push(arg);
+  }
+  if (stacks.length > 1) return { error: `one stack at a time (got ${stacks.join(", ")})` };
+  if (dir !== undefined && !existsSync(dir)) return { error: `--dir ${dir}: no such directory` };
+  return { stack: stacks[0], json, dir };
+}
+
 /** Runs the CLI; returns the exit code. `--dir` reads stack files from another directory. */
 export async function main(argv: string[]): Promise<number> {
-  const json = argv.includes("--json");
-  const dirIndex = argv.indexOf("--dir");
-  const dir = dirIndex >= 0 ? argv[dirIndex + 1] : undefined;
-  const stack = argv.find((arg, i) => !arg.startsWith("--") && (dirIndex < 0 || i !== dirIndex + 1));
-  if (!stack || (dirIndex >= 0 && !dir)) {
-    console.error(
-      `usage: npm run plan -- <stack> [--json] [--dir DIR]\nstacks: ${listStacks(dir).join(", ")}`,
-    );
+  const args = parseArgs(argv);
+  if ("error" in args) {
+    console.error(`offline plan: ${args.error} (${USAGE})`);
+    return 2;
+  }
+  const { stack, json, dir } = args;
+  if (!stack) {
+    console.error(`${USAGE}\nstacks: ${listStacks(dir).join(", ")}`);
     return 2;
   }
   try {
@@ -157,6 +203,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(error.message);
       console.error("No resources were registered.");
+      return 2;
+    }
+    if (error instanceof StackFileError) {
+      console.error(`offline plan: ${error.message}`);
       return 2;
     }
     console.error(

@@ -87,6 +87,23 @@ export interface PlanResult {
   secretOutputs: string[];
   /** Secret keys that got placeholders (their `secure:` value cannot be decrypted offline, or unset). */
   placeholderSecrets: string[];
+  /**
+   * The placeholders of every stack the run read, per stack role: this stack's, then (slot
+   * stacks) its env stack's, whose offline run gives the StackReference its outputs.
+   */
+  placeholders: PlaceholderReport[];
+}
+
+/** The placeholders an offline run filled in for one stack. */
+export interface PlaceholderReport {
+  stack: string;
+  role: "env" | "slot";
+  /** The stack file the stack's config comes from. */
+  file: string;
+  /** Keys set with `secure:` in the stack file: present, but not decryptable offline. */
+  secure: string[];
+  /** Secrets the configuration requires that the stack file does not set at all. */
+  required: string[];
 }
 
 export interface RunOptions {
@@ -154,6 +171,7 @@ function propertyDependencies(req: GrpcRequest): Record<string, string[]> {
 export function resolveStackConfig(stack: string, options: RunOptions = {}) {
   const file = readStackConfig(stack, options.dir);
   const values = { ...file.values };
+  const required: string[] = [];
   const secretKeys = new Set(file.secretKeys);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) delete values[fullKey(key)];
@@ -167,7 +185,7 @@ export function resolveStackConfig(stack: string, options: RunOptions = {}) {
   if (options.fillMissingSecrets ?? true) {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        parseConfig({ stack, values, secretKeys });
+        parseConfig({ stack, values, secretKeys, file: file.file });
         break;
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
@@ -179,11 +197,19 @@ export function resolveStackConfig(stack: string, options: RunOptions = {}) {
           values[issue.key] = secretPlaceholder(issue.key);
           secretKeys.add(issue.key);
           placeholderSecrets.push(issue.key);
+          required.push(issue.key);
         }
       }
     }
   }
-  return { values, secretKeys, placeholderSecrets };
+  return {
+    values,
+    secretKeys,
+    placeholderSecrets,
+    file: file.file,
+    secure: file.placeholderKeys,
+    required,
+  };
 }
 
 /** Organization of offline runs; the CLI's DIY backends also call it "organization". */
@@ -202,15 +228,22 @@ export function runProgram(stack: string, options: RunOptions = {}): Promise<Pla
 }
 
 async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> {
-  const { values, secretKeys, placeholderSecrets } = resolveStackConfig(stack, options);
-  const config = parseConfig({ stack, values, secretKeys }); // throws ConfigError before anything runs
+  const { values, secretKeys, placeholderSecrets, file, secure, required } = resolveStackConfig(
+    stack,
+    options,
+  );
+  const config = parseConfig({ stack, values, secretKeys, file }); // throws ConfigError before anything runs
   skipUnreadPromiseStacks();
 
+  const placeholders: PlaceholderReport[] = [
+    { stack, role: config.role, file, secure: [...secure].sort(), required: [...required].sort() },
+  ];
   const envOutputs = new Map<string, Record<string, unknown>>();
   if (config.role === "slot" && config.slot) {
     const envStackName = config.slot.envStack.split("/").pop() as string;
     const envPlan = await runOnce(envStackName, { dir: options.dir, overrides: options.envOverrides });
     envOutputs.set(envStackName, envPlan.outputs);
+    placeholders.push(...envPlan.placeholders);
   }
 
   const resources: PlannedResource[] = [];
@@ -290,7 +323,7 @@ async function runOnce(stack: string, options: RunOptions): Promise<PlanResult> 
   await runtimeSettings.waitForRPCs();
   if (failures.length > 0) throw new Error(`offline run of "${stack}" failed:\n  ${failures.join("\n  ")}`);
 
-  return { stack, config, resources, outputs, secretOutputs, placeholderSecrets };
+  return { stack, config, resources, outputs, secretOutputs, placeholderSecrets, placeholders };
 }
 
 export { REPO_ROOT };

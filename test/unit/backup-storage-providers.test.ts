@@ -12,6 +12,7 @@ import { BackupStorage } from "../../components/backup-storage";
 import { parseConfig } from "../../config/schema";
 import { createMocks } from "../harness/mocks";
 import { waitForRegistrations } from "../harness/run-program";
+import { secretPlaceholder } from "../harness/stack-file";
 
 interface Registered {
   type: string;
@@ -49,15 +50,19 @@ const providerName = (ref: string | undefined) => (ref ? ref.split("::")[3] : un
 
 describe("backup storage provider binding", () => {
   it("binds primary resources to the primary region and replica resources to the replica region", async () => {
+    // Local stacks stay free (config refuses aws there): the AWS shape is staging's.
     const config = parseConfig({
-      stack: "local",
+      stack: "staging",
       values: {
-        "backend-infra:backupStorage": "aws",
+        "backend-infra:dockerHost": "ssh://deploy@docker-staging-1.example.com",
+        "backend-infra:publicHostname": "staging-api.example.com",
+        "backend-infra:edgeTlsCert": secretPlaceholder("backend-infra:edgeTlsCert"),
+        "backend-infra:edgeTlsKey": secretPlaceholder("backend-infra:edgeTlsKey"),
         "backend-infra:backupRegion": "eu-west-1",
         "backend-infra:backupReplicaRegion": "eu-central-1",
         "backend-infra:backupObjectLockDays": "14",
       },
-      secretKeys: new Set(),
+      secretKeys: new Set(["backend-infra:edgeTlsCert", "backend-infra:edgeTlsKey"]),
     });
     const storage = new BackupStorage("aws-case", {
       namePrefix: config.namePrefix,

@@ -374,7 +374,7 @@ describe("staging: one bucket, no replica", () => {
   it("follows config: retention, Object Lock days, an explicit bucket name", async () => {
     const custom = await runProgram("staging", {
       overrides: {
-        backupCloudRetentionDays: "35",
+        backupCloudRetentionDays: "120",
         backupObjectLockDays: "7",
         backupBucketName: "acme-staging-backups",
         backupReplicaRegion: "us-east-2",
@@ -390,7 +390,7 @@ describe("staging: one bucket, no replica", () => {
     });
     const rules = one(custom, T.lifecycle, "backup-storage-primary-lifecycle").inputs
       .rules as LifecycleRule[];
-    expect(rules.filter((r) => r.expiration?.days === 35).map((r) => r.filter.prefix)).toEqual([
+    expect(rules.filter((r) => r.expiration?.days === 120).map((r) => r.filter.prefix)).toEqual([
       "logical/",
       "redis/",
       "config/",

@@ -60,8 +60,173 @@ describe("offline plan CLI", () => {
 
   it("names the missing stack file", async () => {
     const result = await plan("nosuch");
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain("Pulumi.nosuch.yaml");
+  });
+
+  /** A directory with Pulumi.yaml and the given stack files. */
+  function stackDir(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), "bi-plan-"));
+    dirs.push(dir);
+    copyFileSync(join(REPO_ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
+  }
+
+  // Bad input to the plan itself: one line on stderr naming the problem, exit 2, no stack trace.
+  const badInput: [string, () => string[], RegExp][] = [
+    [
+      "an unknown stack",
+      () => ["nosuch"],
+      /unknown stack "nosuch": no stack file Pulumi\.nosuch\.yaml; stacks here: .*prod-blue/,
+    ],
+    ["an unknown colour of a known environment", () => ["prod-purple"], /unknown stack "prod-purple"/],
+    ["a stack name that climbs out of the directory", () => ["../../etc/passwd"], /invalid stack name/],
+    ["a stack name with a slash", () => ["org/prod"], /invalid stack name/],
+    ["an unknown option", () => ["prod", "--jsn"], /unknown option --jsn/],
+    ["two stacks", () => ["prod", "staging"], /one stack at a time/],
+    ["--dir without a directory", () => ["prod", "--dir"], /--dir needs a directory/],
+    ["--dir that does not exist", () => ["prod", "--dir", "/nonexistent/stacks"], /no such directory/],
+    [
+      "a YAML syntax error",
+      () => [
+        "staging",
+        "--dir",
+        stackDir({
+          "Pulumi.staging.yaml": "config:\n  backend-infra:postgresMemory: [1g\n  backend-infra:x: 1\n",
+        }),
+      ],
+      /Pulumi\.staging\.yaml: not valid YAML: .*line \d+/,
+    ],
+    [
+      "a tab-indented stack file",
+      () => [
+        "local",
+        "--dir",
+        stackDir({ "Pulumi.local.yaml": "config:\n\tbackend-infra:postgresMemory: 1g\n" }),
+      ],
+      /Pulumi\.local\.yaml: not valid YAML/,
+    ],
+    [
+      "a key set twice",
+      () => [
+        "local",
+        "--dir",
+        stackDir({
+          "Pulumi.local.yaml": "config:\n  backend-infra:redisCpus: 1\n  backend-infra:redisCpus: 2\n",
+        }),
+      ],
+      /Pulumi\.local\.yaml: not valid YAML: .*unique/,
+    ],
+    [
+      "a key set bare and with its namespace",
+      () => [
+        "local",
+        "--dir",
+        stackDir({ "Pulumi.local.yaml": "config:\n  redisCpus: 1\n  backend-infra:redisCpus: 2\n" }),
+      ],
+      /backend-infra:redisCpus is set twice/,
+    ],
+    [
+      "a misspelt config: section",
+      () => ["local", "--dir", stackDir({ "Pulumi.local.yaml": "confg:\n  backend-infra:redisCpus: 1\n" })],
+      /unknown top-level key "confg"/,
+    ],
+    [
+      "a config: list",
+      () => ["local", "--dir", stackDir({ "Pulumi.local.yaml": "config:\n  - backend-infra:redisCpus\n" })],
+      /"config" must be a map/,
+    ],
+    [
+      "a stack file that is a list",
+      () => ["local", "--dir", stackDir({ "Pulumi.local.yaml": "- config\n" })],
+      /expected a map with a config: key/,
+    ],
+  ];
+
+  it.each(badInput)("refuses %s in one line, exit 2, no stack trace", async (_what, args, message) => {
+    const result = await plan(...args());
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.split("\n"), result.stderr).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at |Error:/);
+    expect(result.stdout).toBe("");
+  });
+
+  it("lists every bad key with the stack file, before any resource, for each class of problem", async () => {
+    const dir = stackDir({
+      "Pulumi.prod.yaml": [
+        "config:",
+        "  backend-infra:environment: staging",
+        "  backend-infra:dockerHost: tcp://docker-prod-1.example.com:2375",
+        "  backend-infra:publicHostname: api.example.com",
+        "  backend-infra:backupCloudRetentionDays: 30",
+        "  backend-infr:postgresMemory: 8g",
+        "  backend-infra:postgresMemroy: 8g",
+        "  backend-infra:backendReplicas: 3",
+        "  backend-infra:backupRegion: eu-west-9",
+        "  backend-infra:backupFullSchedule: 0 3 30 2 *",
+        "  backend-infra:alertEmailTo: []",
+        "  backend-infra:alertEmailFrom: am@example.com",
+        "  backend-infra:alertSmtpSmarthost: smtp.example.com:70000",
+        "  aws:region: eu-west-1",
+        "",
+      ].join("\n"),
+    });
+    const result = await plan("prod", "--dir", dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`in ${join(dir, "Pulumi.prod.yaml")}`);
+    for (const key of [
+      "backend-infra:environment",
+      "backend-infra:dockerHost",
+      "backend-infra:backupCloudRetentionDays",
+      "backend-infr:postgresMemory",
+      "backend-infra:postgresMemroy",
+      "backend-infra:backendReplicas",
+      "backend-infra:backupRegion",
+      "backend-infra:backupFullSchedule",
+      "backend-infra:alertEmailTo",
+      "backend-infra:alertSmtpSmarthost",
+      "backend-infra:registryServer",
+    ])
+      expect(result.stderr).toContain(`  - ${key}: `);
+    expect(result.stderr).not.toContain("aws:region");
+    expect(result.stderr).toContain("No resources were registered.");
+    expect(result.stdout).toBe("");
+  });
+
+  it("exits 2 on an invalid env stack behind a slot stack", async () => {
+    const dir = stackDir({
+      "Pulumi.staging-blue.yaml": "config: {}\n",
+      "Pulumi.staging.yaml": "config:\n  backend-infra:backupRepoEncryption: false\n",
+    });
+    const result = await plan("staging-blue", "--dir", dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /stack "staging" in .*Pulumi\.staging\.yaml[\s\S]*backend-infra:backupRepoEncryption: expected true/,
+    );
+  });
+
+  it("reports the placeholders it filled, per stack role", async () => {
+    const result = await plan("prod-blue");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(
+      "  slot stack prod-blue: registryPassword (required, not set in Pulumi.prod-blue.yaml)",
+    );
+    expect(result.stdout).toMatch(
+      / {2}env stack prod, read through the StackReference: edgeTlsCert .*edgeTlsKey .*registryPassword/,
+    );
+    const json = await plan("staging-green", "--json");
+    expect(JSON.parse(json.stdout).placeholders).toEqual([
+      { stack: "staging-green", role: "slot", file: "Pulumi.staging-green.yaml", secure: [], required: [] },
+      {
+        stack: "staging",
+        role: "env",
+        file: "Pulumi.staging.yaml",
+        secure: [],
+        required: ["backend-infra:edgeTlsCert", "backend-infra:edgeTlsKey"],
+      },
+    ]);
   });
 
   it("masks secret outputs and nested paths", () => {
