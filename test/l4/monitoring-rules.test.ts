@@ -45,7 +45,9 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
       if (tests.status !== 0) console.error(tests.stdout, tests.stderr);
       expect(tests.stdout + tests.stderr).toContain("SUCCESS");
       expect(tests.status).toBe(0);
-    });
+      // promtool evaluates every alert's test series: about a minute alone on 2 cores, more than
+      // the default 120 s when other suites run beside it.
+    }, 360_000);
   }
 
   it("a broken expectation makes promtool test rules fail (the tests can fail)", () => {
