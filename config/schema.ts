@@ -430,6 +430,12 @@ function crossFieldIssues(
     for (const k of emailKeys.filter((k) => given[k as KeyName] === undefined))
       add(k, "alert e-mail needs alertEmailTo, alertEmailFrom and alertSmtpSmarthost");
   }
+  // SMTP authentication is a pair: a user name without its password fails at the first alert.
+  if (given.alertSmtpUsername !== undefined && given.alertSmtpPassword === undefined)
+    addMissingSecret(
+      "alertSmtpPassword",
+      "required when alertSmtpUsername is set (pulumi config set --secret alertSmtpPassword <password>)",
+    );
   if (emailGiven.length === 0) {
     for (const name of ["alertSmtpUsername", "alertSmtpPassword"])
       if (given[name as KeyName] !== undefined)

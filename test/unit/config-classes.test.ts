@@ -1508,6 +1508,18 @@ checkClass(
       "alertSmtpPassword",
       /only with alert e-mail/,
     ],
+    [
+      "an SMTP user without its password",
+      "prod",
+      {
+        alertEmailTo: '["a@example.com"]',
+        alertEmailFrom: "am@example.com",
+        alertSmtpSmarthost: "smtp.example.com:587",
+        alertSmtpUsername: "alertmanager@example.com",
+      },
+      "alertSmtpPassword",
+      /required when alertSmtpUsername is set/,
+    ],
   ],
   [
     ["staging building on its Docker host", "staging", {}],

@@ -90,7 +90,12 @@ describe("slot stacks need only their own secrets", () => {
   });
 
   it("the env stack still needs its own (the slot's placeholders hid them before)", () => {
-    expect(requiredSecrets("prod")).toEqual(["edgeTlsCert", "edgeTlsKey", "registryPassword"]);
+    expect(requiredSecrets("prod")).toEqual([
+      "alertSmtpPassword",
+      "edgeTlsCert",
+      "edgeTlsKey",
+      "registryPassword",
+    ]);
     expect(requiredSecrets("staging")).toEqual(["edgeTlsCert", "edgeTlsKey"]);
     expect(requiredSecrets("local")).toEqual([]);
   });
@@ -112,13 +117,18 @@ describe("the offline plan reports its placeholders per stack role", () => {
         role: "env",
         file: "Pulumi.prod.yaml",
         secure: [],
-        required: ["backend-infra:edgeTlsCert", "backend-infra:edgeTlsKey", "backend-infra:registryPassword"],
+        required: [
+          "backend-infra:alertSmtpPassword",
+          "backend-infra:edgeTlsCert",
+          "backend-infra:edgeTlsKey",
+          "backend-infra:registryPassword",
+        ],
       },
     ]);
     expect(renderPlaceholders(plan.placeholders)).toEqual([
       expect.stringMatching(/^Placeholders filled in/),
       "  slot stack prod-blue: registryPassword (required, not set in Pulumi.prod-blue.yaml)",
-      "  env stack prod, read through the StackReference: edgeTlsCert (required, not set in Pulumi.prod.yaml), edgeTlsKey (required, not set in Pulumi.prod.yaml), registryPassword (required, not set in Pulumi.prod.yaml)",
+      "  env stack prod, read through the StackReference: alertSmtpPassword (required, not set in Pulumi.prod.yaml), edgeTlsCert (required, not set in Pulumi.prod.yaml), edgeTlsKey (required, not set in Pulumi.prod.yaml), registryPassword (required, not set in Pulumi.prod.yaml)",
     ]);
   });
 
@@ -137,7 +147,11 @@ describe("the offline plan reports its placeholders per stack role", () => {
     const plan = await runProgram("prod-blue", { dir });
     expect(plan.placeholders.map((p) => [p.stack, p.secure, p.required])).toEqual([
       ["prod-blue", ["backend-infra:registryPassword"], []],
-      ["prod", ["backend-infra:edgeTlsCert"], ["backend-infra:edgeTlsKey", "backend-infra:registryPassword"]],
+      [
+        "prod",
+        ["backend-infra:edgeTlsCert"],
+        ["backend-infra:alertSmtpPassword", "backend-infra:edgeTlsKey", "backend-infra:registryPassword"],
+      ],
     ]);
     expect(renderPlaceholders(plan.placeholders)[1]).toBe(
       `  slot stack prod-blue: registryPassword (secure: in ${join(dir, "Pulumi.prod-blue.yaml")}, not decryptable offline)`,

@@ -18,6 +18,7 @@ describe("mock harness", () => {
     expect(parent?.type).toBe("backend-infra:network:Networks");
     expect(plan.outputs.networks).toMatchObject({ data: "backend-infra-prod-data" });
     expect(plan.placeholderSecrets.sort()).toEqual([
+      "backend-infra:alertSmtpPassword",
       "backend-infra:edgeTlsCert",
       "backend-infra:edgeTlsKey",
       "backend-infra:registryPassword",

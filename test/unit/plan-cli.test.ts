@@ -214,7 +214,7 @@ describe("offline plan CLI", () => {
       "  slot stack prod-blue: registryPassword (required, not set in Pulumi.prod-blue.yaml)",
     );
     expect(result.stdout).toMatch(
-      / {2}env stack prod, read through the StackReference: edgeTlsCert .*edgeTlsKey .*registryPassword/,
+      / {2}env stack prod, read through the StackReference: alertSmtpPassword .*edgeTlsCert .*edgeTlsKey .*registryPassword/,
     );
     const json = await plan("staging-green", "--json");
     expect(JSON.parse(json.stdout).placeholders).toEqual([
