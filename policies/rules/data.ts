@@ -37,6 +37,27 @@ const servicePatternDefaults = {
   redisPatterns: DEFAULT_REDIS_PATTERNS,
 };
 
+/** Which data service a container is, by the rule's configured patterns. */
+function serviceOf(
+  props: Record<string, unknown>,
+  name: string,
+  cfg: { postgresPatterns: string[]; redisPatterns: string[] },
+) {
+  return dataServiceOf(props, { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns }, name);
+}
+
+const SERVICE_NAMES = { postgres: "PostgreSQL", redis: "Redis" } as const;
+
+/** Ends a rule as not applicable unless the container is `kind`. */
+function requireService(
+  kind: keyof typeof SERVICE_NAMES,
+  props: Record<string, unknown>,
+  args: { name: string; notApplicable(reason?: string): never },
+  cfg: { postgresPatterns: string[]; redisPatterns: string[] },
+): void {
+  if (serviceOf(props, args.name, cfg) !== kind) args.notApplicable(`not a ${SERVICE_NAMES[kind]} container`);
+}
+
 /** Command line words (entrypoint + command); undefined when any is unknown. */
 function commandWords(props: Record<string, unknown>): string[] | undefined {
   const words: string[] = [];
@@ -106,8 +127,7 @@ export const redisAofEnabled = resourcePolicy(
   [CONTAINER],
   (props, args, report) => {
     const cfg = configOf(args, servicePatternDefaults);
-    const patterns = { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns };
-    if (dataServiceOf(props, patterns, args.name) !== "redis") args.notApplicable("not a Redis container");
+    requireService("redis", props, args, cfg);
     const words = commandWords(props);
     if (!words) return;
     const who = describeContainer(props, args.name);
@@ -144,9 +164,7 @@ export const postgresWalArchiving = resourcePolicy(
   [CONTAINER],
   (props, args, report) => {
     const cfg = configOf(args, { environments: ["prod"], ...servicePatternDefaults });
-    const patterns = { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns };
-    if (dataServiceOf(props, patterns, args.name) !== "postgres")
-      args.notApplicable("not a PostgreSQL container");
+    requireService("postgres", props, args, cfg);
     const env = environmentOfUrn(args.urn);
     if (!appliesIn(env, cfg.environments))
       args.notApplicable(`WAL archiving is required only in ${cfg.environments.join(", ")}`);
@@ -205,8 +223,7 @@ export const statefulServiceVolumes = resourcePolicy(
   [CONTAINER],
   (props, args, report) => {
     const cfg = configOf(args, { ...servicePatternDefaults, extraStatefulPatterns: [] as string[] });
-    const patterns = { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns };
-    const service = dataServiceOf(props, patterns, args.name);
+    const service = serviceOf(props, args.name, cfg);
     const extra = matchesAny(identitiesOf(props, args.name), cfg.extraStatefulPatterns);
     if (!service && !extra) args.notApplicable("not a stateful service");
     const volumes = list(props.volumes);
@@ -318,9 +335,7 @@ export const postgresNoTrustAuth = resourcePolicy(
   [CONTAINER],
   (props, args, report) => {
     const cfg = configOf(args, servicePatternDefaults);
-    const patterns = { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns };
-    if (dataServiceOf(props, patterns, args.name) !== "postgres")
-      args.notApplicable("not a PostgreSQL container");
+    requireService("postgres", props, args, cfg);
     const who = `PostgreSQL ${describeContainer(props, args.name)}`;
     const { env, complete } = envOf(props);
     const hostMethod = env.get("POSTGRES_HOST_AUTH_METHOD")?.trim().toLowerCase();
@@ -436,8 +451,7 @@ export const redisAuthRequired = resourcePolicy(
   [CONTAINER],
   (props, args, report) => {
     const cfg = configOf(args, servicePatternDefaults);
-    const patterns = { postgres: cfg.postgresPatterns, redis: cfg.redisPatterns };
-    if (dataServiceOf(props, patterns, args.name) !== "redis") args.notApplicable("not a Redis container");
+    requireService("redis", props, args, cfg);
     const words = commandWords(props);
     if (!words) return;
     const who = `Redis ${describeContainer(props, args.name)}`;
