@@ -21,6 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Colour } from "../config/keys";
 import { COLOUR_NAMES, colourWeights, type PerColour } from "../lib/traffic-weights";
 import { PROJECT_ROOT } from "../lib/project-root";
+import { shellQuote } from "../lib/shell-quote";
 
 /** The CLI as run from the project directory (Pulumi runs the built program from there). */
 export const TRAFFIC_SWITCH_CLI = "node dist/tools/traffic-switch.js";
@@ -66,20 +67,19 @@ export function switchCommand(args: {
   /** `new`: only a colour that gets no traffic now must be healthy (`--health-gate`). */
   healthGate?: "receiving" | "new";
 }): string {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
     args.cli ?? TRAFFIC_SWITCH_CLI,
     "apply",
     `--active ${args.active}`,
     `--canary-percent ${args.canaryPercent}`,
-    `--docker-container ${quote(args.edgeContainer)}`,
-    `--admin-tcp ${quote(args.adminTcp)}`,
-    `--state-file ${quote(args.stateFile)}`,
+    `--docker-container ${shellQuote(args.edgeContainer)}`,
+    `--admin-tcp ${shellQuote(args.adminTcp)}`,
+    `--state-file ${shellQuote(args.stateFile)}`,
     `--wait-healthy ${args.waitHealthySeconds ?? 60}`,
     ...COLOUR_NAMES.filter((c) => args.replicas?.[c] !== undefined).map(
       (c) => `--replicas ${c}=${args.replicas?.[c]}`,
     ),
-    ...(args.appNetwork !== undefined ? [`--replicas-from-docker ${quote(args.appNetwork)}`] : []),
+    ...(args.appNetwork !== undefined ? [`--replicas-from-docker ${shellQuote(args.appNetwork)}`] : []),
     ...(args.healthGate === "new" ? ["--health-gate new"] : []),
   ].join(" ");
 }

@@ -9,6 +9,7 @@
  * chowned to the reader, mode 0400, then renamed into place; files no longer declared are
  * removed; the directory ends owned by the reader, mode 0500.
  */
+import { shellQuote } from "../lib/shell-quote";
 
 /** Where the writer mounts the volume. */
 export const WRITER_MOUNT = "/secrets";
@@ -56,8 +57,6 @@ export interface SecretFilesWriterArgs {
   owner: string;
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** Checks what the writer would refuse, here, where the message can name the argument. */
 export function validateSecretFiles(what: string, owner: string, names: string[]): void {
   if (!OWNER.test(owner)) throw new Error(`${what}: owner must be uid:gid (e.g. 1000:1000), got "${owner}"`);
@@ -79,9 +78,9 @@ export function secretFilesCommand(args: SecretFilesWriterArgs): string {
     "--network none --read-only --user 0:0",
     "--cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER",
     "--security-opt no-new-privileges --log-driver none --memory 128m --pids-limit 64",
-    `--mount ${quote(`type=volume,source=${args.volume},target=${WRITER_MOUNT}`)}`,
-    `--entrypoint node ${quote(args.image)}`,
-    `-e ${quote(WRITER_SCRIPT)} ${WRITER_MOUNT} ${quote(args.owner)}`,
+    `--mount ${shellQuote(`type=volume,source=${args.volume},target=${WRITER_MOUNT}`)}`,
+    `--entrypoint node ${shellQuote(args.image)}`,
+    `-e ${shellQuote(WRITER_SCRIPT)} ${WRITER_MOUNT} ${shellQuote(args.owner)}`,
   ].join(" ");
 }
 

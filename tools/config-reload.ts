@@ -40,6 +40,7 @@ import {
   UsageError,
   type RuntimeTransport,
 } from "./traffic-switch";
+import { shellQuote } from "../lib/shell-quote";
 
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
 export const SERVICES = ["haproxy", "prometheus", "alertmanager"] as const;
@@ -70,8 +71,6 @@ interface Profile {
   /** Runs after the check passed, before the signal. */
   prepare?(): Promise<void>;
 }
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Writes stdin to "$1" through a temp file next to it (mode 0644, like Docker's uploads). */
 export const STAGE_SCRIPT = 'set -eu; umask 022; cat > "$1.tmp"; mv -f "$1.tmp" "$1"';
@@ -127,7 +126,7 @@ export function metricValue(page: string, name: string): number {
 
 function haproxyProfile(runtime: RuntimeTransport, stateFile: string): Profile {
   return {
-    check: (cfg) => `haproxy -c -f ${quote(cfg)}`,
+    check: (cfg) => `haproxy -c -f ${shellQuote(cfg)}`,
     signal: "USR2",
     marker: async () => String(await workerPid(runtime)),
     // A failed HAProxy reload keeps the old worker: the marker then never moves.
@@ -147,7 +146,9 @@ function metricsProfile(
   const page = () => host.script('set -eu; wget -q -O - "$1"', [metricsUrl]);
   return {
     check: (cfg) =>
-      service === "prometheus" ? `promtool check config ${quote(cfg)}` : `amtool check-config ${quote(cfg)}`,
+      service === "prometheus"
+        ? `promtool check config ${shellQuote(cfg)}`
+        : `amtool check-config ${shellQuote(cfg)}`,
     signal: "HUP",
     marker: async () => {
       const value = metricValue(await page(), `${service}_config_last_reload_success_timestamp_seconds`);
