@@ -426,9 +426,17 @@ run_in() {
       dir=$(_local_dir "$container") || exit $?
       (
         if [[ -f "$dir/env" ]]; then
+          # Like docker exec: a variable passed with -e wins over the container's environment.
+          local -a passed=()
+          for name in "${envs[@]+"${envs[@]}"}"; do
+            [[ -v "$name" ]] && passed+=("$name=${!name}")
+          done
           set -a
           # shellcheck disable=SC1091 # written by the test per container
           . "$dir/env"
+          for name in "${passed[@]+"${passed[@]}"}"; do
+            export "${name%%=*}=${name#*=}"
+          done
           set +a
         fi
         if [[ -n "$user" && "$(id -u)" == 0 && "$user" != root && "$user" != 0 ]]; then

@@ -7,12 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { spawn } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { createHash } from "node:crypto";
 import { createPgServer } from "../support/postgres";
 import { redisCli, startRedisDaemon } from "../support/redis";
 import { run, skipReason, freePort, waitFor } from "../support/tools";
 import { refusedBy } from "../support/s3-iam";
-import { archivePolicy, walArchivePrefix, writerPolicy } from "../../lib/iam-policies";
+import { archivePolicy, restorePolicy, walArchivePrefix, writerPolicy } from "../../lib/iam-policies";
 import {
   APP_DB,
   backupLabels,
@@ -43,6 +44,19 @@ const IAM_TARGET = {
 };
 const ARCHIVE_POLICY = archivePolicy({ ...IAM_TARGET, stanza: STANZA });
 const WRITER_POLICY = writerPolicy(IAM_TARGET);
+const RESTORE_POLICY = restorePolicy(IAM_TARGET);
+const COMMON_LIB = join(process.cwd(), "images", "backup", "lib", "backup-common.sh");
+
+/** The manifest the backup job wrote beside FILE, checked against FILE's bytes. */
+function expectManifestOf(file: string): void {
+  const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, "utf8")) as Record<string, unknown>;
+  expect(manifest).toMatchObject({
+    version: 1,
+    file: basename(file),
+    size: statSync(file).size,
+    sha256: createHash("sha256").update(readFileSync(file)).digest("hex"),
+  });
+}
 
 function ok(result: { status: number; stdout: string; stderr: string }, what: string): string {
   if (result.status !== 0)
@@ -73,6 +87,15 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
   afterAll(async () => {
     await env?.destroy();
   });
+
+  /**
+   * The S3 requests since the last clearRequests(), without the WAL the live PostgreSQL archives
+   * meanwhile (its archive_command runs as the archive identity, checked in its own test).
+   */
+  function restoreRequests() {
+    const archive = `/${env.s3!.bucket}/${walArchivePrefix(STANZA)}`;
+    return env.s3!.requests().filter((r) => !(r.method === "PUT" && r.path.startsWith(archive)));
+  }
 
   it("backup-init creates the stanza in both repositories and WAL archiving works", () => {
     ok(env.script("backup-init"), "backup-init");
@@ -142,7 +165,8 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     const file = join(env.backupDir, "logical", dumps[0]);
     const list = ok(run("pg_restore", ["--list", file]), "pg_restore --list");
     expect(list).toContain("TABLE DATA public items");
-    expect(env.s3!.keys("logical/")).toEqual([`logical/${dumps[0]}`]);
+    expect(env.s3!.keys("logical/")).toEqual([`logical/${dumps[0]}`, `logical/${dumps[0]}.manifest.json`]);
+    expectManifestOf(file);
     const m = env.metrics("logical");
     expect(m.backup_last_status).toBe(1);
     expect(m.backup_last_size_bytes).toBe(statSync(file).size);
@@ -154,7 +178,8 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     ok(env.script("backup-redis"), "backup-redis");
     const rdbs = readdirSync(join(env.backupDir, "redis")).filter((f) => f.endsWith(".rdb"));
     expect(rdbs).toHaveLength(1);
-    expect(env.s3!.keys("redis/")).toEqual([`redis/${rdbs[0]}`]);
+    expect(env.s3!.keys("redis/")).toEqual([`redis/${rdbs[0]}`, `redis/${rdbs[0]}.manifest.json`]);
+    expectManifestOf(join(env.backupDir, "redis", rdbs[0]));
     expect(env.metrics("redis").backup_last_status).toBe(1);
   });
 
@@ -163,6 +188,8 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     ok(out, "backup-verify");
     expect(out.stderr).toMatch(/newest logical dump is readable/);
     expect(out.stderr).toMatch(/newest RDB file is valid/);
+    expect(out.stderr).toMatch(/app-\d{8}T\d{6}Z\.dump matches its manifest/);
+    expect(out.stderr).toMatch(/redis-\d{8}T\d{6}Z\.rdb matches its manifest/);
     expect(env.metrics("verify").backup_last_status).toBe(1);
   });
 
@@ -180,6 +207,7 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
 
       const copy = await createPgServer({ skipInit: true, root: env.dir(`restore-${from}`) });
       try {
+        env.s3!.clearRequests();
         const out = env.script("restore-postgres", [
           "--target-dir",
           copy.dataDir,
@@ -191,6 +219,11 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
         ]);
         ok(out, "restore-postgres");
         expect(out.stdout).toContain(`restored into ${copy.dataDir} from repo${from === "local" ? 1 : 2}`);
+        if (from === "s3") {
+          // Everything the restore asked of S3 is allowed to the read-only restore identity.
+          expect(env.s3!.requests().length).toBeGreaterThan(0);
+          expect(refusedBy(RESTORE_POLICY, restoreRequests(), env.s3!.bucket)).toEqual([]);
+        }
         // repo1 is fetched synchronously (no spool polling), S3 through the config's async prefetch.
         const restoreCommand = /^restore_command = '(.*)'$/m.exec(
           readFileSync(join(copy.dataDir, "postgresql.auto.conf"), "utf8"),
@@ -329,6 +362,91 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
     expect(tableFingerprints(env.pg, "logical_copy")).toEqual(before);
   });
 
+  it("restores only a file that matches its manifest; the S3 reads are the restore identity's", () => {
+    const s3 = env.s3!;
+    const [dumpName] = readdirSync(join(env.backupDir, "logical")).filter((f) => f.endsWith(".dump"));
+    const source = join(env.backupDir, "logical", dumpName);
+    const dir = env.dir("manifest-checks");
+    const target = (db: string) =>
+      `postgresql://postgres@/${db}?host=${env.pg.socketDir}&port=${env.pg.port}`;
+    const copy = (name: string, withManifest: boolean) => {
+      const file = join(dir, name);
+      ok(runAsPostgres("cp", [source, file], {}), "cp");
+      if (withManifest) {
+        const manifest = readFileSync(`${source}.manifest.json`, "utf8").replace(dumpName, name);
+        ok(
+          runAsPostgres("bash", ["-c", 'printf %s "$M" >"$F"'], { M: manifest, F: `${file}.manifest.json` }),
+          "manifest",
+        );
+      }
+      return file;
+    };
+    // One byte changed after the backup: refused before pg_restore runs.
+    const tampered = copy(dumpName, true);
+    ok(
+      runAsPostgres(
+        "bash",
+        ["-c", `printf X | dd of=${JSON.stringify(tampered)} bs=1 seek=200 conv=notrunc status=none`],
+        {},
+      ),
+      "tamper",
+    );
+    const refused = env.script("restore-logical", [tampered, "--dbname", target("postgres")]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`${dumpName} does not match the sha256 in its manifest`);
+    // No manifest: refused, naming the way out for a file made by hand.
+    const bare = copy(`bare-${dumpName}`, false);
+    const missing = env.script("restore-logical", [bare, "--dbname", target("postgres")]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no checksum manifest for bare-.*--unverified/);
+    // A manifest that names another file is not this file's manifest.
+    const renamed = join(dir, `renamed-${dumpName}`);
+    ok(runAsPostgres("cp", [source, renamed], {}), "cp");
+    ok(runAsPostgres("cp", [`${source}.manifest.json`, `${renamed}.manifest.json`], {}), "cp manifest");
+    const other = env.script("restore-logical", [renamed, "--dbname", target("postgres")]);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`describes ${dumpName}, not renamed-${dumpName}`);
+    // --unverified restores it, and says so.
+    env.pg.sql(`CREATE DATABASE unverified_copy`);
+    const forced = env.script("restore-logical", [
+      bare,
+      "--unverified",
+      "--dbname",
+      target("unverified_copy"),
+    ]);
+    ok(forced, "restore-logical --unverified");
+    expect(forced.stderr).toContain("without checking a manifest (--unverified)");
+
+    // In S3: an object replaced after its backup no longer matches the manifest written with it.
+    const key = `logical/${dumpName}`;
+    const aws = (command: string) =>
+      runAsPostgres("bash", ["-c", `. ${JSON.stringify(COMMON_LIB)}; ${command}`], env.env);
+    s3.clearRequests();
+    env.pg.sql(`CREATE DATABASE s3_copy`);
+    ok(
+      env.script("restore-logical", [`s3://${s3.bucket}/${key}`, "--dbname", target("s3_copy")]),
+      "restore from S3",
+    );
+    const reads = restoreRequests().filter((r) => r.path.includes("/logical/"));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(refusedBy(RESTORE_POLICY, reads, s3.bucket)).toEqual([]);
+    ok(
+      aws(`aws_s3 s3 cp --only-show-errors ${JSON.stringify(tampered)} s3://${s3.bucket}/${key}`),
+      "replace the object",
+    );
+    const replaced = env.script("restore-logical", [
+      `s3://${s3.bucket}/${key}`,
+      "--dbname",
+      target("postgres"),
+    ]);
+    expect(replaced.status).toBe(1);
+    expect(replaced.stderr).toContain("does not match the sha256 in its manifest");
+    ok(
+      aws(`aws_s3 s3 cp --only-show-errors ${JSON.stringify(source)} s3://${s3.bucket}/${key}`),
+      "put it back",
+    );
+  });
+
   it("restore-redis --rebuild-aof: a Redis with appendonly yes starts with the snapshot's keys", async () => {
     const dataDir = env.dir("redis-restore");
     // An old AOF that would win over the RDB if it were left in place.
@@ -452,11 +570,14 @@ describe.skipIf(skipReason(...TOOLS))("backup runner scripts against real daemon
       return path;
     };
     mk("a.dump", 40);
+    mk("a.dump.manifest.json", 40);
     mk("b.dump", 31);
     mk("c.dump", 5);
+    mk("c.dump.manifest.json", 5);
+    mk("orphan.dump.manifest.json", 3); // its dump is gone: dropped once a day old
     mk("keep.txt", 90);
     ok(env.script("prune-local", [dir, "30", "*.dump"]), "prune-local");
-    expect(readdirSync(dir).sort()).toEqual(["c.dump", "keep.txt"]);
+    expect(readdirSync(dir).sort()).toEqual(["c.dump", "c.dump.manifest.json", "keep.txt"]);
     // Only old files left: the newest survives.
     const only = env.dir("prune-old");
     runAsPostgres("touch", ["-d", "50 days ago", join(only, "x.dump")], {});

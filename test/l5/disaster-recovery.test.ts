@@ -59,6 +59,8 @@ function script(path: string, body: string): void {
   writeFileSync(path, `#!/usr/bin/env bash\nset -euo pipefail\n${body}\n`, { mode: 0o755 });
 }
 
+const BACKUP_COMMON = resolve("images/backup/lib/backup-common.sh");
+
 function shq(value: string | number): string {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
@@ -456,6 +458,10 @@ echo $! >${shq(exporterPid)}`,
             replicaBucket: "",
             localVolume: repo1,
             schedule: {},
+            // s3rver has one identity; what the restore asks of S3 is checked against the
+            // read-only policy in test/l5/backup-restore.test.ts.
+            restoreAccessKeyId: s3.accessKey,
+            restoreSecretAccessKey: s3.secretKey,
           },
           monitoring: {
             prometheusUrl: "http://127.0.0.1:9",
@@ -605,6 +611,41 @@ echo $! >${shq(exporterPid)}`,
     const acked: (Order & { ackedAt: number })[] = [];
     for (let i = 0; i < 40; i++) acked.push(await postOrder(`before-backup-${i}`));
     for (let i = 0; i < 20; i++) expect(redisCli("SET", `drill:key:${i}`, `value-${i}`)).toBe("OK");
+    // Someone with write access to the bucket planted an RDB named far in the future, with a
+    // manifest that matches it. Uploaded before the real backup, it must not be "the newest".
+    const planted = join(root, "redis-20991231T000000Z.rdb");
+    writeFileSync(planted, "REDIS0011 not a snapshot of this environment");
+    const sha256 = createHash("sha256").update(readFileSync(planted)).digest("hex");
+    writeFileSync(
+      `${planted}.manifest.json`,
+      JSON.stringify({
+        version: 1,
+        file: "redis-20991231T000000Z.rdb",
+        sha256,
+        size: readFileSync(planted).length,
+      }),
+    );
+    for (const file of [planted, `${planted}.manifest.json`]) {
+      const key = `redis/${file.slice(root.length + 1)}`;
+      const put = run(
+        "bash",
+        [
+          "-c",
+          `. ${shq(BACKUP_COMMON)}; aws_s3 s3 cp --only-show-errors ${shq(file)} s3://${s3.bucket}/${key}`,
+        ],
+        {
+          env: {
+            ...process.env,
+            S3_ENDPOINT: s3.url,
+            S3_CA_BUNDLE: s3.certFile,
+            AWS_ACCESS_KEY_ID: s3.accessKey,
+            AWS_SECRET_ACCESS_KEY: s3.secretKey,
+          },
+        },
+      );
+      expect(put.status, put.stderr).toBe(0);
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // LastModified has whole seconds
     const backup = runbook("backup-now", ["--yes", "--what", "pg,redis", ...common()]);
     expect(backup.status, backup.stderr).toBe(0);
     expect(backup.stdout).toMatch(/ok\s+backup pg/);
@@ -667,6 +708,7 @@ echo $! >${shq(exporterPid)}`,
     expect(Number(rto?.[1])).toBeLessThanOrEqual(wallSeconds);
     expect(restore.stdout).toMatch(/^verify postgres table=app\.orders rows=\d+ md5=[0-9a-f]{32}$/m);
     expect(restore.stdout).toMatch(/^verify redis keys=\d+$/m);
+    expect(`${restore.stdout}${restore.stderr}`).not.toContain("redis-20991231T000000Z.rdb");
     expect(restore.stdout).toContain(`verify edge url=${backendUrl}/health status=200`);
 
     // (a) Only rows of the last archive window are lost, and what came back is an exact prefix.

@@ -61,6 +61,8 @@ function baseOutputs(environment = "staging"): Outputs {
       replicaBucket: "acme-backups-replica",
       localVolume: "pgbackrest-repo",
       schedule: {},
+      restoreAccessKeyId: "AKIARESTOREONLY",
+      restoreSecretAccessKey: "restore-secret-not-in-logs",
     },
     monitoring: {
       prometheusUrl: "http://127.0.0.1:9090",
@@ -441,7 +443,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         "[dry-run] docker -H ssh://deploy@staging-host stop pg",
         "[dry-run] docker -H ssh://deploy@staging-host inspect --type container --format '{{.State.Running}} {{.State.Pid}} {{.State.Status}}' pg (must say: false 0 exited|created)",
         `[dry-run] in runner: create ${data} (mode 700) if it is missing; ${data}/.restore-STAMP must not exist`,
-        `[dry-run] docker -H ssh://deploy@staging-host exec -u postgres runner restore-postgres --target-dir ${data}/.restore-STAMP --from local --to 2026-11-28\\ 09:14:00+00`,
+        `[dry-run] docker -H ssh://deploy@staging-host exec -u postgres -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e PGBACKREST_REPO2_S3_KEY -e PGBACKREST_REPO2_S3_KEY_SECRET runner restore-postgres --target-dir ${data}/.restore-STAMP --from local --to 2026-11-28\\ 09:14:00+00`,
         `[dry-run] in runner: move the old cluster in ${data} aside into ${data}/.before-restore-STAMP, then the restored one from ${data}/.restore-STAMP into ${data} (renames in the volume; restore_command pointed at ${data})`,
         "[dry-run] docker -H ssh://deploy@staging-host start pg",
         "[dry-run] wait until pg is healthy (at most 180s)",
@@ -519,7 +521,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       writeFileSync(join(dir, "runner", "env"), `BACKUP_DIR=${backupDir}\n`);
       const listOutputs = writeJson("list.json", {
         ...baseOutputs(),
-        backups: { runnerContainer: "runner" },
+        backups: { ...(baseOutputs().backups as Record<string, unknown>), runnerContainer: "runner" },
       });
       const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, BI_SEAM: "local", BI_LOCAL_ROOT: dir };
       const table = runbook("backup-list", ["--outputs", listOutputs], env);
@@ -1186,50 +1188,133 @@ BACKUP_DIR="${home}" exec sh -c "$@"`,
   });
 
   describe("lib/backups.sh: which RDB a restore picks", () => {
-    it("lists the runner's files by their UTC stamp and picks the newest at or before a time", () => {
+    const at = (iso: string) => new Date(iso).getTime() / 1000;
+    const backupLib = (dir: string, outputs: string, body: string, path = process.env.PATH ?? "") =>
+      run(
+        "bash",
+        [
+          "-c",
+          `set -euo pipefail; . runbooks/lib/common.sh; . runbooks/lib/backups.sh; outputs_load --outputs '${outputs}'; ${body}`,
+        ],
+        { cwd: REPO, env: { ...process.env, PATH: path, BI_SEAM: "local", BI_LOCAL_ROOT: dir } },
+      );
+
+    it("orders local files by modification time, not by the stamp in their name, and picks only manifested ones", () => {
       const dir = fakeContainers(["runner"]);
       const backupDir = join(root, `backup-dir-${n++}`);
-      mkdirSync(join(backupDir, "redis"), { recursive: true });
-      for (const stamp of ["20261128T080000Z", "20261128T090000Z", "20261128T100000Z"]) {
-        writeFileSync(join(backupDir, "redis", `redis-${stamp}.rdb`), "REDIS0011");
-      }
-      writeFileSync(join(backupDir, "redis", "notes.txt"), "not a backup");
-      writeFileSync(join(backupDir, "redis", "redis-latest.rdb"), "no stamp: ignored");
+      const redisDir = join(backupDir, "redis");
+      mkdirSync(redisDir, { recursive: true });
+      const put = (name: string, written: string, manifest = true) => {
+        const file = join(redisDir, name);
+        writeFileSync(file, "REDIS0011");
+        utimesSync(file, at(written), at(written));
+        if (manifest) writeFileSync(`${file}.manifest.json`, "{}");
+      };
+      // A name stamped in the future, written first: it must not become "the newest".
+      put("redis-20991231T000000Z.rdb", "2026-11-28T07:30:00Z");
+      put("redis-20261128T080000Z.rdb", "2026-11-28T08:00:00Z");
+      put("redis-20261128T090000Z.rdb", "2026-11-28T09:00:00Z");
+      put("redis-20261128T100000Z.rdb", "2026-11-28T10:00:00Z");
+      // Newest of all, but no manifest (an interrupted job, or a file dropped in by hand).
+      put("redis-20261128T103000Z.rdb", "2026-11-28T10:30:00Z", false);
+      writeFileSync(join(redisDir, "notes.txt"), "not a backup");
+      writeFileSync(join(redisDir, "redis-latest.rdb"), "no stamp: ignored");
       chmodSync(root, 0o755);
-      for (const d of [backupDir, join(backupDir, "redis")]) chmodSync(d, 0o755);
+      for (const d of [backupDir, redisDir]) chmodSync(d, 0o755);
       writeFileSync(join(dir, "runner", "env"), `BACKUP_DIR=${backupDir}\n`);
-      const outputs = writeJson("o.json", { ...baseOutputs(), backups: { runnerContainer: "runner" } });
-      const lib = (body: string) =>
-        run(
-          "bash",
-          [
-            "-c",
-            `set -euo pipefail; . runbooks/lib/common.sh; . runbooks/lib/backups.sh; outputs_load --outputs '${outputs}'; ${body}`,
-          ],
-          { cwd: REPO, env: { ...process.env, BI_SEAM: "local", BI_LOCAL_ROOT: dir } },
-        );
+      const outputs = writeJson("o.json", {
+        ...baseOutputs(),
+        backups: { ...(baseOutputs().backups as Record<string, unknown>), runnerContainer: "runner" },
+      });
+      const lib = (body: string) => backupLib(dir, outputs, body);
       const all = lib("backup_files redis local");
       expect(all.status, all.stderr).toBe(0);
-      expect(
-        all.stdout
-          .trim()
-          .split("\n")
-          .map((l) => l.split(" ")[0]),
-      ).toEqual(["20261128T080000Z", "20261128T090000Z", "20261128T100000Z"]);
+      expect(all.stdout.trim().split("\n")).toEqual([
+        `20261128T073000Z ${join(redisDir, "redis-20991231T000000Z.rdb")} manifest`,
+        `20261128T080000Z ${join(redisDir, "redis-20261128T080000Z.rdb")} manifest`,
+        `20261128T090000Z ${join(redisDir, "redis-20261128T090000Z.rdb")} manifest`,
+        `20261128T100000Z ${join(redisDir, "redis-20261128T100000Z.rdb")} manifest`,
+        `20261128T103000Z ${join(redisDir, "redis-20261128T103000Z.rdb")} none`,
+      ]);
       const cases: [string, string][] = [
         ["", "redis-20261128T100000Z.rdb"],
         ["$(stamp_of_time '2026-11-28 09:30:00+00')", "redis-20261128T090000Z.rdb"],
         ["$(stamp_of_time '2026-11-28 09:00:00+00')", "redis-20261128T090000Z.rdb"],
         ["$(stamp_of_time '2026-11-28 11:59:59+02')", "redis-20261128T090000Z.rdb"],
+        ["$(stamp_of_time '2026-11-28 07:45:00+00')", "redis-20991231T000000Z.rdb"],
       ];
       for (const [max, expected] of cases) {
         const picked = lib(`newest_backup_file redis local ${max}`);
         expect(picked.status, picked.stderr).toBe(0);
-        expect(picked.stdout.trim()).toBe(join(backupDir, "redis", expected));
+        expect(picked.stdout.trim(), max).toBe(join(redisDir, expected));
       }
       const none = lib(`newest_backup_file redis local "$(stamp_of_time '2026-11-28 07:00:00+00')"`);
       expect(none.status).toBe(0);
       expect(none.stdout.trim()).toBe("");
+    });
+
+    it("lists S3 by LastModified with the read-only restore identity, not the runner's writer key", () => {
+      const dir = fakeContainers(["runner"]);
+      // A runner whose backup-pg sits beside a lib/backup-common.sh with a recording aws_s3.
+      const image = join(root, `image-${n++}`);
+      mkdirSync(join(image, "bin"), { recursive: true });
+      mkdirSync(join(image, "lib"));
+      const listing = join(image, "listing.json");
+      const seen = join(image, "seen");
+      const key = (name: string, modified: string) => ({ Key: `redis/${name}`, LastModified: modified });
+      writeFileSync(
+        listing,
+        JSON.stringify({
+          Contents: [
+            key("redis-20991231T000000Z.rdb", "2026-11-28T07:30:00.000Z"),
+            key("redis-20991231T000000Z.rdb.manifest.json", "2026-11-28T07:30:01.000Z"),
+            key("redis-20261128T090000Z.rdb", "2026-11-28T09:00:04+00:00"),
+            key("redis-20261128T090000Z.rdb.manifest.json", "2026-11-28T09:00:05+00:00"),
+            key("redis-20261128T100000Z.rdb", "2026-11-28T10:00:04.512Z"),
+            key("redis 20261128T110000Z.rdb", "2026-11-28T11:00:00.000Z"),
+            key("redis-20261128T110000Z.rdb\nx", "2026-11-28T11:00:00.000Z"),
+          ],
+        }),
+      );
+      writeFileSync(join(image, "bin", "backup-pg"), "#!/bin/sh\n", { mode: 0o755 });
+      // The listing runs as postgres (run_in -u postgres): it must reach the files and write `seen`.
+      writeFileSync(seen, "");
+      chmodSync(seen, 0o666);
+      for (const d of [root, image, join(image, "bin"), join(image, "lib")]) chmodSync(d, 0o755);
+      writeFileSync(
+        join(image, "lib", "backup-common.sh"),
+        `aws_s3() { printf '%s %s\\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >${seen}; cat ${listing}; }\n`,
+      );
+      writeFileSync(
+        join(dir, "runner", "env"),
+        "S3_BUCKET=acme-backups\nAWS_ACCESS_KEY_ID=AKIAWRITER\nAWS_SECRET_ACCESS_KEY=writer-secret\n",
+      );
+      const outputs = writeJson("o.json", {
+        ...baseOutputs(),
+        backups: { ...(baseOutputs().backups as Record<string, unknown>), runnerContainer: "runner" },
+      });
+      const path = `${join(image, "bin")}:${process.env.PATH ?? ""}`;
+      const all = backupLib(dir, outputs, "backup_files redis s3", path);
+      expect(all.status, all.stderr).toBe(0);
+      expect(all.stdout.trim().split("\n")).toEqual([
+        "20261128T073000Z s3://acme-backups/redis/redis-20991231T000000Z.rdb manifest",
+        "20261128T090004Z s3://acme-backups/redis/redis-20261128T090000Z.rdb manifest",
+        "20261128T100004Z s3://acme-backups/redis/redis-20261128T100000Z.rdb none",
+      ]);
+      expect(readFileSync(seen, "utf8")).toBe("AKIARESTOREONLY restore-secret-not-in-logs\n");
+      const picked = backupLib(dir, outputs, "newest_backup_file redis s3", path);
+      expect(picked.stdout.trim()).toBe("s3://acme-backups/redis/redis-20261128T090000Z.rdb");
+
+      const hidden = writeJson("hidden.json", {
+        ...baseOutputs(),
+        backups: {
+          ...(baseOutputs().backups as Record<string, unknown>),
+          restoreSecretAccessKey: "[secret]",
+        },
+      });
+      const refused = backupLib(dir, hidden, "backup_files redis s3", path);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain("--show-secrets");
     });
   });
 

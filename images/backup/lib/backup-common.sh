@@ -296,6 +296,7 @@ s3_upload() {
   esac
   size=$(file_size "$file")
   log "uploading $file ($size bytes) to s3://$S3_BUCKET/$key"
+  [[ -n ${S3_UPLOAD_METADATA:-} ]] && extra+=(--metadata "$S3_UPLOAD_METADATA")
   aws_s3 s3 cp --only-show-errors "${extra[@]}" -- "$file" "s3://$S3_BUCKET/$key" ||
     die "upload of $file to s3://$S3_BUCKET/$key failed"
   remote=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "$key" --query ContentLength --output text) ||
@@ -303,13 +304,84 @@ s3_upload() {
   [[ $remote == "$size" ]] || die "uploaded object s3://$S3_BUCKET/$key has $remote bytes, expected $size"
 }
 
-# s3_download s3://BUCKET/KEY DEST
+# s3_download s3://BUCKET/KEY DEST: downloads the version that head-object names (when the bucket
+# keeps versions), so the bytes checked afterwards are the bytes of that one version.
 s3_download() {
-  local url=$1 dest=$2
-  [[ $url =~ ^s3://[^/]+/.+ ]] || usage_error "expected s3://BUCKET/KEY, got '$url'"
-  log "downloading $url"
-  aws_s3 s3 cp --only-show-errors -- "$url" "$dest" || die "download of $url failed"
+  local url=$1 dest=$2 bucket key version
+  [[ $url =~ ^s3://([^/]+)/(.+)$ ]] || usage_error "expected s3://BUCKET/KEY, got '$url'"
+  bucket=${BASH_REMATCH[1]} key=${BASH_REMATCH[2]}
+  version=$(aws_s3 s3api head-object --bucket "$bucket" --key "$key" --query VersionId --output text) ||
+    die "cannot read s3://$bucket/$key (missing, or no read access)"
+  local args=(--bucket "$bucket" --key "$key")
+  # "None" (aws text output for null): an unversioned bucket.
+  if [[ $version =~ ^[A-Za-z0-9._-]{1,1024}$ && $version != None && $version != null ]]; then
+    args+=(--version-id "$version")
+    log "downloading $url (version $version)"
+  else
+    log "downloading $url"
+  fi
+  aws_s3 s3api get-object "${args[@]}" "$dest" >/dev/null || die "download of $url failed"
   [[ -s $dest ]] || die "downloaded $url is empty"
+}
+
+# ---------- checksum manifests ----------
+# Every RDB file and logical dump gets a manifest NAME.manifest.json, written by the backup job once
+# the file is complete and checked: {"file", "sha256", "size", "created"}. It sits beside the file
+# locally and beside the object in S3 (written after the object, so a manifest means a complete
+# upload). A restore picks its file by time stamps the file system or S3 set (mtime, LastModified),
+# never by the name, and restores only what matches its manifest: a name planted with a future
+# stamp, a truncated upload or an object replaced after its backup is refused.
+MANIFEST_SUFFIX=.manifest.json
+
+sha256_of() {
+  local sum
+  sum=$(sha256sum -- "$1") || die "cannot read $1 to checksum it"
+  printf '%s\n' "${sum%% *}"
+}
+
+# manifest_write FILE: writes FILE.manifest.json (atomically) and prints its path.
+manifest_write() {
+  local file=$1 manifest=$1$MANIFEST_SUFFIX sum size
+  require_cmd jq sha256sum
+  sum=$(sha256_of "$file")
+  size=$(file_size "$file")
+  require_uint "size of $file" "$size" "stat"
+  jq -n --arg file "$(basename -- "$file")" --arg sha256 "$sum" --argjson size "$size" \
+    --arg created "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    '{version: 1, file: $file, sha256: $sha256, size: $size, created: $created}' >"$manifest.partial" ||
+    die "cannot write the manifest $manifest"
+  mv -- "$manifest.partial" "$manifest" || die "cannot rename $manifest.partial to $manifest"
+  printf '%s\n' "$manifest"
+}
+
+# manifest_check FILE MANIFEST NAME: FILE (a download, or a local backup) matches MANIFEST, which
+# must describe a file called NAME. Dies naming what differs.
+manifest_check() {
+  local file=$1 manifest=$2 name=$3 fields want_name want_sum want_size sum size
+  require_cmd jq sha256sum
+  [[ -s $manifest ]] || die "no checksum manifest for $name: restore only what a backup job completed (or pass --unverified for a file made by hand)"
+  fields=$(jq -r 'if (type == "object" and .version == 1) then [.file, .sha256, (.size | tostring)] | @tsv else empty end' -- "$manifest" 2>/dev/null) ||
+    die "the manifest of $name is not JSON"
+  [[ -n $fields ]] || die "the manifest of $name is not a version 1 manifest (file, sha256, size)"
+  IFS=$'\t' read -r want_name want_sum want_size <<<"$fields" || true
+  [[ $want_name == "$name" ]] || die "the manifest of $name describes $(printf '%q' "$want_name"), not $name"
+  [[ $want_sum =~ ^[0-9a-f]{64}$ ]] || die "the manifest of $name has no valid sha256"
+  require_uint "size in the manifest of $name" "$want_size" "$manifest"
+  size=$(file_size "$file")
+  require_uint "size of $file" "$size" "stat"
+  [[ $size == "$want_size" ]] || die "$name has $size bytes, its manifest says $want_size: refusing to restore it"
+  sum=$(sha256_of "$file")
+  [[ $sum == "$want_sum" ]] || die "$name does not match the sha256 in its manifest: refusing to restore it"
+  log "$name matches its manifest (sha256 $sum, $size bytes)"
+}
+
+# s3_upload_backup FILE KEY: the object (its checksum as user metadata, for whoever browses the
+# bucket), then the manifest manifest_write left beside FILE.
+s3_upload_backup() {
+  local file=$1 key=$2 manifest=$1$MANIFEST_SUFFIX
+  [[ -s $manifest ]] || die "no manifest $manifest to upload with $file"
+  S3_UPLOAD_METADATA="sha256=$(sha256_of "$file")" s3_upload "$file" "$key"
+  s3_upload "$manifest" "$key$MANIFEST_SUFFIX"
 }
 
 # ---------- local files ----------
@@ -319,7 +391,7 @@ s3_download() {
 newest_file() {
   local dir=$1 glob=$2 newest=""
   [[ -d $dir ]] || return 0
-  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\0' | sort -z -n -r) || true
+  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" ! -name "*$MANIFEST_SUFFIX" -printf '%T@ %p\0' | sort -z -n -r) || true
   [[ -z $newest ]] || printf '%s\n' "${newest#* }"
 }
 
@@ -333,15 +405,19 @@ prune_local() {
   # Read here, not through $(newest_file): a command substitution would drop a trailing newline
   # of the name, and the newest file would no longer match itself below.
   newest=""
-  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" -printf '%T@ %p\0' | sort -z -n -r) || true
+  # A file's manifest goes with it, and is never counted as a file of its own.
+  IFS= read -r -d '' newest < <(find "$dir" -maxdepth 1 -type f -name "$glob" ! -name "*$MANIFEST_SUFFIX" -printf '%T@ %p\0' | sort -z -n -r) || true
   newest=${newest#* }
   while IFS= read -r -d '' file; do
     [[ $file == "$newest" ]] && continue
-    rm -f -- "$file" || die "cannot delete $file"
+    rm -f -- "$file" "$file$MANIFEST_SUFFIX" || die "cannot delete $file"
     count=$((count + 1))
-  done < <(find "$dir" -maxdepth 1 -type f -name "$glob" -mtime "+$((days - 1))" -print0)
-  # Leftovers of interrupted runs.
+  done < <(find "$dir" -maxdepth 1 -type f -name "$glob" ! -name "*$MANIFEST_SUFFIX" -mtime "+$((days - 1))" -print0)
+  # Leftovers of interrupted runs, and manifests whose file is gone.
   find "$dir" -maxdepth 1 -type f -name '*.partial' -mmin +1440 -delete
+  while IFS= read -r -d '' file; do
+    [[ -e ${file%"$MANIFEST_SUFFIX"} ]] || rm -f -- "$file"
+  done < <(find "$dir" -maxdepth 1 -type f -name "*$MANIFEST_SUFFIX" -mmin +1440 -print0)
   log "pruned $count file(s) older than $days days from $dir"
 }
 
@@ -364,20 +440,35 @@ check_dump() {
   }
 }
 
-# Resolves FILE | s3://... | --latest to a readable local file (downloads into DEST_DIR).
+# resolve_source FILE|s3://...|--latest DIR GLOB DEST_DIR [unverified]: a readable local file
+# (downloaded into DEST_DIR) that matches its checksum manifest. --latest is the newest by mtime in
+# DIR. "unverified" skips the manifest (a file made by hand); the restore says so.
 resolve_source() {
-  local source=$1 dir=$2 glob=$3 dest_dir=$4
+  local source=$1 dir=$2 glob=$3 dest_dir=$4 unverified=${5:-} name manifest
   if [[ $source == --latest ]]; then
     source=$(newest_file "$dir" "$glob")
     [[ -n $source ]] || die "no file matching $glob in $dir"
-    log "newest file: $source"
-  elif [[ $source == s3://* ]]; then
-    local dest
-    dest="$dest_dir/$(basename "$source")"
-    s3_download "$source" "$dest"
-    source=$dest
+    log "newest file (by modification time): $source"
   fi
-  [[ -r $source ]] || die "$source is not a readable file"
+  name=$(basename -- "$source")
+  manifest=$source$MANIFEST_SUFFIX
+  if [[ $source == s3://* ]]; then
+    local dest="$dest_dir/$name"
+    s3_download "$source" "$dest"
+    if [[ $unverified != unverified ]]; then
+      [[ $source =~ ^s3://([^/]+)/(.+)$ ]]
+      aws_s3 s3api get-object --bucket "${BASH_REMATCH[1]}" --key "${BASH_REMATCH[2]}$MANIFEST_SUFFIX" \
+        "$dest$MANIFEST_SUFFIX" >/dev/null ||
+        die "cannot read the checksum manifest $source$MANIFEST_SUFFIX: restore only what a backup job completed (or pass --unverified for a file made by hand)"
+    fi
+    source=$dest manifest=$dest$MANIFEST_SUFFIX
+  fi
+  [[ -f $source && -r $source ]] || die "$source is not a readable file"
   [[ -s $source ]] || die "$source is empty"
+  if [[ $unverified == unverified ]]; then
+    log "WARNING: restoring $name without checking a manifest (--unverified)"
+  else
+    manifest_check "$source" "$manifest" "$name"
+  fi
   printf '%s\n' "$source"
 }
