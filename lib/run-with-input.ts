@@ -1,6 +1,7 @@
 /**
  * Runs a command with `input` on stdin and resolves to its stdout; rejects on a non-zero exit
- * (with its stderr), on a spawn error, or when it runs past `timeoutMs` (then it is killed).
+ * (with its stderr), on a spawn error, or when it runs past `timeoutMs` (then it is killed;
+ * "none": it may take as long as it takes, for a caller that bounds the wait itself).
  * `what` names the command in those messages, e.g. "docker exec into backend-infra-prod-edge".
  * A command that exits before reading all of `input` (EPIPE) fails with its own exit status, or,
  * if it exited 0, as one that did not take its input: a half-read file must not pass as written.
@@ -10,7 +11,7 @@ import { spawn } from "node:child_process";
 export function runWithInput(
   cmd: string,
   args: string[],
-  options: { input?: string; timeoutMs: number; what?: string },
+  options: { input?: string; timeoutMs: number | "none"; what?: string },
 ): Promise<string> {
   const what = options.what ?? cmd;
   return new Promise((resolve, reject) => {
@@ -22,10 +23,14 @@ export function runWithInput(
     child.stdin.on("error", (error) => (stdinError = error));
     // The child's 'close' waits for stdout and stderr only; stdin's EPIPE may come after it.
     const stdinClosed = new Promise<void>((done) => child.stdin.once("close", () => done()));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) child.kill("SIGKILL"); // without a pid kill() signals our group
-      reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
+    const { timeoutMs } = options;
+    const timer =
+      timeoutMs === "none"
+        ? undefined
+        : setTimeout(() => {
+            if (child.pid !== undefined) child.kill("SIGKILL"); // without a pid kill() signals our group
+            reject(new Error(`${what} did not finish within ${timeoutMs} ms`));
+          }, timeoutMs);
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
     child.on("error", (error) => {

@@ -1,5 +1,5 @@
 /**
- * `npm run plan -- <stack> [--json] [--dir DIR]`: the offline plan. Runs the real program under Pulumi's
+ * `npm run -s plan -- <stack> [--json] [--dir DIR]`: the offline plan. Runs the real program under Pulumi's
  * mock runtime (no cloud credentials, Docker or Pulumi CLI), prints the resource tree, the
  * stack outputs with secrets masked and a count per resource type, then runs the policy pack
  * (policies/, config policies/config/<environment>.json) over the plan. Exit codes: 0 ok,
@@ -149,7 +149,7 @@ export function renderPlan(plan: PlanResult): string {
   return lines.join("\n");
 }
 
-const USAGE = "usage: npm run plan -- <stack> [--json] [--dir DIR]";
+const USAGE = "usage: npm run -s plan -- <stack> [--json] [--dir DIR]";
 
 /** The arguments, or a one-line error. */
 function parseArgs(argv: string[]): { stack?: string; json: boolean; dir?: string } | { error: string } {
@@ -170,6 +170,18 @@ function parseArgs(argv: string[]): { stack?: string; json: boolean; dir?: strin
   return { stack: stacks[0], json, dir };
 }
 
+/**
+ * Whether `npm run plan` (without -s) started this: npm then wrote "> backend-infra@... plan" to
+ * stdout first, which no JSON reader accepts. On a terminal that does no harm.
+ */
+function npmPrintedBanner(): boolean {
+  return (
+    process.env.npm_lifecycle_event === "plan" &&
+    process.env.npm_config_loglevel !== "silent" &&
+    !process.stdout.isTTY
+  );
+}
+
 /** Runs the CLI; returns the exit code. `--dir` reads stack files from another directory. */
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -178,6 +190,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { stack, json, dir } = args;
+  if (json && npmPrintedBanner()) {
+    console.error(
+      "offline plan: npm printed its banner on stdout ahead of the JSON; for the document alone run `npm run -s plan -- <stack> --json`",
+    );
+  }
   if (!stack) {
     console.error(`${USAGE}\nstacks: ${listStacks(dir).join(", ")}`);
     return 2;
@@ -216,12 +233,30 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits with `code` once stdout and stderr have handed everything to the OS. A pipe takes 64 KiB
+ * before its reader catches up, and process.exit() drops what is still queued: `plan --json | jq`
+ * got the first 65,536 bytes of a 490 KB document, with exit 0. A reader that goes away early
+ * (`| head`) ends the plan quietly instead of with an EPIPE stack trace.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+    // Callbacks run in write order: this one runs after every earlier write was flushed or failed.
+    stream.write("", done);
+  }
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+  main(process.argv.slice(2)).then(exitWhenFlushed, (error: unknown) => {
+    console.error(error);
+    exitWhenFlushed(1);
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * L5: the example NestJS backend (examples/backend) against a real PostgreSQL 15 and a real
- * Redis 7 with a password, all on loopback. Needs the build (CI runs it before the tests):
+ * Redis 7 with a password, all on loopback. Needs the build: CI runs it before the tests,
  *   npm ci --prefix examples/backend && npm run build --prefix examples/backend
+ * and elsewhere the suite builds it first (test/support/backend-app.ts), or skips saying why.
  */
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BACKEND_DIR,
   BACKEND_MAIN,
+  backendSkipReason,
   ensureBackendBuilt,
   startBackendApp,
   startBackendDeps,
@@ -17,7 +19,16 @@ import {
   type BackendApp,
   type BackendDeps,
 } from "../support/backend-app";
-import { freePort, removeDir, run, runOk, skipReason, tempDir, waitFor } from "../support/tools";
+import {
+  freePort,
+  removeDir,
+  run,
+  runOk,
+  skipReason,
+  skipUnlessRoot,
+  tempDir,
+  waitFor,
+} from "../support/tools";
 
 interface Health {
   status: string;
@@ -83,7 +94,7 @@ function runAppToExit(env: Record<string, string>) {
   });
 }
 
-describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
+describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl") || backendSkipReason())(
   "examples/backend on real Postgres and Redis",
   () => {
     let deps: BackendDeps;
@@ -328,7 +339,7 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl"))(
       }
     });
 
-    it.skipIf(process.getuid?.() !== 0)(
+    it.skipIf(skipUnlessRoot("running the backend as uid 1000 like the image's USER node"))(
       "runs like the image's runtime stage: prod dependencies only, uid 1000, code it cannot write; HEALTHCHECK passes",
       async () => {
         // The Dockerfile's own steps, without a Docker engine: `npm ci --omit=dev` from the lockfile,

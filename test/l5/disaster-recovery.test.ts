@@ -26,7 +26,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderPgBackRestConf } from "../../renderers/pgbackrest-conf";
 import { pgbackrestArchiveCommand, renderPostgresqlConf } from "../../renderers/postgresql-conf";
-import { BACKEND_DIR, ensureBackendBuilt } from "../support/backend-app";
+import { BACKEND_DIR, backendSkipReason, ensureBackendBuilt } from "../support/backend-app";
 import { APP_ROLE_SQL, POSTGRES_VERIFY_ROLE, VERIFY_ROLE_SQL } from "../../components/postgres";
 import { createPgServer, PG_BIN, postgresOwnedDir, runInitSql, type PgServer } from "../support/postgres";
 import { createS3Server, type S3Server } from "../support/s3";
@@ -80,7 +80,7 @@ describe.skipIf(
     "jq",
     "curl",
     "prometheus-node-exporter",
-  ),
+  ) || backendSkipReason(),
 )("disaster-recovery drill on real PostgreSQL + pgBackRest + s3rver + Redis + backend (L5)", () => {
   let root: string;
   let local: string;

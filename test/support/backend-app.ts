@@ -1,14 +1,19 @@
 /**
  * Start the example NestJS backend (examples/backend) and its dependencies for real-daemon tests:
- * the HAProxy edge, traffic-switch and disaster-recovery suites run it as "blue" and "green".
+ * the HAProxy edge, traffic-switch, monitoring and disaster-recovery suites run it as "blue" and
+ * "green".
  *
- * The app is not built here: CI builds it first with
+ * The app needs a build. CI builds it first (.ci/run):
  *   npm ci --prefix examples/backend && npm run build --prefix examples/backend
- * and `ensureBackendBuilt()` fails with exactly that instruction when the build is missing.
+ * and under CI=true a missing build fails the suite with exactly that instruction. Elsewhere (a
+ * fresh clone's `npm test`) the first suite that needs it builds it, once for all vitest workers;
+ * a suite whose build cannot be made skips with a one-line reason (`backendSkipReason`).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
 import { APP_ROLE_SQL } from "../../components/postgres";
 import { createPgServer, runInitSql, type PgServer } from "./postgres";
 import { startRedisDaemon } from "./redis";
@@ -19,14 +24,133 @@ export const BACKEND_MAIN = join(BACKEND_DIR, "dist", "main.js");
 export const BACKEND_BUILD_COMMAND =
   "npm ci --prefix examples/backend && npm run build --prefix examples/backend";
 
-/** Throws a message with the build command when examples/backend/dist/main.js does not exist. */
-export function ensureBackendBuilt(): string {
-  if (!existsSync(BACKEND_MAIN)) {
-    throw new Error(
-      `examples/backend is not built (${BACKEND_MAIN} is missing). Run from the repository root: ${BACKEND_BUILD_COMMAND}`,
-    );
+/** The newest file of `path` (a file or a directory), or undefined when there is none. */
+function newest(path: string): { file: string; mtimeMs: number } | undefined {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    return undefined;
   }
+  if (!stats.isDirectory()) return { file: path, mtimeMs: stats.mtimeMs };
+  let best: { file: string; mtimeMs: number } | undefined;
+  for (const name of readdirSync(path)) {
+    const candidate = newest(join(path, name));
+    if (candidate && (!best || candidate.mtimeMs > best.mtimeMs)) best = candidate;
+  }
+  return best;
+}
+
+/** Why examples/backend/dist does not hold the build of its sources, or undefined. */
+function backendStale(): string | undefined {
+  if (!existsSync(BACKEND_MAIN)) return `${relative(BACKEND_DIR, BACKEND_MAIN)} is missing`;
+  const built = statSync(BACKEND_MAIN).mtimeMs;
+  for (const input of ["src", "package.json", "package-lock.json", "tsconfig.json"]) {
+    const source = newest(join(BACKEND_DIR, input));
+    if (source && source.mtimeMs > built)
+      return `${relative(BACKEND_DIR, source.file)} is newer than the build`;
+  }
+  return undefined;
+}
+
+/** Whether process `pid` still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding a lock directory that every vitest worker of this checkout shares; waits
+ * while a live process holds it and takes over the lock of one that is gone.
+ */
+function withBuildLock<T>(fn: () => T): T {
+  const key = createHash("sha256").update(BACKEND_DIR).digest("hex").slice(0, 12);
+  const lock = join(tmpdir(), `bi-backend-build-${key}.lock`);
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : NaN);
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder))
+      rmSync(lock, { recursive: true, force: true });
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** The reason a build attempt of this process failed: the next suite does not try again. */
+let buildFailure: string | undefined;
+
+/**
+ * Makes examples/backend/dist current: `npm ci` when its node_modules is missing, then its
+ * build, when the build is missing or older than its sources. Returns why it could not, or
+ * undefined. Under CI it builds nothing: .ci/run does, and a missing build there is a bug.
+ */
+export function buildBackend(): string | undefined {
+  const why = backendStale();
+  if (!why) return undefined;
+  if (process.env.CI === "true") {
+    return `examples/backend is not built (${why}); CI builds it before the tests. Run from the repository root: ${BACKEND_BUILD_COMMAND}`;
+  }
+  if (buildFailure) return buildFailure;
+  return withBuildLock(() => {
+    const stillWhy = backendStale(); // another worker may have built it while this one waited
+    if (!stillWhy) return undefined;
+    const steps: string[][] = [];
+    if (!existsSync(join(BACKEND_DIR, "node_modules", ".package-lock.json")))
+      steps.push(["ci", "--no-audit", "--no-fund"]);
+    steps.push(["run", "build"]);
+    const started = Date.now();
+    console.warn(
+      `examples/backend: ${stillWhy}; building it for the suites that run it (${steps.map((s) => `npm ${s.join(" ")}`).join(" && ")})`,
+    );
+    for (const step of steps) {
+      const result = spawnSync("npm", step, { cwd: BACKEND_DIR, encoding: "utf8", timeout: 15 * 60_000 });
+      if (result.status !== 0) {
+        const output = `${result.stderr ?? ""}${result.stdout ?? ""}`
+          .split("\n")
+          .filter((line) => line.trim() && !/complete log|^npm error\s*$/.test(line))
+          .slice(0, 2)
+          .join(" | ");
+        buildFailure = `examples/backend is not built (${stillWhy}) and \`npm ${step.join(" ")}\` in it failed (${result.error?.message ?? `exit ${result.status}`}): ${output}`;
+        return buildFailure;
+      }
+    }
+    console.warn(`examples/backend: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return undefined;
+  });
+}
+
+/** Builds examples/backend when needed (see `buildBackend`); throws why it could not. */
+export function ensureBackendBuilt(): string {
+  const problem = buildBackend();
+  if (problem) throw new Error(problem);
   return BACKEND_MAIN;
+}
+
+/**
+ * For `describe.skipIf`: builds examples/backend when needed and returns false, or, when it
+ * cannot, prints and returns a one-line reason. Under CI a missing build fails instead.
+ */
+export function backendSkipReason(): string | false {
+  const problem = buildBackend();
+  if (!problem) return false;
+  if (process.env.CI === "true") throw new Error(problem);
+  const reason = `skipped: ${problem}`;
+  console.warn(reason);
+  return reason;
 }
 
 export interface BackendAppOptions {

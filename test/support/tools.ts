@@ -51,6 +51,17 @@ export function skipReason(...tools: string[]): string | false {
   return reason;
 }
 
+/**
+ * A reason for `skipIf` when a test needs root (uid 0), printed as one line; false as root.
+ * `.ci/run` runs as root, so these run in CI.
+ */
+export function skipUnlessRoot(what: string): string | false {
+  if (process.getuid?.() === 0) return false;
+  const reason = `skipped: ${what} needs root (uid 0, as .ci/run runs)`;
+  console.warn(reason);
+  return reason;
+}
+
 /** Whether a daemon could listen on 127.0.0.1:`port` now. */
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

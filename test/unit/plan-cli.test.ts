@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main, maskSecrets, renderTree } from "../../tools/plan";
 import { REPO_ROOT } from "../harness/stack-file";
@@ -55,7 +57,7 @@ describe("offline plan CLI", () => {
   it("says which stacks exist when none is given, and exits 2", async () => {
     const result = await plan();
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/usage: npm run plan -- <stack>[\s\S]*prod-blue/);
+    expect(result.stderr).toMatch(/usage: npm run -s plan -- <stack>[\s\S]*prod-blue/);
   });
 
   it("names the missing stack file", async () => {
@@ -269,5 +271,75 @@ describe("offline plan CLI", () => {
       "+ t:c:Parent  parent",
       "  + docker:index/network:Network  child  (name=n internal=true)",
     ]);
+  });
+});
+
+/** Reads a stream one chunk at a time with a pause after each: a reader slower than the writer. */
+async function readSlowly(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `npm <args>` from the project root, stdout and stderr through pipes. */
+function npm(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn("npm", args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, npm_config_loglevel: undefined, npm_lifecycle_event: undefined, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((done) => child.once("close", (code) => done(code)));
+  return { child, exited };
+}
+
+// The real command a user pipes: `npm run -s plan -- prod --json | jq`. It builds dist/ first when
+// it is stale (a cold build takes a minute on two busy cores), so these tests have time for that.
+describe("npm run -s plan -- prod --json through a pipe", { timeout: 600_000 }, () => {
+  it("writes one complete JSON document and nothing else to a slow reader, and exits 0", async () => {
+    const { child, exited } = npm(["run", "-s", "plan", "--", "prod", "--json"]);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const stdout = await readSlowly(child.stdout);
+    expect(await exited, stderr).toBe(0);
+    // Far past the 64 KiB a pipe holds: process.exit() used to cut it there.
+    expect(stdout.length).toBeGreaterThan(4 * 65_536);
+    const plan = JSON.parse(stdout) as {
+      stack: string;
+      resources: unknown[];
+      policy: { violations: unknown[] };
+    };
+    expect(plan.stack).toBe("prod");
+    expect(plan.resources.length).toBeGreaterThan(50);
+    expect(plan.policy.violations).toBeInstanceOf(Array);
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+  });
+
+  it("a reader that stops early ends the plan quietly, with no EPIPE trace", async () => {
+    const { child, exited } = npm(["run", "-s", "plan", "--", "prod", "--json"]);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    // The first chunk, or "" when the command ends without one (a failed build, say).
+    const first = await new Promise<string>((done) => {
+      child.stdout.once("data", (c: Buffer) => done(String(c)));
+      child.stdout.once("close", () => done(""));
+    });
+    child.stdout.destroy(); // like `| head -c 100`
+    expect(first.startsWith("{"), stderr).toBe(true);
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+  });
+
+  it("without -s, says on stderr that npm's banner went to stdout first", async () => {
+    const { child, exited } = npm(["run", "plan", "--", "nosuch", "--json"]);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const stdout = await readSlowly(child.stdout);
+    expect(await exited).toBe(2);
+    expect(stdout).toMatch(/^\s*> backend-infra@.* plan\n/);
+    expect(stderr).toContain("npm printed its banner on stdout");
+    expect(stderr).toContain("npm run -s plan -- <stack> --json");
   });
 });

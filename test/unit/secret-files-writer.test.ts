@@ -4,6 +4,7 @@ import { lstatSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WRITER_SCRIPT, secretFilesCommand, secretFilesInput } from "../../renderers/secret-files-writer";
+import { skipUnlessRoot } from "../support/tools";
 
 /** Runs the writer's script the way the container does (`node -e SCRIPT DIR OWNER`), on a local dir. */
 function runWriter(dir: string, owner: string, files: Record<string, string>) {
@@ -14,6 +15,8 @@ function runWriter(dir: string, owner: string, files: Record<string, string>) {
 }
 
 const asRoot = process.getuid?.() === 0;
+/** The tests that chown or check symlinks as the container does: root only, and they say so. */
+const needsRoot = skipUnlessRoot("chowning the secret files");
 
 describe("secret files writer: the script", () => {
   it("writes each file mode 0400, replaces changed ones, removes undeclared ones, leaves the directory 0500", () => {
@@ -36,7 +39,7 @@ describe("secret files writer: the script", () => {
     expect(readdirSync(dir)).toEqual(["database-url"]);
   });
 
-  it.skipIf(!asRoot)("chowns the files and the directory to the reader", () => {
+  it.skipIf(needsRoot)("chowns the files and the directory to the reader", () => {
     const dir = mkdtempSync(join(tmpdir(), "bi-secrets-"));
     const result = runWriter(dir, "1000:1000", { "database-url": "x" });
     expect(result.status, result.stderr).toBe(0);
@@ -44,7 +47,7 @@ describe("secret files writer: the script", () => {
     expect(lstatSync(dir)).toMatchObject({ uid: 1000, gid: 1000 });
   });
 
-  it.skipIf(!asRoot)("does not follow a symlink planted at its temporary name", () => {
+  it.skipIf(needsRoot)("does not follow a symlink planted at its temporary name", () => {
     const dir = mkdtempSync(join(tmpdir(), "bi-secrets-"));
     const target = join(mkdtempSync(join(tmpdir(), "bi-secrets-target-")), "victim");
     writeFileSync(target, "keep");

@@ -2,7 +2,7 @@
  * The edge's switch lock (tools/switch-lock.ts), its sh scripts run for real, concurrently, on a
  * temp directory, as they run in the edge container.
  */
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LOCK_SCRIPT, UNLOCK_SCRIPT, withSwitchLock } from "../../tools/switch-lock";
@@ -27,6 +27,13 @@ const transport: RuntimeTransport = {
   },
 };
 
+/** A one-shot event: `fired` resolves once `fire()` was called. */
+function signal(): { fire: () => void; fired: Promise<void> } {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return { fire, fired };
+}
+
 const aged = (path: string, seconds: number) => {
   const then = new Date(Date.now() - seconds * 1000);
   utimesSync(path, then, then);
@@ -50,39 +57,61 @@ describe("withSwitchLock", () => {
     const lock = join(dir, "serial.lock");
     const events: string[] = [];
     const lines: string[] = [];
-    const run = (name: string, ms: number) =>
-      withSwitchLock(
-        transport,
-        lock,
-        async () => {
-          events.push(`${name} start`);
-          await new Promise((resolve) => setTimeout(resolve, ms));
-          events.push(`${name} end`);
+    // Each step waits for what the other side was seen to do, never for a length of time: the
+    // first holds the lock until the second has said it waits for it.
+    const firstHolds = signal();
+    const secondWaits = signal();
+    const first = withSwitchLock(transport, lock, async () => {
+      events.push("first start");
+      firstHolds.fire();
+      await secondWaits.fired;
+      events.push("first end");
+    });
+    await firstHolds.fired;
+    const second = withSwitchLock(
+      transport,
+      lock,
+      async () => {
+        events.push("second start");
+        events.push("second end");
+      },
+      {
+        log: (line) => {
+          lines.push(line);
+          if (line.startsWith("waiting for another traffic switch")) secondWaits.fire();
         },
-        { log: (line) => lines.push(line) },
-      );
-    const first = run("first", 1500);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await Promise.all([first, run("second", 10)]);
+      },
+    );
+    // A second that does not wait must fail the order below, not leave the first holding forever.
+    void second.then(secondWaits.fire, secondWaits.fire);
+    await Promise.all([first, second]);
     expect(events).toEqual(["first start", "first end", "second start", "second end"]);
     expect(lines[0]).toMatch(/^waiting for another traffic switch to finish \(.+, last seen \d{4}-/);
   });
 
   it("a holder that outlives the TTL keeps its lock: it refreshes it", async () => {
     const lock = join(dir, "refreshed.lock");
+    const holding = signal();
+    const done = signal();
     const holder = withSwitchLock(
       transport,
       lock,
-      () => new Promise((resolve) => setTimeout(resolve, 3500)),
-      {
-        ttlSeconds: 2,
-        refreshSeconds: 0.5,
+      async () => {
+        holding.fire();
+        await done.fired;
       },
+      { ttlSeconds: 60, refreshSeconds: 0.2 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 2800)); // past the TTL, still running
+    await holding.fired;
+    // Ten minutes without a refresh would make it abandoned (the next test takes such a lock
+    // over); the holder is alive, so its next refresh makes the lock current again.
+    aged(lock, 600);
+    const agedAt = statSync(lock).mtimeMs;
+    while (statSync(lock).mtimeMs === agedAt) await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(
-      withSwitchLock(transport, lock, () => Promise.resolve(), { ttlSeconds: 2, waitSeconds: 0 }),
+      withSwitchLock(transport, lock, () => Promise.resolve(), { ttlSeconds: 60, waitSeconds: 0 }),
     ).rejects.toThrow(/another traffic switch holds/);
+    done.fire();
     await holder;
     expect(existsSync(lock)).toBe(false);
   });
