@@ -9,19 +9,24 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_ROOT } from "../lib/project-root";
+import { shellQuote } from "../lib/shell-quote";
 
 /** The reload CLI as run from the project directory (Pulumi runs the built program from there). */
 export const CONFIG_RELOAD_CLI = "node dist/tools/config-reload.js";
 
 export type ReloadedService = "haproxy" | "prometheus" | "alertmanager";
 
-/** The exact CLI invocation for a container (files and secrets go on stdin, never in argv). */
+/**
+ * The exact CLI invocation for a container (files and secrets go on stdin, never in argv).
+ * `authHeaderFile`: the file in the container with the Authorization header its /metrics needs.
+ */
 export function configReloadCommand(
   service: ReloadedService,
   container: string,
-  cli = CONFIG_RELOAD_CLI,
+  options: { cli?: string; authHeaderFile?: string } = {},
 ): string {
-  return `${cli} --service ${service} --docker-container '${container.replace(/'/g, `'\\''`)}'`;
+  const auth = options.authHeaderFile ? ` --auth-header-file ${shellQuote(options.authHeaderFile)}` : "";
+  return `${options.cli ?? CONFIG_RELOAD_CLI} --service ${service} --docker-container ${shellQuote(container)}${auth}`;
 }
 
 export interface ConfigReloadArgs {
@@ -33,6 +38,11 @@ export interface ConfigReloadArgs {
   files: { file: string; content: pulumi.Input<string> }[];
   /** Docker engine (`unix://`, `ssh://`, `tcp://`), passed as DOCKER_HOST. */
   dockerHost: string;
+  /**
+   * Prometheus / Alertmanager behind a web config: the file in the container holding the
+   * Authorization header the reload's /metrics reads send. Unset: no login.
+   */
+  authHeaderFile?: string;
 }
 
 /** Creates the reload command; its stdout resolves once the container runs exactly these files. */
@@ -41,7 +51,9 @@ export function configReload(
   args: ConfigReloadArgs,
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
-  const cmd = pulumi.output(args.container).apply((c) => configReloadCommand(args.service, c));
+  const cmd = pulumi
+    .output(args.container)
+    .apply((c) => configReloadCommand(args.service, c, { authHeaderFile: args.authHeaderFile }));
   const stdin = pulumi
     .all(args.files.map((f) => f.content))
     .apply((contents) =>

@@ -254,6 +254,9 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       alertmanagerUrl: monitoring.alertmanagerUrl,
       grafanaAdminUser: monitoring.grafanaAdminUser,
       grafanaAdminPassword: monitoring.grafanaAdminPassword,
+      // basic auth for Prometheus and Alertmanager (every endpoint needs it)
+      operatorUser: monitoring.operatorUser,
+      operatorPassword: monitoring.operatorPassword,
       containers: monitoring.containers,
     };
   } else {

@@ -14,6 +14,13 @@
  * Alertmanager's files reloads them in place (components/config-reload.ts: promtool / amtool
  * check, then SIGHUP); Grafana and blackbox are replaced.
  *
+ * Prometheus and Alertmanager require HTTP basic auth on every endpoint (exporter-toolkit web
+ * config, `--web.config.file`), one generated user per client (MONITORING_WEB_USERS). Clients
+ * inside their containers (healthchecks, config reloads) read an Authorization header file there,
+ * so no password is in `docker inspect` or on a command line outside the container; Prometheus
+ * reads its own password from a file (`password_file`), Grafana's is in its provisioned
+ * datasource. Operators get theirs from the stack outputs (monitoring.operatorUser/Password).
+ *
  * All configs come from the pure renderers in renderers/ - the same text the L4/L5 tests check.
  */
 import * as docker from "@pulumi/docker";
@@ -30,6 +37,7 @@ import {
 } from "../renderers/grafana-provisioning";
 import { renderBlackboxConfig } from "../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../renderers/prometheus-config";
+import { authenticatedGet, renderBasicAuthHeader, renderWebConfig } from "../renderers/web-config";
 import { COLOURS, type Colour } from "../config/keys";
 import { configReload } from "./config-reload";
 import { ServiceContainer } from "./service-container";
@@ -54,6 +62,40 @@ export const MONITORING_HEALTH_PATHS = {
   postgresExporter: "/",
   redisExporter: "/health",
   blackbox: "/-/healthy",
+} as const;
+
+/**
+ * The basic auth users of Prometheus's and Alertmanager's web configs, one per client, each
+ * with its own generated password.
+ */
+export const MONITORING_WEB_USERS = {
+  /** Prometheus: alerts to Alertmanager, its scrapes of itself and of Alertmanager, its container's healthcheck and reloads. */
+  prometheus: "prometheus",
+  /** Alertmanager's container: its healthcheck and reloads (Alertmanager only). */
+  alertmanager: "alertmanager",
+  /** Grafana's Prometheus datasource (Prometheus only). */
+  grafana: "grafana",
+  /** People, runbooks and tools through the stack outputs (both). */
+  operator: "operator",
+} as const;
+
+/**
+ * The auth files in each container, next to its config: the in-place reload writes every file
+ * of a service as the owner of one directory.
+ */
+export const MONITORING_AUTH_FILES = {
+  prometheus: {
+    webConfig: "/etc/prometheus/web.yml",
+    /** The `prometheus` user's password (prometheus.yml's `password_file`). */
+    password: "/etc/prometheus/web-password",
+    /** `Authorization: Basic ...` of the `prometheus` user, for probes in the container. */
+    probeHeader: "/etc/prometheus/web-probe-header",
+  },
+  alertmanager: {
+    webConfig: "/etc/alertmanager/web.yml",
+    /** `Authorization: Basic ...` of the `alertmanager` user, for probes in the container. */
+    probeHeader: "/etc/alertmanager/web-probe-header",
+  },
 } as const;
 
 /** Where the admin UIs are published on the docker host (127.0.0.1 only). */
@@ -125,20 +167,22 @@ export interface MonitoringArgs {
   };
 }
 
+const healthUrl = (service: keyof typeof MONITORING_PORTS) =>
+  `http://127.0.0.1:${MONITORING_PORTS[service]}${MONITORING_HEALTH_PATHS[service]}`;
+const healthTiming = { intervalSeconds: 15, timeoutSeconds: 5, startPeriodSeconds: 30, retries: 3 };
+
 const wgetHealth = (service: keyof typeof MONITORING_PORTS) => ({
-  test: [
-    "CMD",
-    "wget",
-    "-q",
-    "-O",
-    "/dev/null",
-    `http://127.0.0.1:${MONITORING_PORTS[service]}${MONITORING_HEALTH_PATHS[service]}`,
-  ],
-  intervalSeconds: 15,
-  timeoutSeconds: 5,
-  startPeriodSeconds: 30,
-  retries: 3,
+  test: ["CMD", "wget", "-q", "-O", "/dev/null", healthUrl(service)],
+  ...healthTiming,
 });
+
+/**
+ * The healthcheck test of Prometheus or Alertmanager: a shell in the container reads the
+ * Authorization header from its file, so `docker inspect` shows the command but no password.
+ */
+export function monitoringAuthHealthTest(service: "prometheus" | "alertmanager"): string[] {
+  return ["CMD-SHELL", authenticatedGet(healthUrl(service), MONITORING_AUTH_FILES[service].probeHeader)];
+}
 
 export class Monitoring extends pulumi.ComponentResource {
   /** http://127.0.0.1:9090 on the docker host. */
@@ -153,6 +197,10 @@ export class Monitoring extends pulumi.ComponentResource {
   /** Container names by service, for runbooks. */
   readonly containers: Record<keyof typeof MONITORING_PORTS, pulumi.Output<string>>;
   readonly prometheusDataVolume: pulumi.Output<string>;
+  /** The basic auth user for people and runbooks on Prometheus and Alertmanager. */
+  readonly operatorUser: pulumi.Output<string>;
+  /** Its generated password (secret). */
+  readonly operatorPassword: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("backend-infra:monitoring:Monitoring", name, {}, opts);
@@ -186,6 +234,33 @@ export class Monitoring extends pulumi.ComponentResource {
     const alertmanagerData = volume("alertmanager-data");
     const grafanaData = volume("grafana-data");
     this.prometheusDataVolume = prometheusData.name;
+
+    // ---- web auth: one generated password per client of Prometheus and Alertmanager ----
+    const webPassword = (user: keyof typeof MONITORING_WEB_USERS) =>
+      new random.RandomPassword(
+        `${name}-web-${user}-password`,
+        // Letters and digits: safe in a header, a YAML scalar and Grafana's $-expanding provisioning.
+        { length: 32, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
+        { parent: this },
+      );
+    const web = {
+      prometheus: webPassword("prometheus"),
+      alertmanager: webPassword("alertmanager"),
+      grafana: webPassword("grafana"),
+      operator: webPassword("operator"),
+    };
+    const U = MONITORING_WEB_USERS;
+    // Secret: a bcrypt hash can be brute-forced offline.
+    const webConfig = (users: (keyof typeof MONITORING_WEB_USERS)[]) =>
+      pulumi.secret(
+        pulumi
+          .all(users.map((u) => web[u].bcryptHash))
+          .apply((hashes) =>
+            renderWebConfig({ users: Object.fromEntries(users.map((u, i) => [U[u], hashes[i]])) }),
+          ),
+      );
+    const probeHeader = (user: "prometheus" | "alertmanager") =>
+      pulumi.secret(web[user].result.apply((password) => renderBasicAuthHeader(U[user], password)));
 
     // ---- exporters ----
     // node_exporter reads the host's /proc and /sys read-only. The host root is NOT mounted (it
@@ -325,7 +400,12 @@ export class Monitoring extends pulumi.ComponentResource {
           }),
         ),
     );
-    const alertmanagerFiles = [{ file: "/etc/alertmanager/alertmanager.yml", content: alertmanagerYml }];
+    const amAuth = MONITORING_AUTH_FILES.alertmanager;
+    const alertmanagerFiles = [
+      { file: "/etc/alertmanager/alertmanager.yml", content: alertmanagerYml },
+      { file: amAuth.webConfig, content: webConfig(["prometheus", "alertmanager", "operator"]) },
+      { file: amAuth.probeHeader, content: probeHeader("alertmanager") },
+    ];
     const alertmanager = new ServiceContainer(
       `${name}-alertmanager`,
       {
@@ -338,10 +418,12 @@ export class Monitoring extends pulumi.ComponentResource {
           "--config.file=/etc/alertmanager/alertmanager.yml",
           "--storage.path=/alertmanager",
           `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
+          `--web.config.file=${amAuth.webConfig}`,
           // A single instance: no gossip cluster listener.
           "--cluster.listen-address=",
         ],
-        writableRootfsReason: "uploads the rendered alertmanager.yml (receiver URLs are secrets)",
+        writableRootfsReason:
+          "uploads the rendered alertmanager.yml (receiver URLs are secrets) and its web auth files",
         uploads: alertmanagerFiles,
         uploadsAppliedInPlace: true,
         volumes: [{ volumeName: alertmanagerData.name, containerPath: "/alertmanager" }],
@@ -352,7 +434,7 @@ export class Monitoring extends pulumi.ComponentResource {
             ip: "127.0.0.1",
           },
         ],
-        healthcheck: wgetHealth("alertmanager"),
+        healthcheck: { test: monitoringAuthHealthTest("alertmanager"), ...healthTiming },
         networks: [{ name: args.networks.monitoring, aliases: ["alertmanager"] }],
         labels,
       },
@@ -363,6 +445,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const edgeTarget: pulumi.Output<string | undefined> = args.edge
       ? pulumi.interpolate`${args.edge.host}:${args.edge.metricsPort}`
       : pulumi.output<string | undefined>(undefined);
+    const promAuth = MONITORING_AUTH_FILES.prometheus;
     const prometheusYml = edgeTarget.apply((edge: string | undefined) =>
       renderPrometheusConfig({
         environment: args.environment,
@@ -384,6 +467,7 @@ export class Monitoring extends pulumi.ComponentResource {
           healthUrl: `http://backend-${colour}:${args.backendPort}/health`,
         })),
         publicUrl: args.publicUrl,
+        auth: { username: U.prometheus, passwordFile: promAuth.password },
       }),
     );
     const prometheusFiles = [
@@ -394,6 +478,9 @@ export class Monitoring extends pulumi.ComponentResource {
           .all([args.traffic.active, args.traffic.canaryPercent])
           .apply(([active, canaryPercent]) => renderAlertRules({ traffic: { active, canaryPercent } })),
       },
+      { file: promAuth.webConfig, content: webConfig(["prometheus", "grafana", "operator"]) },
+      { file: promAuth.password, content: pulumi.secret(web.prometheus.result) },
+      { file: promAuth.probeHeader, content: probeHeader("prometheus") },
     ];
     const prometheus = new ServiceContainer(
       `${name}-prometheus`,
@@ -408,8 +495,9 @@ export class Monitoring extends pulumi.ComponentResource {
           "--storage.tsdb.path=/prometheus",
           `--storage.tsdb.retention.time=${cfg.retentionDays}d`,
           `--web.listen-address=:${MONITORING_PORTS.prometheus}`,
+          `--web.config.file=${promAuth.webConfig}`,
         ],
-        writableRootfsReason: "uploads the rendered prometheus.yml and alert rules",
+        writableRootfsReason: "uploads the rendered prometheus.yml, alert rules and web auth files",
         uploads: prometheusFiles,
         uploadsAppliedInPlace: true,
         volumes: [{ volumeName: prometheusData.name, containerPath: "/prometheus" }],
@@ -420,7 +508,7 @@ export class Monitoring extends pulumi.ComponentResource {
             ip: "127.0.0.1",
           },
         ],
-        healthcheck: wgetHealth("prometheus"),
+        healthcheck: { test: monitoringAuthHealthTest("prometheus"), ...healthTiming },
         // Monitoring only: the slots' replicas and the edge join it (with the slot aliases), so
         // Prometheus scrapes them there and shares no network with the application's traffic.
         networks: [{ name: args.networks.monitoring, aliases: ["prometheus"] }],
@@ -441,6 +529,7 @@ export class Monitoring extends pulumi.ComponentResource {
         containerId: alertmanager.container.id,
         files: alertmanagerFiles,
         dockerHost: args.dockerHost,
+        authHeaderFile: amAuth.probeHeader,
       },
       { parent: this },
     );
@@ -452,6 +541,7 @@ export class Monitoring extends pulumi.ComponentResource {
         containerId: prometheus.container.id,
         files: prometheusFiles,
         dockerHost: args.dockerHost,
+        authHeaderFile: promAuth.probeHeader,
       },
       { parent: this },
     );
@@ -485,14 +575,19 @@ export class Monitoring extends pulumi.ComponentResource {
           `GF_SERVER_HTTP_PORT=${MONITORING_PORTS.grafana}`,
           "GF_LOG_MODE=console",
         ],
-        writableRootfsReason: "uploads the provisioned datasource and dashboards",
+        writableRootfsReason: "uploads the provisioned datasource (with its Prometheus login) and dashboards",
         uploads: [
           {
             file: "/etc/grafana/provisioning/datasources/prometheus.yaml",
-            content: renderGrafanaDatasources({
-              prometheusUrl: `http://${address("prometheus")}`,
-              scrapeIntervalSeconds: cfg.scrapeIntervalSeconds,
-            }),
+            content: pulumi.secret(
+              web.grafana.result.apply((password) =>
+                renderGrafanaDatasources({
+                  prometheusUrl: `http://${address("prometheus")}`,
+                  scrapeIntervalSeconds: cfg.scrapeIntervalSeconds,
+                  basicAuth: { user: U.grafana, password },
+                }),
+              ),
+            ),
           },
           {
             file: "/etc/grafana/provisioning/dashboards/backend-infra.yaml",
@@ -517,6 +612,8 @@ export class Monitoring extends pulumi.ComponentResource {
     this.prometheusUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.prometheus}`);
     this.alertmanagerUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.alertmanager}`);
     this.grafanaUrl = pulumi.output(`http://127.0.0.1:${MONITORING_HOST_PORTS.grafana}`);
+    this.operatorUser = pulumi.output(U.operator);
+    this.operatorPassword = pulumi.secret(web.operator.result);
     this.containers = {
       prometheus: prometheus.containerName,
       alertmanager: alertmanager.containerName,
@@ -535,6 +632,8 @@ export class Monitoring extends pulumi.ComponentResource {
       grafanaAdminPassword: this.grafanaAdminPassword,
       containers: this.containers,
       prometheusDataVolume: this.prometheusDataVolume,
+      operatorUser: this.operatorUser,
+      operatorPassword: this.operatorPassword,
     });
   }
 }

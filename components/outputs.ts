@@ -49,6 +49,9 @@ export interface EnvStackOutputs {
         grafanaUrl: Out<string>;
         alertmanagerUrl: Out<string>;
         grafanaAdminPassword: Out<string>;
+        /** Basic auth user and password for Prometheus and Alertmanager (both require a login). */
+        operatorUser: Out<string>;
+        operatorPassword: Out<string>;
         [extra: string]: unknown;
       }
     | { enabled: false };
@@ -100,6 +103,7 @@ export const SECRET_OUTPUTS = [
   "postgres.monitorPassword",
   "redis.password",
   "monitoring.grafanaAdminPassword",
+  "monitoring.operatorPassword",
 ] as const;
 
 export const SLOT_OUTPUT_CONTRACT = ["environment", "slot", "image", "containers", "upstream"] as const;

@@ -15,11 +15,23 @@ export interface GrafanaDatasourceInput {
   prometheusUrl: string;
   /** Prometheus scrape interval in seconds (Grafana's minimum step). */
   scrapeIntervalSeconds: number;
+  /**
+   * Prometheus's basic auth user for Grafana (its web config requires one). The password goes
+   * into `secureJsonData`, which Grafana stores encrypted: the rendered file is a secret.
+   */
+  basicAuth: { user: string; password: string };
 }
 
 export function renderGrafanaDatasources(input: GrafanaDatasourceInput): string {
   if (!/^https?:\/\/\S+$/.test(input.prometheusUrl))
     throw new Error(`grafana datasource: prometheusUrl must be an http(s) URL, got "${input.prometheusUrl}"`);
+  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(input.basicAuth.user))
+    throw new Error(`grafana datasource: basicAuth.user must be a user name, got "${input.basicAuth.user}"`);
+  // Grafana expands $VAR in provisioning files: a `$` in the password would be replaced.
+  if (input.basicAuth.password === "" || /[$\r\n]/.test(input.basicAuth.password))
+    throw new Error(
+      `grafana datasource: basicAuth.password for ${input.basicAuth.user} must be non-empty, one line, without "$"`,
+    );
   const config = {
     apiVersion: 1,
     // Names to delete: none. Provisioning updates the one datasource below by uid; a datasource
@@ -34,7 +46,10 @@ export function renderGrafanaDatasources(input: GrafanaDatasourceInput): string 
         url: input.prometheusUrl,
         isDefault: true,
         editable: false,
+        basicAuth: true,
+        basicAuthUser: input.basicAuth.user,
         jsonData: { timeInterval: `${input.scrapeIntervalSeconds}s`, httpMethod: "POST" },
+        secureJsonData: { basicAuthPassword: input.basicAuth.password },
       },
     ],
   };

@@ -73,6 +73,13 @@ export interface PrometheusConfigInput {
   backendSlots: BackendSlot[];
   /** Public URL probed through the edge (HTTPS: certificate expiry is measured too). */
   publicUrl?: string;
+  /**
+   * Basic auth Prometheus sends to Alertmanager (alerts) and on its `prometheus` and
+   * `alertmanager` scrape jobs: both run with a web config that requires it. The password is
+   * read from `passwordFile` at each request, so it is never in prometheus.yml. Unset: no auth
+   * (daemons without a web config).
+   */
+  auth?: { username: string; passwordFile: string };
 }
 
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
@@ -111,6 +118,10 @@ function checkInput(input: PrometheusConfigInput): void {
   }
   if (input.publicUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(input.publicUrl))
     problems.push(`publicUrl: expected an http(s) URL, got "${input.publicUrl}"`);
+  if (input.auth && !/^[a-z][a-z0-9_-]{0,31}$/.test(input.auth.username))
+    problems.push(`auth.username: expected a user name (letters, digits, _ -), got "${input.auth.username}"`);
+  if (input.auth && !/^\/[A-Za-z0-9._/-]+$/.test(input.auth.passwordFile))
+    problems.push(`auth.passwordFile: expected an absolute path, got "${input.auth.passwordFile}"`);
   if ((input.backendSlots.some((s) => s.healthUrl) || input.publicUrl) && !input.targets.blackbox)
     problems.push("targets.blackbox: required when health URLs or a public URL are probed");
   if (problems.length > 0)
@@ -134,8 +145,11 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
   checkInput(input);
   const interval = `${input.scrapeIntervalSeconds}s`;
   const t = input.targets;
-  const jobs: Record<string, unknown>[] = [staticJob(JOBS.prometheus, t.prometheus)];
-  if (t.alertmanager) jobs.push(staticJob(JOBS.alertmanager, t.alertmanager));
+  const basicAuth = input.auth
+    ? { basic_auth: { username: input.auth.username, password_file: input.auth.passwordFile } }
+    : {};
+  const jobs: Record<string, unknown>[] = [staticJob(JOBS.prometheus, t.prometheus, basicAuth)];
+  if (t.alertmanager) jobs.push(staticJob(JOBS.alertmanager, t.alertmanager, basicAuth));
   if (t.node) jobs.push(staticJob(JOBS.node, t.node));
   if (t.postgres) jobs.push(staticJob(JOBS.postgres, t.postgres));
   if (t.redis) jobs.push(staticJob(JOBS.redis, t.redis));
@@ -210,7 +224,9 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     rule_files: input.ruleFiles,
     alerting: {
       alertmanagers:
-        input.alertmanagers.length > 0 ? [{ static_configs: [{ targets: input.alertmanagers }] }] : [],
+        input.alertmanagers.length > 0
+          ? [{ static_configs: [{ targets: input.alertmanagers }], ...basicAuth }]
+          : [],
     },
     scrape_configs: jobs,
   };

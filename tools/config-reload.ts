@@ -4,9 +4,14 @@
  * Services: the edge (HAProxy), Prometheus, Alertmanager.
  *
  *   node dist/tools/config-reload.js --service S --docker-container NAME [--docker-host H] \
- *       [--admin-tcp HOST:PORT] [--state-file P] [--metrics-url URL] [--wait-seconds N] < files.json
+ *       [--admin-tcp HOST:PORT] [--state-file P] [--metrics-url URL] [--auth-header-file P] \
+ *       [--wait-seconds N] < files.json
  *   node dist/tools/config-reload.js --service S --pid PID [--socket PATH | --tcp HOST:PORT] \
- *       [--state-file P] [--metrics-url URL] < files.json                      (a local process, tests)
+ *       [--state-file P] [--metrics-url URL] [--auth-header-file P] < files.json (a local process, tests)
+ *
+ * --auth-header-file: Prometheus and Alertmanager behind a web config answer /metrics only with
+ * a login: a file next to the service (in its container) holding `Authorization: Basic ...`,
+ * read there, so the password is on no command line (renderers/web-config.ts).
  *
  * files.json on stdin (stdin, not argv: files may hold keys and webhook secrets), the main config
  * first: {"files": [{"path": "/usr/local/etc/haproxy/haproxy.cfg", "content": "..."}, ...]}
@@ -118,6 +123,14 @@ export async function workerPid(runtime: RuntimeTransport): Promise<number> {
   return Number(match[1]);
 }
 
+/**
+ * Prints the page at "$1". "$2", when not empty, is a file holding the request's Authorization
+ * header: read by the shell next to the service, it reaches wget without passing through this
+ * CLI's or `docker exec`'s arguments.
+ */
+export const FETCH_SCRIPT =
+  'set -eu; if [ -n "${2:-}" ]; then h=$(cat "$2"); exec wget -q -O - --header "$h" "$1"; fi; exec wget -q -O - "$1"';
+
 /** One sample of a Prometheus-format metric page; NaN when absent. */
 export function metricValue(page: string, name: string): number {
   const match = new RegExp(`^${name} (\\S+)$`, "m").exec(page);
@@ -142,8 +155,9 @@ function metricsProfile(
   host: ServiceHost,
   service: "prometheus" | "alertmanager",
   metricsUrl: string,
+  authHeaderFile = "",
 ): Profile {
-  const page = () => host.script('set -eu; wget -q -O - "$1"', [metricsUrl]);
+  const page = () => host.script(FETCH_SCRIPT, [metricsUrl, authHeaderFile]);
   return {
     check: (cfg) =>
       service === "prometheus"
@@ -249,6 +263,8 @@ export interface ReloadTarget {
   stateFile?: string;
   /** Prometheus / Alertmanager: their /metrics URL as seen from the host's shell. */
   metricsUrl?: string;
+  /** Prometheus / Alertmanager behind a web config: the host's file with the Authorization header. */
+  authHeaderFile?: string;
 }
 
 export async function reloadService(
@@ -276,6 +292,7 @@ export async function reloadService(
       target.host,
       target.service,
       target.metricsUrl ?? DEFAULT_METRICS_URL[target.service],
+      target.authHeaderFile,
     );
   }
   return applyAndReload(target.service, target.host, profile, files, options);
@@ -362,6 +379,7 @@ export interface CliOptions {
   waitSeconds: number;
   stateFile?: string;
   metricsUrl?: string;
+  authHeaderFile?: string;
   /** A container, or a local process. */
   docker?: { container: string; dockerHost?: string; adminTcp?: string };
   local?: { pid: number; runtime?: RuntimeTransport };
@@ -381,6 +399,7 @@ export function parseCli(argv: string[]): CliOptions {
       tcp: { type: "string" },
       "state-file": { type: "string" },
       "metrics-url": { type: "string" },
+      "auth-header-file": { type: "string" },
       "wait-seconds": { type: "string" },
     },
   });
@@ -402,18 +421,24 @@ export function parseCli(argv: string[]): CliOptions {
   if (metricsUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(metricsUrl)) {
     throw new UsageError(`--metrics-url: expected an http(s) URL, got ${JSON.stringify(metricsUrl)}`);
   }
+  const authHeaderFile = values["auth-header-file"];
+  if (authHeaderFile !== undefined && !/^\/[A-Za-z0-9._/-]+$/.test(authHeaderFile)) {
+    throw new UsageError(
+      `--auth-header-file: expected an absolute path of letters, digits, . _ - /, got ${JSON.stringify(authHeaderFile)}`,
+    );
+  }
   if (service !== "haproxy" && (values.socket || values.tcp || values["admin-tcp"] || stateFile)) {
     throw new UsageError("--socket, --tcp, --admin-tcp and --state-file are for --service haproxy");
   }
-  if (service === "haproxy" && metricsUrl)
-    throw new UsageError("--metrics-url is for prometheus and alertmanager");
+  if (service === "haproxy" && (metricsUrl || authHeaderFile))
+    throw new UsageError("--metrics-url and --auth-header-file are for prometheus and alertmanager");
 
   const container = values["docker-container"];
   const pid = values.pid;
   if ((container === undefined) === (pid === undefined)) {
     throw new UsageError("give exactly one of --docker-container NAME or --pid PID (a local process)");
   }
-  const common = { service, waitSeconds: Number(wait), stateFile, metricsUrl };
+  const common = { service, waitSeconds: Number(wait), stateFile, metricsUrl, authHeaderFile };
   if (container !== undefined) {
     if (values.socket || values.tcp)
       throw new UsageError("--socket/--tcp are for a local HAProxy, not --docker-container");
@@ -439,7 +464,7 @@ export function parseCli(argv: string[]): CliOptions {
 
 /** The target for the parsed options; a container's file steps run as the owner of the main config's directory. */
 export function targetFor(cli: CliOptions, files: ConfigFile[]): ReloadTarget {
-  const { service, stateFile, metricsUrl } = cli;
+  const { service, stateFile, metricsUrl, authHeaderFile } = cli;
   if (cli.docker) {
     const { container, dockerHost, adminTcp } = cli.docker;
     return {
@@ -448,10 +473,18 @@ export function targetFor(cli: CliOptions, files: ConfigFile[]): ReloadTarget {
       runtime: service === "haproxy" ? dockerTransport(container, adminTcp, dockerHost) : undefined,
       stateFile,
       metricsUrl,
+      authHeaderFile,
     };
   }
   const local = cli.local as { pid: number; runtime?: RuntimeTransport };
-  return { service, host: localServiceHost(local.pid), runtime: local.runtime, stateFile, metricsUrl };
+  return {
+    service,
+    host: localServiceHost(local.pid),
+    runtime: local.runtime,
+    stateFile,
+    metricsUrl,
+    authHeaderFile,
+  };
 }
 
 function readStdin(): Promise<string> {

@@ -21,6 +21,7 @@ import type { PulumiSession } from "./pulumi-session";
 import { NAME_PREFIX } from "./stacks";
 
 const PROMETHEUS = "http://127.0.0.1:9090";
+const ALERTMANAGER = "http://127.0.0.1:9093";
 const EDGE_PUBLIC_PORTS = [8080, 8443];
 
 interface EnvOutputs {
@@ -30,7 +31,14 @@ interface EnvOutputs {
   postgres: { container: string; image: string; password: string };
   redis: { container: string; appPassword: string };
   backups: { runnerContainer: string };
+  monitoring: { operatorUser: string; operatorPassword: string; containers: Record<string, string> };
 }
+
+/** The operator's login (basic auth) for Prometheus and Alertmanager, from the stack outputs. */
+let operatorAuth: Record<string, string> = {};
+const basicAuth = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+});
 
 /** Whether `host:port` accepts a TCP connection from a fresh container on `network`. */
 async function reachable(network: string, image: string, host: string, port: number): Promise<boolean> {
@@ -65,7 +73,7 @@ function ipOn(container: string, network: string): string {
 }
 
 async function prometheus(path: string): Promise<unknown> {
-  const r = await httpsGet(`${PROMETHEUS}${path}`);
+  const r = await httpsGet(`${PROMETHEUS}${path}`, 5000, operatorAuth);
   if (r.status !== 200) throw new Error(`Prometheus ${path}: ${r.status} ${r.body.slice(0, 200)}`);
   return (JSON.parse(r.body) as { data: unknown }).data;
 }
@@ -73,6 +81,7 @@ async function prometheus(path: string): Promise<unknown> {
 export async function acceptanceChecks(session: PulumiSession, checks: Checks): Promise<void> {
   const out = JSON.parse(readFileSync(join(session.paths.engineDir, "outputs.json"), "utf8")) as EnvOutputs;
   const containers = deployedContainers(NAME_PREFIX);
+  operatorAuth = basicAuth(out.monitoring.operatorUser, out.monitoring.operatorPassword);
 
   await checks.check(`every container is healthy (${containers.length})`, async () => {
     const unhealthy = () => containers.map(inspect).filter((c) => !c.running || c.health !== "healthy");
@@ -178,6 +187,43 @@ export async function acceptanceChecks(session: PulumiSession, checks: Checks): 
       }
       if (wrong.length) throw new Error(wrong.join("; "));
       return "reachable from data; not from edge or app, by name or address";
+    },
+  );
+
+  await checks.check(
+    "Prometheus and Alertmanager: 401 without a login or with a wrong one, 200 as the operator; no password in docker inspect",
+    async () => {
+      const problems: string[] = [];
+      const paths: [string, string[]][] = [
+        [PROMETHEUS, ["/-/healthy", "/-/ready", "/metrics", "/api/v1/alerts"]],
+        [ALERTMANAGER, ["/-/healthy", "/-/ready", "/metrics", "/api/v2/status"]],
+      ];
+      for (const [base, list] of paths) {
+        for (const path of list) {
+          const none = await httpsGet(`${base}${path}`);
+          const wrong = await httpsGet(
+            `${base}${path}`,
+            5000,
+            basicAuth(out.monitoring.operatorUser, "wrong"),
+          );
+          const right = await httpsGet(`${base}${path}`, 5000, operatorAuth);
+          const got = [none.status, wrong.status, right.status].join("/");
+          if (got !== "401/401/200") problems.push(`${base}${path}: ${got} (expected 401/401/200)`);
+        }
+      }
+      // The healthchecks read a header file in the container: neither a password nor its
+      // base64 in what docker inspect shows (config, healthcheck, env, labels).
+      const secrets = [out.monitoring.operatorPassword, operatorAuth.authorization.slice("Basic ".length)];
+      for (const service of ["prometheus", "alertmanager", "grafana"]) {
+        const name = out.monitoring.containers[service];
+        const raw = runQuick("docker", ["inspect", name]).stdout;
+        if (secrets.some((secret) => raw.includes(secret)))
+          problems.push(`${name}: the operator's login in docker inspect`);
+        if (/Authorization: Basic [A-Za-z0-9+/=]{8,}/.test(raw))
+          problems.push(`${name}: a basic auth header in docker inspect`);
+      }
+      if (problems.length) throw new Error(problems.join("\n"));
+      return "every path asks for a login; healthchecks healthy without a password in their spec";
     },
   );
 

@@ -11,13 +11,18 @@ export interface HttpAnswer {
   body: string;
 }
 
-export function httpsGet(url: string, timeoutMs = 5000): Promise<HttpAnswer> {
+/** `headers`: e.g. an Authorization header for Prometheus and Alertmanager (basic auth). */
+export function httpsGet(
+  url: string,
+  timeoutMs = 5000,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
   const target = new URL(url);
   if (target.hostname !== "127.0.0.1")
     throw new Error(`engine level: only 127.0.0.1 is a target, not ${url}`);
   const request = target.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(target, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+    const req = request(target, { rejectUnauthorized: false, timeout: timeoutMs, headers }, (res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => (body += chunk.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

@@ -15,6 +15,7 @@ import {
 } from "../../renderers/alert-rules";
 import { renderBlackboxConfig } from "../../renderers/prometheus-blackbox";
 import { renderPrometheusConfig } from "../../renderers/prometheus-config";
+import { renderWebConfig } from "../../renderers/web-config";
 import { removeDir, run, skipReason, tempDir } from "../support/tools";
 
 const dirs: string[] = [];
@@ -71,9 +72,10 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
     expect(result.stdout + result.stderr).toContain("BackupTooOld");
   });
 
-  it("check config: the rendered prometheus.yml with its rule file", () => {
+  it("check config: the rendered prometheus.yml with its rule file and basic auth", () => {
     const dir = workDir();
     const rules = join(dir, "alert-rules.yml");
+    writeFileSync(join(dir, "web-password"), "pw");
     writeFileSync(rules, renderAlertRules({ traffic: { active: "green", canaryPercent: 0 } }));
     const config = renderPrometheusConfig({
       environment: "prod",
@@ -95,12 +97,36 @@ describe.skipIf(skipReason("promtool"))("promtool on the rendered rules and conf
         healthUrl: `http://backend-${colour}:4000/health`,
       })),
       publicUrl: "https://api.example.com/health",
+      auth: { username: "prometheus", passwordFile: join(dir, "web-password") },
     });
+    expect(config).toContain("password_file:");
     writeFileSync(join(dir, "prometheus.yml"), config);
     const result = run("promtool", ["check", "config", join(dir, "prometheus.yml")]);
     expect(result.stdout + result.stderr).toContain("SUCCESS");
     expect(result.stdout).toMatch(/SUCCESS: \d+ rules found/);
     expect(result.status).toBe(0);
+  });
+
+  it("check web-config: the rendered web config (the random provider's $2a$ hashes, htpasswd's $2y$)", () => {
+    const dir = workDir();
+    writeFileSync(
+      join(dir, "web.yml"),
+      renderWebConfig({
+        users: {
+          // bcrypt of "pw" with cost 4, as $2a$ (Go, the random provider) and $2y$ (htpasswd)
+          prometheus: "$2a$04$MfwjwKJ4fXebRdzoLeHjKeft/naVKZzHGpGpgp1XuKppL9fGtSanS",
+          operator: "$2y$04$ZnQ8NCEIIKFRP7cdwCSiOuzkg9vBbtutuLoVaFboLWGNCDNbuDroG",
+        },
+      }),
+    );
+    const result = run("promtool", ["check", "web-config", join(dir, "web.yml")]);
+    expect(result.stdout + result.stderr).toContain("SUCCESS");
+    expect(result.status).toBe(0);
+    // promtool does check the hashes: a shortened one fails (the check can fail).
+    writeFileSync(join(dir, "bad.yml"), "basic_auth_users:\n  prometheus: $2a$04$MfwjwKJ4fXebRd\n");
+    const bad = run("promtool", ["check", "web-config", join(dir, "bad.yml")]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/bcrypt/);
   });
 
   it("promtool rejects a config whose rule file is broken (the check can fail)", () => {

@@ -14,6 +14,7 @@ import {
   parseFiles,
   reloadService,
   CLEANUP_SCRIPT,
+  FETCH_SCRIPT,
   ROLLBACK_SCRIPT,
   STAGE_SCRIPT,
   SWAP_SCRIPT,
@@ -71,6 +72,25 @@ describe("config-reload: input checks", () => {
       waitSeconds: 30,
       docker: { container: "p", dockerHost: "ssh://h" },
     });
+  });
+
+  it("--auth-header-file: an absolute path in the container, for prometheus and alertmanager only", () => {
+    expect(
+      parseCli([
+        "--service",
+        "alertmanager",
+        "--docker-container",
+        "am",
+        "--auth-header-file",
+        "/etc/alertmanager/web-probe-header",
+      ]),
+    ).toMatchObject({ authHeaderFile: "/etc/alertmanager/web-probe-header", docker: { container: "am" } });
+    expect(() =>
+      parseCli(["--service", "prometheus", "--pid", "1", "--auth-header-file", "web-probe-header"]),
+    ).toThrow(/--auth-header-file: expected an absolute path/);
+    expect(() =>
+      parseCli(["--service", "haproxy", "--pid", "1", "--socket", "/s", "--auth-header-file", "/h"]),
+    ).toThrow(/--metrics-url and --auth-header-file are for prometheus and alertmanager/);
   });
 
   it("reads one sample of a metric page", () => {
@@ -245,6 +265,68 @@ describe("config-reload: the file steps (POSIX sh) and the reload sequence", () 
     }, 10);
     expect(result).toEqual(expect.objectContaining({ action: "reloaded", marker: "300" }));
     expect(calls).toBe(1);
+  });
+});
+
+describe("config-reload: the metric page behind a web config", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "bi-config-reload-fetch-"));
+    // A wget that prints its arguments, one per line.
+    writeFileSync(join(dir, "wget"), '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const fetch = (args: string[]) =>
+    run("sh", ["-c", FETCH_SCRIPT, "config-reload", ...args], {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
+    });
+
+  it("sends the header read from the file (not from an argument), or none without a file", () => {
+    writeFileSync(join(dir, "header"), "Authorization: Basic cHJvbWV0aGV1czpwdw==");
+    const withAuth = fetch(["http://127.0.0.1:9090/metrics", join(dir, "header")]);
+    expect(withAuth.stdout.split("\n")).toEqual([
+      "-q",
+      "-O",
+      "-",
+      "--header",
+      "Authorization: Basic cHJvbWV0aGV1czpwdw==",
+      "http://127.0.0.1:9090/metrics",
+      "",
+    ]);
+    expect(fetch(["http://127.0.0.1:9093/metrics", ""]).stdout).toBe(
+      "-q\n-O\n-\nhttp://127.0.0.1:9093/metrics\n",
+    );
+    // A header file that is not there fails the fetch before wget runs.
+    const missing = fetch(["http://127.0.0.1:9090/metrics", join(dir, "nope")]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stdout).toBe("");
+  });
+
+  it("reloadService passes the target's header file to every metric read", async () => {
+    const calls: string[][] = [];
+    let timestamp = 100;
+    const host: ServiceHost = {
+      description: "fake prometheus",
+      script: (body, args) => {
+        if (body !== FETCH_SCRIPT) return Promise.resolve(body === SWAP_SCRIPT ? "swapped\n" : "");
+        calls.push(args);
+        return Promise.resolve(`prometheus_config_last_reload_success_timestamp_seconds ${timestamp}\n`);
+      },
+      signal: () => {
+        timestamp = 200;
+        return Promise.resolve();
+      },
+    };
+    const result = await reloadService(
+      { service: "prometheus", host, authHeaderFile: "/etc/prometheus/web-probe-header" },
+      [{ path: "/etc/prometheus/prometheus.yml", content: "global: {}\n" }],
+      { waitSeconds: 1 },
+    );
+    expect(result).toMatchObject({ action: "reloaded", marker: "200", previousMarker: "100" });
+    // Before the swap, the failure check before the signal, after the signal: each with the file.
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const args of calls)
+      expect(args).toEqual(["http://127.0.0.1:9090/metrics", "/etc/prometheus/web-probe-header"]);
   });
 });
 

@@ -193,7 +193,9 @@ describe("Monitoring component (env stack prod)", async () => {
         (x) => x.type === "command:local:Command" && x.name === `monitoring-${service}-config`,
       );
       expect(reload?.parent, service).toBe(component?.urn);
-      const cli = `node dist/tools/config-reload.js --service ${service} --docker-container '${P}-${service}'`;
+      const cli =
+        `node dist/tools/config-reload.js --service ${service} --docker-container '${P}-${service}'` +
+        ` --auth-header-file '/etc/${service}/web-probe-header'`;
       expect(reload?.inputs).toMatchObject({
         create: cli,
         update: cli,
@@ -210,7 +212,127 @@ describe("Monitoring component (env stack prod)", async () => {
     expect(uploads(prometheus).map((u) => u.file)).toEqual([
       "/etc/prometheus/prometheus.yml",
       "/etc/prometheus/alert-rules.yml",
+      "/etc/prometheus/web.yml",
+      "/etc/prometheus/web-password",
+      "/etc/prometheus/web-probe-header",
     ]);
+    expect(uploads(alertmanager).map((u) => u.file)).toEqual([
+      "/etc/alertmanager/alertmanager.yml",
+      "/etc/alertmanager/web.yml",
+      "/etc/alertmanager/web-probe-header",
+    ]);
+  });
+
+  describe("web auth: Prometheus and Alertmanager require basic auth, every client logs in", () => {
+    const passwords: Record<string, { result: string; bcryptHash: string }> = Object.fromEntries(
+      r
+        .filter(
+          (x) => x.type === "random:index/randomPassword:RandomPassword" && /-web-\w+-password$/.test(x.name),
+        )
+        .map((x) => [
+          /-web-(\w+)-password$/.exec(x.name)?.[1],
+          x.outputs as { result: string; bcryptHash: string },
+        ]),
+    );
+    const header = (user: string) =>
+      `Authorization: Basic ${Buffer.from(`${user}:${passwords[user].result}`).toString("base64")}`;
+    const component = r.find((x) => x.type === "backend-infra:monitoring:Monitoring");
+
+    it("one generated password per client, children of the component named from it", () => {
+      expect(Object.keys(passwords).sort()).toEqual(["alertmanager", "grafana", "operator", "prometheus"]);
+      const results = Object.values(passwords).map((p) => p.result);
+      expect(new Set(results).size).toBe(4);
+      for (const user of Object.keys(passwords)) {
+        const resource = r.find((x) => x.name === `monitoring-web-${user}-password`);
+        expect(resource?.parent, user).toBe(component?.urn);
+        expect(resource?.inputs).toMatchObject({ length: 32, special: false });
+      }
+    });
+
+    it("starts both daemons with their web config, listing exactly their clients' bcrypt hashes", () => {
+      expect(prometheus.inputs.command).toContain("--web.config.file=/etc/prometheus/web.yml");
+      expect(alertmanager.inputs.command).toContain("--web.config.file=/etc/alertmanager/web.yml");
+      const users = (c: PlannedResource, file: string) =>
+        (parse(upload(c, file) as string) as { basic_auth_users: Record<string, string> }).basic_auth_users;
+      expect(users(prometheus, "/etc/prometheus/web.yml")).toEqual({
+        prometheus: passwords.prometheus.bcryptHash,
+        grafana: passwords.grafana.bcryptHash,
+        operator: passwords.operator.bcryptHash,
+      });
+      expect(users(alertmanager, "/etc/alertmanager/web.yml")).toEqual({
+        prometheus: passwords.prometheus.bcryptHash,
+        alertmanager: passwords.alertmanager.bcryptHash,
+        operator: passwords.operator.bcryptHash,
+      });
+    });
+
+    it("Prometheus sends its login to Alertmanager and on its own and Alertmanager's scrapes, from a file", () => {
+      const yml = upload(prometheus, "/etc/prometheus/prometheus.yml") as string;
+      const config = parse(yml) as {
+        alerting: { alertmanagers: { basic_auth?: unknown }[] };
+        scrape_configs: { job_name: string; basic_auth?: unknown }[];
+      };
+      const basic = { username: "prometheus", password_file: "/etc/prometheus/web-password" };
+      expect(config.alerting.alertmanagers.map((a) => a.basic_auth)).toEqual([basic]);
+      expect(
+        config.scrape_configs.filter((j) => j.basic_auth).map((j) => [j.job_name, j.basic_auth]),
+      ).toEqual([
+        ["prometheus", basic],
+        ["alertmanager", basic],
+      ]);
+      expect(upload(prometheus, "/etc/prometheus/web-password")).toBe(passwords.prometheus.result);
+      // prometheus.yml itself holds no password.
+      for (const p of Object.values(passwords)) expect(yml).not.toContain(p.result);
+    });
+
+    it("healthchecks read the header file in the container: no password in the container's spec", () => {
+      const tests = (c: PlannedResource) => (c.inputs.healthcheck as { tests: string[] }).tests;
+      expect(tests(prometheus)).toEqual([
+        "CMD-SHELL",
+        `h=$(cat '/etc/prometheus/web-probe-header') && exec wget -q -O '/dev/null' --header "$h" 'http://127.0.0.1:9090/-/ready'`,
+      ]);
+      expect(tests(alertmanager)[1]).toContain("cat '/etc/alertmanager/web-probe-header'");
+      expect(tests(alertmanager)[1]).toContain("'http://127.0.0.1:9093/-/ready'");
+      expect(upload(prometheus, "/etc/prometheus/web-probe-header")).toBe(header("prometheus"));
+      expect(upload(alertmanager, "/etc/alertmanager/web-probe-header")).toBe(header("alertmanager"));
+      // What docker inspect shows: command, env, healthcheck, labels - never a password or its header.
+      for (const c of [prometheus, alertmanager, grafana]) {
+        const visible = JSON.stringify([
+          c.inputs.command,
+          c.inputs.envs,
+          c.inputs.healthcheck,
+          c.inputs.labels,
+        ]);
+        for (const [user, p] of Object.entries(passwords)) {
+          expect(visible, `${String(c.inputs.name)}: ${user}`).not.toContain(p.result);
+          expect(visible, `${String(c.inputs.name)}: ${user}`).not.toContain(header(user).slice(21));
+        }
+      }
+      // The auth files are secret uploads.
+      expect(prometheus.secretInputs).toContain("uploads");
+      expect(alertmanager.secretInputs).toContain("uploads");
+    });
+
+    it("Grafana's datasource logs in as grafana with the password in secureJsonData", () => {
+      const ds = parse(
+        upload(grafana, "/etc/grafana/provisioning/datasources/prometheus.yaml") as string,
+      ) as {
+        datasources: Record<string, unknown>[];
+      };
+      expect(ds.datasources[0]).toMatchObject({
+        basicAuth: true,
+        basicAuthUser: "grafana",
+        secureJsonData: { basicAuthPassword: passwords.grafana.result },
+      });
+      expect(grafana.secretInputs).toContain("uploads");
+    });
+
+    it("exports the operator's login, the password as a secret", () => {
+      const m = plan.outputs.monitoring as Record<string, unknown>;
+      expect(m.operatorUser).toBe("operator");
+      expect(m.operatorPassword).toBe(passwords.operator.result);
+      expect(plan.secretOutputs).toContain("monitoring.operatorPassword");
+    });
   });
 
   it("keeps secrets secret: exporter credentials, alertmanager.yml, Grafana admin password", () => {

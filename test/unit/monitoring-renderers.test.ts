@@ -3,6 +3,8 @@
  * Grafana binary here: every panel references the provisioned datasource uid, no `${DS_`
  * placeholders), prometheus.yml and alertmanager.yml shape and input errors.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
@@ -21,6 +23,8 @@ import {
   renderGrafanaDatasources,
 } from "../../renderers/grafana-provisioning";
 import { renderPrometheusConfig, type PrometheusConfigInput } from "../../renderers/prometheus-config";
+import { authenticatedGet, renderBasicAuthHeader, renderWebConfig } from "../../renderers/web-config";
+import { removeDir, run, tempDir } from "../support/tools";
 
 // A split with a canary, so the canary alerts have something to fire for.
 const defs = alertDefinitions({ traffic: { active: "blue", canaryPercent: 10 } });
@@ -242,9 +246,15 @@ describe("Grafana provisioning and dashboards (structural)", () => {
     }
   });
 
+  const basicAuth = { user: "grafana", password: "Gr4fanaPassw0rd" };
+
   it("the datasource file carries the same fixed uid; the provider points at the upload directory", () => {
     const ds = parse(
-      renderGrafanaDatasources({ prometheusUrl: "http://prometheus:9090", scrapeIntervalSeconds: 15 }),
+      renderGrafanaDatasources({
+        prometheusUrl: "http://prometheus:9090",
+        scrapeIntervalSeconds: 15,
+        basicAuth,
+      }),
     ) as {
       datasources: { uid: string; url: string; jsonData: { timeInterval: string } }[];
     };
@@ -256,8 +266,32 @@ describe("Grafana provisioning and dashboards (structural)", () => {
     };
     expect(provider.providers[0].options.path).toBe("/etc/grafana/dashboards");
     expect(() =>
-      renderGrafanaDatasources({ prometheusUrl: "prometheus:9090", scrapeIntervalSeconds: 15 }),
+      renderGrafanaDatasources({ prometheusUrl: "prometheus:9090", scrapeIntervalSeconds: 15, basicAuth }),
     ).toThrow(/prometheusUrl/);
+  });
+
+  it("the datasource logs in to Prometheus with basic auth, the password only in secureJsonData", () => {
+    const text = renderGrafanaDatasources({
+      prometheusUrl: "http://prometheus:9090",
+      scrapeIntervalSeconds: 15,
+      basicAuth,
+    });
+    const ds = (parse(text) as { datasources: Record<string, unknown>[] }).datasources[0];
+    expect(ds).toMatchObject({
+      basicAuth: true,
+      basicAuthUser: "grafana",
+      secureJsonData: { basicAuthPassword: "Gr4fanaPassw0rd" },
+    });
+    expect(JSON.stringify(ds.jsonData)).not.toContain("Gr4fanaPassw0rd");
+    expect(text.split("Gr4fanaPassw0rd")).toHaveLength(2); // once
+    const input = { prometheusUrl: "http://prometheus:9090", scrapeIntervalSeconds: 15 };
+    // Grafana would expand $VAR inside the password.
+    expect(() =>
+      renderGrafanaDatasources({ ...input, basicAuth: { user: "grafana", password: "a$HOME" } }),
+    ).toThrow(/basicAuth\.password for grafana must be non-empty, one line, without "\$"/);
+    expect(() =>
+      renderGrafanaDatasources({ ...input, basicAuth: { user: "graf:ana", password: "x" } }),
+    ).toThrow(/basicAuth\.user must be a user name/);
   });
 });
 
@@ -319,6 +353,35 @@ describe("prometheus.yml", () => {
       { targets: ["http://backend-blue:4000/health"], labels: { colour: "blue" } },
     ]);
     expect(config.scrape_configs.some((j) => j.job_name === "edge")).toBe(false);
+  });
+
+  it("auth: basic auth with a password file on the alertmanagers and the prometheus and alertmanager jobs only", () => {
+    const auth = { username: "prometheus", passwordFile: "/etc/prometheus/web-password" };
+    const text = renderPrometheusConfig({
+      ...input,
+      targets: { ...input.targets, alertmanager: "alertmanager:9093" },
+      auth,
+    });
+    const config = parse(text) as {
+      alerting: { alertmanagers: Record<string, unknown>[] };
+      scrape_configs: Record<string, unknown>[];
+    };
+    const basic = { username: "prometheus", password_file: "/etc/prometheus/web-password" };
+    expect(config.alerting.alertmanagers).toEqual([
+      { static_configs: [{ targets: ["alertmanager:9093"] }], basic_auth: basic },
+    ]);
+    const withAuth = config.scrape_configs.filter((j) => j.basic_auth).map((j) => j.job_name);
+    expect(withAuth).toEqual(["prometheus", "alertmanager"]);
+    for (const job of config.scrape_configs.filter((j) => j.basic_auth))
+      expect(job.basic_auth).toEqual(basic);
+    // Without auth, nothing carries basic_auth.
+    expect(renderPrometheusConfig(input)).not.toContain("basic_auth");
+    expect(() =>
+      renderPrometheusConfig({ ...input, auth: { ...auth, passwordFile: "web-password" } }),
+    ).toThrow(/auth\.passwordFile: expected an absolute path/);
+    expect(() => renderPrometheusConfig({ ...input, auth: { ...auth, username: "a:b" } })).toThrow(
+      /auth\.username: expected a user name/,
+    );
   });
 
   it("names every bad input", () => {
@@ -386,5 +449,65 @@ describe("alertmanager.yml", () => {
     expect(() => renderAlertmanagerConfig({ environment: "x", slackWebhookUrl: "not a url" })).toThrow(
       /slackWebhookUrl: expected an http\(s\) URL/,
     );
+  });
+});
+
+describe("web config (exporter-toolkit basic auth) and the probe's header", () => {
+  // bcrypt hashes (htpasswd -B, cost 4) of "pw" and "pw2"; the random provider's are $2a$10$.
+  const hash = "$2y$04$MfwjwKJ4fXebRdzoLeHjKeft/naVKZzHGpGpgp1XuKppL9fGtSanS";
+  const hash2 = "$2y$04$ZnQ8NCEIIKFRP7cdwCSiOuzkg9vBbtutuLoVaFboLWGNCDNbuDroG";
+
+  it("lists every user with its hash under basic_auth_users", () => {
+    const text = renderWebConfig({ users: { prometheus: hash, operator: hash2 } });
+    expect(text.startsWith("# Rendered by renderers/web-config.ts")).toBe(true);
+    expect(parse(text)).toEqual({ basic_auth_users: { prometheus: hash, operator: hash2 } });
+  });
+
+  it("refuses no users (auth off), a user with a colon and a value that is not a bcrypt hash", () => {
+    expect(() => renderWebConfig({ users: {} })).toThrow(/users: expected at least one user/);
+    expect(() => renderWebConfig({ users: { "a:b": hash } })).toThrow(/"a:b" is not a user name/);
+    expect(() => renderWebConfig({ users: { grafana: "plain-password" } })).toThrow(
+      /users\.grafana: expected a bcrypt hash/,
+    );
+    // The refused value is not echoed (it may be a password pasted by mistake).
+    expect(() => renderWebConfig({ users: { grafana: "plain-password" } })).not.toThrow(/plain-password/);
+  });
+
+  it("the header is user:password in base64, one line, and refuses a line break", () => {
+    const header = renderBasicAuthHeader("operator", "S3cret:with-colon");
+    expect(header).toBe(
+      `Authorization: Basic ${Buffer.from("operator:S3cret:with-colon").toString("base64")}`,
+    );
+    expect(header).not.toContain("\n");
+    expect(() => renderBasicAuthHeader("operator", "a\r\nX-Injected: 1")).toThrow(/on one line/);
+    expect(() => renderBasicAuthHeader("operator", "")).toThrow(/non-empty/);
+    expect(() => renderBasicAuthHeader("Op erator", "x")).toThrow(/not a user name/);
+  });
+
+  it("the probe reads the header file in the shell: the command holds no credential, a missing file fails it", () => {
+    const command = authenticatedGet("http://127.0.0.1:9090/-/ready", "/etc/prometheus/web-probe-header");
+    expect(command).toBe(
+      `h=$(cat '/etc/prometheus/web-probe-header') && exec wget -q -O '/dev/null' --header "$h" 'http://127.0.0.1:9090/-/ready'`,
+    );
+    // Run by sh with a wget that prints its arguments: the header reaches it from the file.
+    const dir = tempDir("web-probe");
+    try {
+      writeFileSync(join(dir, "wget"), '#!/bin/sh\nprintf "%s|" "$@"\n', { mode: 0o755 });
+      writeFileSync(join(dir, "header"), "Authorization: Basic b3A6cHc=");
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` };
+      const ok = run("sh", ["-c", authenticatedGet("http://127.0.0.1:9090/-/ready", `${dir}/header`, "-")], {
+        env,
+      });
+      expect(ok.stdout).toBe("-q|-O|-|--header|Authorization: Basic b3A6cHc=|http://127.0.0.1:9090/-/ready|");
+      const missing = run("sh", ["-c", authenticatedGet("http://127.0.0.1:9090/-/ready", `${dir}/nope`)], {
+        env,
+      });
+      expect(missing.status).not.toBe(0);
+      expect(missing.stdout).toBe(""); // wget never ran
+    } finally {
+      removeDir(dir);
+    }
+    expect(() => authenticatedGet("127.0.0.1:9090/-/ready", "/h")).toThrow(/http\(s\) URL/);
+    expect(() => authenticatedGet("http://127.0.0.1:9090/", "h")).toThrow(/absolute header file/);
   });
 });

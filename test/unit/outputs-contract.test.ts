@@ -34,7 +34,14 @@ describe.each(envStacks)("env stack %s outputs", (stack) => {
       config.backups.replicaRegion !== undefined,
     );
     if (config.monitoring.enabled) {
-      for (const path of ["prometheusUrl", "grafanaUrl", "alertmanagerUrl", "grafanaAdminPassword"]) {
+      for (const path of [
+        "prometheusUrl",
+        "grafanaUrl",
+        "alertmanagerUrl",
+        "grafanaAdminPassword",
+        "operatorUser",
+        "operatorPassword",
+      ]) {
         expect(get(plan.outputs, `monitoring.${path}`), `monitoring.${path}`).toEqual(expect.any(String));
       }
     } else {
