@@ -46,6 +46,29 @@ export class Checks {
     }
   }
 
+  /**
+   * One operations scenario: prints exactly `scenario <name>: ok <figures>` or
+   * `scenario <name>: FAIL <why>`, and counts like a check.
+   */
+  async scenario(name: string, body: () => Promise<string>): Promise<boolean> {
+    try {
+      const figures = await body();
+      this.passed++;
+      const line = `scenario ${name}: ok ${figures}`;
+      console.log(line);
+      log(line);
+      return true;
+    } catch (error) {
+      this.failed++;
+      const message = error instanceof Error ? error.message : String(error);
+      const line = `scenario ${name}: FAIL ${message}`;
+      this.failures.push(line);
+      console.log(line);
+      log(line);
+      return false;
+    }
+  }
+
   /** A check that cannot run here, with the reason (counted and printed, never silent). */
   skip(name: string, reason: string): void {
     this.skipped++;

@@ -69,7 +69,13 @@ async function writeOutputs(session: PulumiSession, engineDir: string, slot: str
 
 /** Returns false when the stacks could not be deployed (the caller keeps them for a look). */
 /** The phases after the deploy, in order; `--only` picks some. */
-export const OPTIONAL_PHASES = ["acceptance", "idempotence", "config-change", "blue-green"] as const;
+export const OPTIONAL_PHASES = [
+  "acceptance",
+  "idempotence",
+  "config-change",
+  "blue-green",
+  "operations",
+] as const;
 export type OptionalPhase = (typeof OPTIONAL_PHASES)[number];
 
 export async function lifecycleChecks(
@@ -77,6 +83,7 @@ export async function lifecycleChecks(
   checks: Checks,
   acceptance: () => Promise<void>,
   selected: ReadonlySet<OptionalPhase> = new Set(OPTIONAL_PHASES),
+  operations: (activeSlot: string) => Promise<void> = async () => undefined,
 ): Promise<boolean> {
   const phase = async (name: OptionalPhase, body: () => Promise<void>) => {
     if (selected.has(name)) await checks.phase(name, body);
@@ -222,6 +229,13 @@ export async function lifecycleChecks(
         throw new Error(`traffic.active is ${JSON.stringify(traffic?.active)}`);
       return "traffic.active = green";
     });
+  });
+
+  // The runbooks against the containers; the outputs files name the slot that serves.
+  await phase("operations", async () => {
+    const active = selected.has("blue-green") ? "green" : "blue";
+    await writeOutputs(session, engineDir, active);
+    await operations(active);
   });
   return true;
 }

@@ -7,6 +7,8 @@
  *   npm run test:engine -- --keep    deploy and check; leave the stacks up, write .engine/env
  *   npm run test:engine -- --down    destroy what a --keep run left (pulumi destroy, then volumes)
  *   npm run test:engine -- --only idempotence,blue-green   the deploy, those phases, the destroy
+ *   (phases: acceptance, idempotence, config-change, blue-green, operations: the runbooks against
+ *   the containers, one `scenario <name>: ok|FAIL <figures>` line each)
  *
  * Ends with `engine: N passed, N failed` and the time each phase took; the counts also go to
  * .test-output/engine.json for the CI summary.
@@ -14,6 +16,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { acceptanceChecks } from "./acceptance";
+import { operationsScenarios } from "./operations";
 import { Checks } from "./checks";
 import { lifecycleChecks, OPTIONAL_PHASES, type OptionalPhase } from "./lifecycle";
 import { log, mustRun, setLog } from "./proc";
@@ -115,6 +118,7 @@ async function main(): Promise<number> {
     checks,
     () => acceptanceChecks(session as PulumiSession, checks),
     only,
+    (slot) => operationsScenarios(session as PulumiSession, checks, slot),
   );
   if (args.has("--keep") || !ok) {
     writeFileSync(join(engineDir, "env"), session.envFile());
