@@ -259,6 +259,10 @@ export class BackupRunner extends pulumi.ComponentResource {
   /** node_exporter textfile collector directory; mount it in node_exporter (`--collector.textfile.directory`). */
   readonly textfileVolume: pulumi.Output<string>;
   readonly scratchVolume: pulumi.Output<string>;
+  /** Where the dumps volume is mounted in the runner (BACKUP_DIR; the environment lock lives there). */
+  readonly dumpsDir: string = RUNNER_PATHS.dumps;
+  /** Where the textfile volume is mounted in the runner (TEXTFILE_DIR: the backup metrics). */
+  readonly textfileDir: string = RUNNER_PATHS.textfile;
   readonly image: pulumi.Output<string>;
   /** The crontab supercronic runs (rendered from the config schedules). */
   readonly crontab: string;
@@ -405,6 +409,8 @@ export class BackupRunner extends pulumi.ComponentResource {
       dumpsVolume: this.dumpsVolume,
       textfileVolume: this.textfileVolume,
       scratchVolume: this.scratchVolume,
+      dumpsDir: this.dumpsDir,
+      textfileDir: this.textfileDir,
       image: this.image,
       crontab: this.crontab,
     });

@@ -91,6 +91,11 @@ export class Edge extends pulumi.ComponentResource {
   readonly containerId: pulumi.Output<string>;
   /** Public URL, e.g. `https://api.example.com` (port shown when not 443). */
   readonly url: string;
+  /**
+   * The self-signed certificate (PEM, public) when `tls.mode` is self-signed, for clients that
+   * must trust it (`curl --cacert`); undefined with a provided certificate.
+   */
+  caCertPem?: pulumi.Output<string>;
   /** Admin unix socket inside the container. */
   readonly adminSocket = EDGE_ADMIN_SOCKET;
   /** Admin API on the container's loopback, for `docker exec` clients (the traffic switch). */
@@ -252,6 +257,7 @@ export class Edge extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.caCertPem = cert.certPem;
     return pulumi.all([cert.certPem, key.privateKeyPem]).apply(([c, k]) => `${c.trim()}\n${k.trim()}\n`);
   }
 }

@@ -102,6 +102,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     stanza: postgres.stanza,
     dataVolume: postgres.dataVolume,
     socketVolume: postgres.socketVolume,
+    dataDir: postgres.dataDir,
     image: postgres.image,
   };
   outputs.redis = {
@@ -113,6 +114,7 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     appPassword: redis.appPassword,
     url: redis.url,
     dataVolume: redis.dataVolume,
+    dataDir: redis.dataDir,
   };
 
   // ---- backups: runner ----
@@ -153,6 +155,9 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
     dumpsVolume: backupRunner.dumpsVolume,
     textfileVolume: backupRunner.textfileVolume,
     runnerContainer: backupRunner.containerName,
+    // paths inside the runner, so runbooks never restate them
+    dumpsDir: backupRunner.dumpsDir,
+    textfileDir: backupRunner.textfileDir,
   };
 
   // ---- edge and traffic switch ----
@@ -198,6 +203,8 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
   outputs.edge = {
     container: edge.containerName,
     url: edge.url,
+    // a self-signed certificate (local): runbooks that GET the url trust exactly this one
+    caCertPem: edge.caCertPem,
     adminSocket: edge.adminSocket,
     adminTcp: edge.adminTcp,
     stateFile: edge.stateFile,

@@ -26,6 +26,8 @@ export interface EnvStackOutputs {
     user: Out<string>;
     password: Out<string>;
     stanza: Out<string>;
+    /** PGDATA in the Postgres container, the same path in the backup runner (runbooks restore there). */
+    dataDir: Out<string>;
     [extra: string]: unknown;
   };
   redis?: {
@@ -33,6 +35,8 @@ export interface EnvStackOutputs {
     host: Out<string>;
     port: Out<number>;
     password: Out<string>;
+    /** The data directory in the Redis container, the same path in the backup runner. */
+    dataDir: Out<string>;
     [extra: string]: unknown;
   };
   backups?: {
@@ -41,6 +45,11 @@ export interface EnvStackOutputs {
     replicaBucket: Out<string | undefined>;
     localVolume: Out<string>;
     schedule: Out<Record<string, string>>;
+    /** The backup runner container (runbooks run its jobs; the environment lock lives in it). */
+    runnerContainer: Out<string>;
+    /** Paths in the runner: the dumps volume (BACKUP_DIR) and the metrics (TEXTFILE_DIR). */
+    dumpsDir: Out<string>;
+    textfileDir: Out<string>;
     [extra: string]: unknown;
   };
   monitoring?:
@@ -87,14 +96,19 @@ export const ENV_OUTPUT_CONTRACT = [
   "postgres.user",
   "postgres.password",
   "postgres.stanza",
+  "postgres.dataDir",
   "redis.container",
   "redis.host",
   "redis.port",
   "redis.password",
+  "redis.dataDir",
   "backups.bucket",
   "backups.region",
   "backups.localVolume",
   "backups.schedule",
+  "backups.runnerContainer",
+  "backups.dumpsDir",
+  "backups.textfileDir",
 ] as const;
 
 /** Output paths that must be Pulumi secrets. */

@@ -314,6 +314,11 @@ export class Postgres extends pulumi.ComponentResource {
   readonly stanza: pulumi.Output<string>;
   readonly dataVolume: pulumi.Output<string>;
   readonly socketVolume: pulumi.Output<string>;
+  /**
+   * The data directory (PGDATA) inside the container; the backup runner mounts the data volume at
+   * the same path (`postgres.dataDir` stack output: where runbooks restore and measure disk use).
+   */
+  readonly dataDir: string = POSTGRES_PATHS.data;
   /** The image the container runs (a digest when pushed to a registry). */
   readonly image: pulumi.Output<string>;
   readonly service: ServiceContainer;
@@ -516,6 +521,7 @@ export class Postgres extends pulumi.ComponentResource {
       stanza: this.stanza,
       dataVolume: this.dataVolume,
       socketVolume: this.socketVolume,
+      dataDir: this.dataDir,
       image: this.image,
     });
   }

@@ -65,6 +65,11 @@ export class Redis extends pulumi.ComponentResource {
   /** `redis://app:password@host:6379/0` for the backend slots (secret). */
   readonly url: pulumi.Output<string>;
   readonly dataVolume: pulumi.Output<string>;
+  /**
+   * The data directory (AOF, RDB) inside the container; the backup runner mounts the data volume
+   * at the same path (`redis.dataDir` stack output: where runbooks restore and measure disk use).
+   */
+  readonly dataDir: string = REDIS_DATA_PATH;
   readonly service: ServiceContainer;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -183,6 +188,7 @@ export class Redis extends pulumi.ComponentResource {
       backupPassword: this.backupPassword,
       url: this.url,
       dataVolume: this.dataVolume,
+      dataDir: this.dataDir,
     });
   }
 }

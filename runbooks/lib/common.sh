@@ -13,14 +13,20 @@
 #
 # Common flags (parsed by bi_parse_common):
 #   --stack NAME          env stack for `pulumi stack output` (slot stacks are NAME-blue / NAME-green)
-#   --outputs FILE        env stack outputs JSON instead of pulumi
+#   --outputs FILE        env stack outputs JSON instead of pulumi (refused when the runbook sets
+#                         BI_OUTPUTS_PULUMI_ONLY=1: it runs pulumi itself, e.g. backup-config)
 #   --slot-outputs FILE   slot stack outputs JSON (repeatable; matched by their "slot" field)
 #   --yes | -y            do not ask for confirmation (required for prod in a non-interactive shell)
-#   --dry-run             print every command that would change something, run nothing
+#   --dry-run             print every command that would change something, run nothing, and claim
+#                         no result: no check is reported as passed, no step as ok (step: "dry"),
+#                         no closing "done" line (log_done)
 #   --log-file FILE       log file (default: $BI_LOG_DIR/<runbook>-<UTC time>.log,
 #                         BI_LOG_DIR default ${XDG_STATE_HOME:-$HOME/.local/state}/backend-infra/logs)
 #   --lock-wait SECONDS   runbooks that change state (bi_uses_env_lock): how long to wait for the
 #                         environment lock another runbook holds (default 0: refuse at once, exit 4)
+# bi_common_help prints them for a runbook's --help (with --slot-outputs described as used only
+# when the runbook declares bi_reads_slot_outputs). docker_host_check, in the main shell before a
+# runbook first talks to the Docker host, names an unreachable host once (exit 1).
 #
 # The seam (one place that knows how to reach a container):
 #   run_in [-q] [-u USER] [-e NAME]... [-i] CONTAINER CMD [ARG...]   (-q: the caller logs what it does)
@@ -83,12 +89,18 @@ require_uint() {
   is_uint "$2" || die "$1 from $3 is not a whole number: $(printf '%q' "$2")"
 }
 
-# Milliseconds since the epoch.
+# Milliseconds since the epoch, from bash's own clock (EPOCHREALTIME, "SECONDS.MICROSECONDS" with
+# the locale's decimal sign): no process per call, and a runbook asks the time for every step and
+# log line. `date` only where the shell has no EPOCHREALTIME (bash before 5).
 # lint-shell-arith: prints a checked whole number
 now_ms() {
-  local t
-  t=$(date +%s%3N)
-  require_uint "the time in milliseconds" "$t" "date +%s%3N"
+  local t=${EPOCHREALTIME:-}
+  if [[ "$t" =~ ^([0-9]+)[^0-9]([0-9]{3})[0-9]*$ ]]; then
+    t=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
+  else
+    t=$(date +%s%3N)
+  fi
+  require_uint "the time in milliseconds" "$t" "the clock (EPOCHREALTIME or date +%s%3N)"
   printf '%s\n' "$t"
 }
 
@@ -99,7 +111,8 @@ bi_init() {
   BI_START_MS=$(now_ms)
 }
 
-_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# The UTC time of a log line (printf's own strftime: no process).
+_ts() { TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%SZ)T\n' -1; }
 
 _log() {
   local level=$1
@@ -149,12 +162,18 @@ bi_parse_common() {
         shift 2
         ;;
       --stack=*) BI_STACK=${1#*=} && shift ;;
-      --outputs)
+      --outputs | --outputs=*)
+        [[ "$BI_OUTPUTS_PULUMI_ONLY" != 1 ]] ||
+          usage_error "$BI_NAME reads the stacks with pulumi itself: use --stack ENV, not --outputs"
+        if [[ "$1" == --outputs=* ]]; then
+          BI_OUTPUTS_FILE=${1#*=}
+          shift
+          continue
+        fi
         [[ $# -ge 2 && -n "$2" ]] || usage_error "--outputs needs a JSON file (pulumi stack output --json --show-secrets)"
         BI_OUTPUTS_FILE=$2
         shift 2
         ;;
-      --outputs=*) BI_OUTPUTS_FILE=${1#*=} && shift ;;
       --slot-outputs)
         [[ $# -ge 2 && -n "$2" ]] || usage_error "--slot-outputs needs a JSON file"
         BI_SLOT_OUTPUTS_FILES+=("$2")
@@ -195,6 +214,37 @@ bi_parse_common() {
   if [[ -n "$BI_STACK" && -n "$BI_OUTPUTS_FILE" ]]; then
     usage_error "give either --stack or --outputs, not both"
   fi
+}
+
+# bi_reads_slot_outputs: the runbook reads slot stacks (--slot-outputs is used, not only accepted).
+BI_READS_SLOTS=0
+bi_reads_slot_outputs() { BI_READS_SLOTS=1; }
+
+# bi_common_help: the options bi_parse_common takes, for a runbook's --help (printed after its own
+# options), so every runbook documents every flag it accepts the same way.
+# shellcheck disable=SC2016 # $BI_LOG_DIR and ${XDG_STATE_HOME...} are printed as they are
+bi_common_help() {
+  printf '\nCommon options\n'
+  printf '  --stack ENV, -s ENV    env stack (prod, staging, local): outputs from `pulumi stack output\n'
+  printf '                         --json --show-secrets -s ENV`; slot stacks are ENV-blue / ENV-green\n'
+  if [[ "$BI_OUTPUTS_PULUMI_ONLY" != 1 ]]; then
+    printf '  --outputs FILE         the env stack outputs saved from that command, instead of pulumi\n'
+  fi
+  if [[ "$BI_READS_SLOTS" == 1 ]]; then
+    printf '  --slot-outputs FILE    a slot stack'"'"'s outputs saved the same way (repeatable; matched by\n'
+    printf '                         their "slot" field), instead of pulumi stack output -s ENV-COLOUR\n'
+  else
+    printf '  --slot-outputs FILE    accepted like in every runbook; %s reads no slot stack\n' "$BI_NAME"
+  fi
+  printf '  --yes, -y              no confirmation prompt (required for prod in a non-interactive shell)\n'
+  printf '  --dry-run              print what would run ([dry-run] lines), run nothing, report no result\n'
+  printf '  --log-file FILE        log file (default: $BI_LOG_DIR/<runbook>-<UTC time>.log; BI_LOG_DIR\n'
+  printf '                         default ${XDG_STATE_HOME:-~/.local/state}/backend-infra/logs)\n'
+  if [[ "$BI_TAKES_LOCK" == 1 ]]; then
+    printf '  --lock-wait SECONDS    wait this long for the environment lock another runbook holds\n'
+    printf '                         (default 0: refuse at once, exit 4, naming the holder)\n'
+  fi
+  printf '  --help, -h             this text\n'
 }
 
 # Creates the log file and writes a header. Safe to call once after bi_parse_common.
@@ -292,8 +342,11 @@ quote_cmd() {
 }
 
 # _dry TEXT: a --dry-run line, on stdout (what the operator reads) and in the log file.
+# BI_DRY_FD: a runbook that reads command output into variables (health-check) points it at its
+# own stdout (exec {BI_DRY_FD}>&1), so a dry-run line inside $(...) still reaches the operator
+# instead of becoming the "output" of a command that never ran.
 _dry() {
-  printf '[dry-run] %s\n' "$*"
+  printf '[dry-run] %s\n' "$*" >&"${BI_DRY_FD:-1}"
   if [[ -n "${BI_LOG_FD:-}" ]]; then
     printf '%s %s [dry-run] %s\n' "$(_ts)" "$BI_NAME" "$*" >&"$BI_LOG_FD"
   fi
@@ -364,6 +417,42 @@ _docker() {
   host=$(output_field .dockerHost) || exit $?
   command -v docker >/dev/null 2>&1 || die "the docker CLI is not on PATH (needed to reach $host)"
   docker -H "$host" "$@"
+}
+
+# docker_host_check: ONE bounded question to the Docker host (`docker version`, through -H: SSH
+# included) before a runbook talks to it, in the main shell. A host that cannot be reached is
+# named as the cause, once (exit 1: the host, the output that names it, docker's own error),
+# instead of every check or step failing on its own ("missing" containers, a lock that "cannot be
+# taken"). Nothing to do on the local seam; printed only with --dry-run; asked once per run.
+# BI_DOCKER_TIMEOUT: seconds to wait for the answer (default 20: an SSH login can be slow).
+BI_DOCKER_HOST_OK=0
+docker_host_check() {
+  local host timeout=${BI_DOCKER_TIMEOUT:-20} out status=0 reason
+  [[ "$BI_SEAM" == docker && "$BI_DOCKER_HOST_OK" != 1 ]] || return 0
+  if ! is_uint "$timeout" || ((timeout < 1)); then
+    die "BI_DOCKER_TIMEOUT must be whole seconds of at least 1, not $(printf '%q' "$timeout")"
+  fi
+  host=$(output_field .dockerHost) || exit $?
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    _dry "docker -H $host version --format '{{.Server.Version}}' (the Docker host must answer within ${timeout}s)"
+    return 0
+  fi
+  command -v docker >/dev/null 2>&1 || die "the docker CLI is not on PATH (needed to reach $host)"
+  out=$(timeout --kill-after=5 "$timeout" docker -H "$host" version --format '{{.Server.Version}}' </dev/null 2>&1) ||
+    status=$?
+  if [[ $status -eq 0 ]]; then
+    BI_DOCKER_HOST_OK=1
+    return 0
+  fi
+  if [[ $status -eq 124 || $status -eq 137 ]]; then
+    reason="no answer within ${timeout}s (BI_DOCKER_TIMEOUT)"
+  else
+    # docker's own words, its last line ("error during connect: ...", "Cannot connect to ..."),
+    # printable characters only.
+    reason=$(grep -v '^[[:space:]]*$' <<<"$out" | tail -n 1 | LC_ALL=C tr -cd '[:print:]' | cut -c1-600)
+    reason=${reason:-docker version exited $status}
+  fi
+  die "cannot reach the Docker host $host (stack output .dockerHost in $OUTPUTS_SOURCE): $reason. Nothing was run on it. Check that the host is up and reachable from here (ssh:// needs your key in the agent) and that dockerHost names it"
 }
 
 _local_dir() {
@@ -482,14 +571,24 @@ container_ctl() {
   esac
 }
 
-# container_health CONTAINER: prints healthy|unhealthy|starting|running|stopped|missing.
+# container_health CONTAINER: prints healthy|unhealthy|starting|running|stopped|missing
+# (a dry run prints the inspect it would run, and "unknown").
+BI_HEALTH_FORMAT='{{if not .State.Running}}stopped{{else if .State.Health}}{{.State.Health.Status}}{{else}}running{{end}}'
 container_health() {
   local container=$1 status
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    # Printed, not asked: there is no health to report.
+    if [[ "$BI_SEAM" == local ]]; then
+      _dry "(local seam) $BI_LOCAL_ROOT/$container/health"
+    else
+      _dry "docker -H $(output_field .dockerHost) $(quote_cmd inspect --format "$BI_HEALTH_FORMAT" "$container")"
+    fi
+    echo unknown
+    return 0
+  fi
   case "$BI_SEAM" in
     docker)
-      if ! status=$(_docker inspect --format \
-        '{{if not .State.Running}}stopped{{else if .State.Health}}{{.State.Health.Status}}{{else}}running{{end}}' \
-        "$container" 2>/dev/null); then
+      if ! status=$(_docker inspect --format "$BI_HEALTH_FORMAT" "$container" 2>/dev/null); then
         status=missing
       fi
       printf '%s\n' "$status"
@@ -632,7 +731,10 @@ step() {
   elapsed=$(($(now_ms) - start))
   local at
   at=$(fmt_ms $((start - BI_START_MS)))
-  if [[ $status -eq 0 ]]; then
+  if [[ $status -eq 0 && "$BI_DRY_RUN" == 1 ]]; then
+    # Printed, not run: a dry run observed no result.
+    BI_TIMELINE+=("$(printf '+%-10s %-10s dry   %s' "$at" "$(fmt_ms "$elapsed")" "$name")")
+  elif [[ $status -eq 0 ]]; then
     BI_TIMELINE+=("$(printf '+%-10s %-10s ok    %s' "$at" "$(fmt_ms "$elapsed")" "$name")")
   else
     BI_TIMELINE+=("$(printf '+%-10s %-10s FAIL  %s (exit %d)' "$at" "$(fmt_ms "$elapsed")" "$name" "$status")")
@@ -650,5 +752,18 @@ timeline_print() {
     for line in "${BI_TIMELINE[@]+"${BI_TIMELINE[@]}"}"; do
       printf '  %s\n' "$line"
     done
+    if [[ "$BI_DRY_RUN" == 1 ]]; then
+      printf '  dry run: the steps marked dry were printed ([dry-run] lines), not run\n'
+    fi
   } | bi_tee_log
+}
+
+# log_done MESSAGE: the closing line of a runbook that did its work ("every service healthy",
+# "backups done"). A dry run did none of it and observed nothing: it says so instead.
+log_done() {
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    log_info "dry run: nothing was changed, started or checked; the [dry-run] lines above are what $BI_NAME would run"
+  else
+    log_info "$*"
+  fi
 }

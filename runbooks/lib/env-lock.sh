@@ -160,7 +160,7 @@ env_lock_where() {
   if [[ "$BI_SEAM" == local ]]; then
     printf '%s\n' "local seam: ${BI_LOCAL_ROOT:-<BI_LOCAL_ROOT unset>}/.env-lock"
   else
-    printf '%s\n' "$(output_field_or .backups.runnerContainer '<backups.runnerContainer>'):/backups/.env-lock on $(output_field_or .dockerHost '<dockerHost>')"
+    printf '%s\n' "$(output_field_or .backups.runnerContainer '<backups.runnerContainer>'):$(output_field_or .backups.dumpsDir '<backups.dumpsDir>')/.env-lock on $(output_field_or .dockerHost '<dockerHost>')"
   fi
 }
 

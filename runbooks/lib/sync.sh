@@ -31,5 +31,9 @@ sync_live_config() {
     fi
     pulumi_cmd config set backendImage "$image" -s "$stack-$colour" || return 1
   done
-  log_info "config of $stack synced to what runs: trafficActive=$active trafficCanaryPercent=$percent"
+  if [[ "$BI_DRY_RUN" == 1 ]]; then
+    log_info "dry run: the config of $stack was not changed (the [dry-run] lines are what would be set)"
+  else
+    log_info "config of $stack synced to what runs: trafficActive=$active trafficCanaryPercent=$percent"
+  fi
 }

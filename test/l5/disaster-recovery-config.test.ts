@@ -197,7 +197,13 @@ exit 64
   it("bad arguments name the argument", () => {
     const outputs = backupConfig(["--outputs", join(root, "outputs.json"), "--yes"]);
     expect(outputs.status).toBe(2);
-    expect(outputs.stderr).toContain("backup-config needs --stack ENV");
+    // it takes no --outputs file (it runs pulumi itself), and says what it takes instead
+    expect(outputs.stderr).toContain(
+      "backup-config reads the stacks with pulumi itself: use --stack ENV, not --outputs",
+    );
+    const none = backupConfig(["--yes"]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain("backup-config needs --stack ENV");
     const sse = backupConfig(["--stack", "prod", "--sse", "rot13"]);
     expect(sse.status).toBe(2);
     expect(sse.stderr).toContain("--sse needs aws:kms, AES256 or none");

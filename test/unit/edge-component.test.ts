@@ -144,6 +144,8 @@ describe("Edge component (env stack prod)", async () => {
       metricsPort: 8405,
     });
     expect(plan.outputs.traffic).toMatchObject({ active: "blue", weights: { blue: 256, green: 0 } });
+    // a provided certificate is trusted by the system's CAs: nothing to pin
+    expect((plan.outputs.edge as Record<string, unknown>).caCertPem).toBeUndefined();
   });
 });
 
@@ -158,6 +160,14 @@ describe("Edge component (env stack local)", async () => {
     expect(plan.resources.find((r) => r.type === "tls:index/privateKey:PrivateKey")?.inputs).toMatchObject({
       algorithm: "ECDSA",
     });
+  });
+
+  it("exports the self-signed certificate, and only the certificate, for clients that must trust it", () => {
+    const ca = (plan.outputs.edge as Record<string, unknown>).caCertPem;
+    const cert = plan.resources.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert");
+    expect(ca).toBe(cert?.outputs.certPem);
+    expect(ca).toMatch(/BEGIN CERTIFICATE/);
+    expect(ca).not.toMatch(/PRIVATE KEY/);
   });
 
   it("publishes the local ports and says so in the url; no monitoring network when monitoring is off", () => {

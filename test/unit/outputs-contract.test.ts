@@ -49,6 +49,36 @@ describe.each(envStacks)("env stack %s outputs", (stack) => {
     }
   });
 
+  // The paths runbooks act on (issue 17: they read them instead of restating them) are where the
+  // containers really mount the volumes: Postgres and Redis data in their own container and, at the
+  // same path, in the backup runner (restores run there); the runner's dumps and metrics.
+  it("exports the data directories and runner paths where the containers mount them", async () => {
+    const plan = await runProgram(stack);
+    const out = (path: string) => get(plan.outputs, path);
+    const mounts = (container: string) => {
+      const resource = plan.resources.find(
+        (r) => r.type === "docker:index/container:Container" && r.inputs.name === out(container),
+      );
+      expect(resource, `the container of ${container}`).toBeDefined();
+      const volumes = (resource?.inputs.volumes ?? []) as { volumeName?: string; containerPath?: string }[];
+      return Object.fromEntries(volumes.map((v) => [v.containerPath, v.volumeName]));
+    };
+    const cases: [string, string, string][] = [
+      ["postgres.container", "postgres.dataDir", "postgres.dataVolume"],
+      ["backups.runnerContainer", "postgres.dataDir", "postgres.dataVolume"],
+      ["redis.container", "redis.dataDir", "redis.dataVolume"],
+      ["backups.runnerContainer", "redis.dataDir", "redis.dataVolume"],
+      ["backups.runnerContainer", "backups.dumpsDir", "backups.dumpsVolume"],
+      ["backups.runnerContainer", "backups.textfileDir", "backups.textfileVolume"],
+    ];
+    for (const [container, dir, volume] of cases) {
+      expect(out(dir), dir).toMatch(/^\/[A-Za-z0-9._/-]+$/);
+      expect(mounts(container)[out(dir) as string], `${container} mounts ${volume} at ${dir}`).toBe(
+        out(volume),
+      );
+    }
+  });
+
   // Staging only: prod refuses monitoring off and local refuses AWS (local stacks stay free);
   // the shapes are the same program's.
   if (stack === "staging")

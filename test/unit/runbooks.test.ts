@@ -23,6 +23,7 @@ import {
   removeDir,
   run,
   runInBackground,
+  which,
   skipReason,
   startDaemon,
   tempDir,
@@ -52,10 +53,19 @@ function baseOutputs(environment = "staging"): Outputs {
       user: "app",
       password: "pg-password-not-in-logs",
       stanza: "main",
+      dataDir: "/var/lib/postgresql/data",
     },
-    redis: { container: "redis", host: "redis", port: 6379, password: "redis-password-not-in-logs" },
+    redis: {
+      container: "redis",
+      host: "redis",
+      port: 6379,
+      password: "redis-password-not-in-logs",
+      dataDir: "/data",
+    },
     backups: {
       runnerContainer: "runner",
+      dumpsDir: "/backups",
+      textfileDir: "/var/lib/node_exporter/textfile",
       bucket: "acme-backups",
       region: "eu-west-1",
       replicaBucket: "acme-backups-replica",
@@ -256,6 +266,9 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       [".postgres.stanza", (o: Outputs) => delete (o.postgres as Outputs).stanza],
       [".traffic.active", (o: Outputs) => delete o.traffic],
       [".edge.url", (o: Outputs) => ((o.edge as Outputs).url = null)],
+      // the data directories: read from the env stack, never guessed (no fallback path)
+      [".postgres.dataDir", (o: Outputs) => delete (o.postgres as Outputs).dataDir],
+      [".redis.dataDir", (o: Outputs) => delete (o.redis as Outputs).dataDir],
     ])("a missing %s is named, and no container is touched", (field, mutate) => {
       const outputs = baseOutputs();
       mutate(outputs);
@@ -296,6 +309,72 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
       expect(result.status).toBe(2);
       expect(result.stderr).toContain("the pulumi CLI ('/nonexistent/pulumi') is not on PATH");
       expect(result.stderr).toContain("or pass --outputs FILE");
+    });
+
+    it("backup-config asks only for what it takes: --stack, never --outputs", () => {
+      const help = runbook("backup-config", ["--help"]);
+      expect(help.status).toBe(0);
+      // not offered as an option; the text says why it takes none
+      expect(help.stdout).not.toMatch(/^\s+--outputs\b/m);
+      expect(help.stdout).toContain("so it takes no --outputs file");
+      const refused = runbook("backup-config", ["--outputs", writeJson("o.json", baseOutputs())]);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(
+        "backup-config reads the stacks with pulumi itself: use --stack ENV, not --outputs",
+      );
+      // without pulumi it says to install it, not to pass the --outputs it refuses
+      const noPulumi = runbook("backup-config", ["--stack", "staging"], { PULUMI: "/nonexistent/pulumi" });
+      expect(noPulumi.status).toBe(2);
+      expect(noPulumi.stderr).toContain("the pulumi CLI ('/nonexistent/pulumi') is not on PATH; install it");
+      expect(noPulumi.stderr).not.toContain("--outputs");
+    });
+  });
+
+  describe("an unreachable Docker host is named once, before anything runs", () => {
+    /** A docker CLI whose host is down: `version` fails as over SSH; every call is recorded. */
+    function downDocker(): string {
+      const bin = join(root, `bin-${n++}`);
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, "docker"),
+        `#!/usr/bin/env bash\necho "docker $*" >>"${calls}"\n` +
+          `echo 'error during connect: Get "http://docker.example.com/v1.45/version": ssh: connect to host staging-host port 22: No route to host' >&2\nexit 1\n`,
+      );
+      chmodSync(join(bin, "docker"), 0o755);
+      writeFileSync(calls, "");
+      return bin;
+    }
+
+    it.each([
+      ["disaster-recovery", ["restart", "--yes"]],
+      ["disaster-recovery", ["restore", "--latest", "--yes"]],
+      ["backup-now", ["--yes"]],
+      ["env-lock", ["status"]],
+      ["env-lock", ["run", "--", "true"]],
+      ["status", ["--live"]],
+      ["deploy", ["--image", "backend:1.2.3", "--yes"]],
+      ["canary", ["--traffic-percentage", "10", "--yes"]],
+      ["rollback", ["--yes"]],
+    ])("%s %s", (name, args) => {
+      const bin = downDocker();
+      const end = args.includes("--") ? args.indexOf("--") : args.length;
+      const given = [
+        ...args.slice(0, end),
+        "--outputs",
+        writeJson("o.json", baseOutputs()),
+        ...(name === "disaster-recovery" ? ["--slot-outputs", writeJson("s.json", SLOT)] : []),
+        ...args.slice(end),
+      ];
+      const result = runbook(name, given, { PATH: `${bin}:${process.env.PATH ?? ""}` });
+      expect(result.status).toBe(1);
+      const named = result.stderr.match(/cannot reach the Docker host ssh:\/\/deploy@staging-host/g) ?? [];
+      expect(named, result.stderr).toHaveLength(1);
+      expect(result.stderr.match(/No route to host/g) ?? []).toHaveLength(1);
+      expect(result.stderr).not.toMatch(/environment lock|backup runner|FAIL|missing/);
+      // one question and nothing else: no lock, no container touched
+      expect(recorded()).toEqual([
+        "docker -H ssh://deploy@staging-host version --format {{.Server.Version}}",
+      ]);
     });
   });
 
@@ -437,6 +516,7 @@ describe.skipIf(skipReason("jq", "script"))("runbooks (no daemons)", () => {
         .map((l) => l.replace(/\.(restore|before-restore)-\d{8}T\d{6}Z/g, ".$1-STAMP"));
       const data = "/var/lib/postgresql/data";
       expect(lines).toEqual([
+        "[dry-run] docker -H ssh://deploy@staging-host version --format '{{.Server.Version}}' (the Docker host must answer within 20s)",
         `[dry-run] in runner: pgbackrest info --output=json: repo1 (local) has a backup and 2026-11-28 09:14:00+00 lies in its window (end of its earliest backup .. now); df: ${data} has room for the restored copy`,
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-1",
         "[dry-run] docker -H ssh://deploy@staging-host stop blue-2",
@@ -1079,6 +1159,7 @@ echo "restore_command = 'pgbackrest --pg1-path=$target --stanza=main archive-get
       fake(
         join(bin, "docker"),
         `echo "docker $1 $2 $3 $4 $5 $6 $7 $8" >>"${calls}"
+[[ $3 == version ]] && { echo 24.0.5; exit 0; }
 [[ $3 == exec && $7 == sh && $8 == -c ]] || exit 64
 echo "Warning: Permanently added 'staging-host' (ED25519) to the list of known hosts." >&2
 if [[ -n "\${HOSTILE:-}" ]]; then printf 'busy 1+a[$(touch %s)] 5\\n${TOKEN}\\nx\\n' "${home}/pwned"; exit 0; fi
@@ -1094,7 +1175,11 @@ BACKUP_DIR="${home}" exec sh -c "$@"`,
         env,
       );
       expect(ok.status, ok.stderr).toBe(0);
-      expect(recorded()[0]).toBe("docker -H ssh://deploy@staging-host exec -u postgres runner sh -c");
+      // One question to the Docker host first, then the lock.
+      expect(recorded().slice(0, 2)).toEqual([
+        "docker -H ssh://deploy@staging-host version --format {{.Server.Version}}   ",
+        "docker -H ssh://deploy@staging-host exec -u postgres runner sh -c",
+      ]);
       expect(ok.stderr).toContain("runner:/backups/.env-lock on ssh://deploy@staging-host");
       // What ssh says on stderr is logged, never taken for the lock's answer.
       expect(ok.stderr).toContain(
@@ -1156,6 +1241,96 @@ BACKUP_DIR="${home}" exec sh -c "$@"`,
       expect(flaky.status).toBe(1);
       expect(flaky.stderr).toContain("docker inspect of pg failed");
       expect(flaky.stderr).toContain("cannot tell whether pg is stopped: not touching its data");
+    });
+  });
+
+  describe("lib/outputs.sh: the outputs are parsed once; values arrive whole and never run", () => {
+    it("one jq per load however many fields are read; secrets with newlines, tabs and $(...) intact", () => {
+      const marker = join(root, `pwned-${n++}`);
+      const tricky = `line one\nline\ttwo $(touch ${marker}) \`touch ${marker}\` "double" 'single' \\ end`;
+      const outputs = baseOutputs();
+      (outputs.postgres as Outputs).password = tricky;
+      outputs.extra = { list: ["a b", "c\td", 3, { x: 1 }], nested: { "odd key": 7 } };
+      const file = writeJson("tricky.json", outputs);
+      const bin = join(root, `bin-${n++}`);
+      const count = join(root, `jq-count-${n++}`);
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, "jq"),
+        `#!/usr/bin/env bash\necho x >>"${count}"\nexec "${which("jq")}" "$@"\n`,
+        {
+          mode: 0o755,
+        },
+      );
+      const script = `set -euo pipefail; . runbooks/lib/common.sh; outputs_load --outputs '${file}'
+        printf '%s' "$(output_field .postgres.password)" >'${file}.password'
+        for i in $(seq 1 40); do output_field .postgres.container >/dev/null; output_field_or .nope.x d >/dev/null; done
+        echo "weights=$(output_field .traffic.weights) port=$(output_field .postgres.port) or=$(output_field_or .postgres.nope dflt)"
+        output_has .edge.url && echo has-url; output_has .postgres.nope || echo no-nope
+        output_list .extra.list; output_strings .monitoring.containers; echo "jq-count=$(wc -l <'${count}')"`;
+      const r = run("bash", ["-c", script], {
+        cwd: REPO,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(`${file}.password`, "utf8")).toBe(tricky);
+      expect(existsSync(marker)).toBe(false);
+      expect(r.stdout).toBe(
+        [
+          'weights={"blue":100,"green":0} port=5432 or=dflt',
+          "has-url",
+          "no-nope",
+          "a b",
+          "c\td",
+          "3",
+          '{"x":1}',
+          "prometheus",
+          "alertmanager",
+          // 80 field reads and the lists: the one jq of the load
+          "jq-count=1",
+          "",
+        ].join("\n"),
+      );
+    });
+
+    it("a missing field, a parent of another type, and jq expressions behave as before", () => {
+      const outputs = { ...baseOutputs(), extra: { nested: { "odd key": 7 } } };
+      const file = writeJson("o.json", outputs);
+      const lib = (body: string) =>
+        run(
+          "bash",
+          ["-c", `set -euo pipefail; . runbooks/lib/common.sh; outputs_load --outputs '${file}'; ${body}`],
+          {
+            cwd: REPO,
+          },
+        );
+      const missing = lib("output_field .postgres.nope");
+      expect(missing.status).toBe(2);
+      expect(missing.stderr).toContain(
+        `stack output field '.postgres.nope' is missing (or null) in outputs file '${file}'; the runbooks need it`,
+      );
+      const parent = lib("output_field .environment.name");
+      expect(parent.status).toBe(2);
+      expect(parent.stderr).toContain(
+        `stack output field '.environment.name' cannot be read in outputs file '${file}' (a parent field has another type)`,
+      );
+      expect(lib("output_list .environment").stderr).toContain(
+        `stack output field '.environment' in outputs file '${file}' is not an array`,
+      );
+      expect(
+        lib(`output_field '.extra.nested."odd key"'; output_field '.monitoring.containers | keys | length'`)
+          .stdout,
+      ).toBe("7\n2\n");
+      expect(lib("output_field '.broken ||'").stderr).toContain(
+        "output path '.broken ||' is not a valid jq path",
+      );
+      // a reload (after a lock, a switch) answers from the new document, not what an earlier load left
+      const prod = writeJson("prod.json", { ...outputs, environment: "prod" });
+      expect(
+        lib(
+          `echo "$(output_field .environment)"; OUTPUTS_JSON=""; outputs_load --outputs '${prod}'; output_field .environment`,
+        ).stdout,
+      ).toBe("staging\nprod\n");
     });
   });
 
