@@ -28,6 +28,8 @@ import {
   EDGE_METRICS_PORT,
   EDGE_STATE_DIR,
   EDGE_STATE_FILE,
+  DEFAULT_SERVER_MAX_CONNECTIONS,
+  DEFAULT_TIMEOUTS,
   maxConnectionsFor,
   renderHaproxyConfig,
 } from "../renderers/haproxy-config";
@@ -75,6 +77,16 @@ export interface EdgeArgs {
   tls: InfraConfig["edge"]["tls"];
   /** Requests per client IP per 10 s before 429. */
   rateLimitPer10s: number;
+  /**
+   * Requests one backend replica is given at a time (per-server maxconn, config
+   * `edgeServerMaxConn`); more wait in the edge's queue. Default 64.
+   */
+  serverMaxConn?: number;
+  /**
+   * Seconds a request waits in that queue before the edge answers 503 (config
+   * `edgeQueueTimeoutSeconds`). Default 10.
+   */
+  queueTimeoutSeconds?: number;
   /** Port the backend listens on in its container. Default 4000. */
   backendPort: number;
   /** Server slots per colour: the most replicas one slot may run. */
@@ -133,6 +145,8 @@ export class Edge extends pulumi.ComponentResource {
       },
       logging: "stdout",
       maxConnections: maxConnectionsFor(args.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT),
+      serverMaxConnections: args.serverMaxConn ?? DEFAULT_SERVER_MAX_CONNECTIONS,
+      timeouts: { queue: (args.queueTimeoutSeconds ?? DEFAULT_TIMEOUTS.queue / 1000) * 1000 },
     });
     this.configHash = createHash("sha256").update(this.config).digest("hex");
 

@@ -174,6 +174,8 @@ export function buildEnvStack(config: InfraConfig): EnvStackOutputs {
       publicHostname: config.publicHostname,
       tls: config.edge.tls,
       rateLimitPer10s: config.edge.rateLimitPer10s,
+      serverMaxConn: config.edge.serverMaxConn,
+      queueTimeoutSeconds: config.edge.queueTimeoutSeconds,
       backendPort: config.backend.port,
       slotsPerColour: EDGE_SLOTS_PER_COLOUR,
       dockerHost: config.dockerHost,

@@ -10,6 +10,11 @@
 import { z } from "zod";
 import { cronError } from "../lib/cron";
 import { imagePinError } from "../lib/image-ref";
+import {
+  DEFAULT_SERVER_MAX_CONNECTIONS,
+  DEFAULT_TIMEOUTS,
+  MAX_SERVER_MAX_CONNECTIONS,
+} from "../renderers/haproxy-config";
 import { EVICTION_POLICIES } from "../renderers/redis-conf";
 import { cronNeverFiresError } from "./schedule";
 import {
@@ -415,6 +420,24 @@ export const KEYS = {
     "Requests one client IP may make in 10 s before it gets 429.",
     {
       default: "200",
+      roles: ["env"],
+    },
+  ),
+  edgeServerMaxConn: key(
+    int(1, MAX_SERVER_MAX_CONNECTIONS),
+    "integer",
+    "Requests the edge sends one backend replica at a time (HAProxy per-server maxconn): what one replica serves at good latency. More wait in the edge's queue for the next free replica and get 503 after edgeQueueTimeoutSeconds, instead of piling onto the app.",
+    {
+      default: String(DEFAULT_SERVER_MAX_CONNECTIONS),
+      roles: ["env"],
+    },
+  ),
+  edgeQueueTimeoutSeconds: key(
+    int(1, 300),
+    "integer",
+    "Seconds a request may wait in the edge's queue for a free backend replica (edgeServerMaxConn) before the edge answers 503.",
+    {
+      default: String(DEFAULT_TIMEOUTS.queue / 1000),
       roles: ["env"],
     },
   ),

@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { hasDigest } from "../lib/image-ref";
+import { maxConnectionsFor } from "../renderers/haproxy-config";
 import {
   KEYS,
   KEY_NAMES,
@@ -119,6 +120,10 @@ export interface InfraConfig {
     httpsPort: number;
     tls: { mode: "self-signed" } | { mode: "provided"; cert: Secret; key: Secret };
     rateLimitPer10s: number;
+    /** Per-server maxconn: requests one backend replica is given at a time. */
+    serverMaxConn: number;
+    /** Seconds a request waits in the edge's queue for a replica before its 503. */
+    queueTimeoutSeconds: number;
   };
   traffic: { active: Colour; canaryPercent: number };
   backups: {
@@ -408,6 +413,15 @@ function crossFieldIssues(
     );
   }
   if (v.edgeHttpPort === v.edgeHttpsPort) add("edgeHttpsPort", "must differ from edgeHttpPort");
+  // One replica can never hold more than the whole edge: a larger per-server limit never applies.
+  if (typeof v.containerOpenFilesLimit === "number" && typeof v.edgeServerMaxConn === "number") {
+    const edgeLimit = maxConnectionsFor(v.containerOpenFilesLimit);
+    if (v.edgeServerMaxConn > edgeLimit)
+      add(
+        "edgeServerMaxConn",
+        `expected at most ${edgeLimit}, the edge's whole connection limit with containerOpenFilesLimit ${v.containerOpenFilesLimit} (got ${v.edgeServerMaxConn})`,
+      );
+  }
   if (v.edgeTlsMode === "provided") {
     if (!has("edgeTlsCert") && given.edgeTlsCert === undefined)
       addMissingSecret(
@@ -584,6 +598,8 @@ function build(v: Values, stack: string, environment: Environment): InfraConfig 
           ? { mode: "provided", cert: secret("edgeTlsCert") as Secret, key: secret("edgeTlsKey") as Secret }
           : { mode: "self-signed" },
       rateLimitPer10s: num("edgeRateLimitPer10s"),
+      serverMaxConn: num("edgeServerMaxConn"),
+      queueTimeoutSeconds: num("edgeQueueTimeoutSeconds"),
       memoryMb: num("edgeMemory"),
       cpus: num("edgeCpus"),
     },

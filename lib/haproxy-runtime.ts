@@ -9,9 +9,9 @@ import type { Colour } from "../config/keys";
 import {
   COLOUR_NAMES,
   colourWeights,
-  effectiveShare,
   receivingColours,
-  serverWeights,
+  replicaWeights,
+  shareOf,
   type PerColour,
   type TrafficTarget,
 } from "./traffic-weights";
@@ -212,13 +212,16 @@ export interface SwitchPlanOk {
   /** The same commands as the batches to send in turn: the raises, then the lowers. */
   batches: string[][];
   colourWeights: PerColour<number>;
-  serverWeights: PerColour<number>;
+  /** Weight of each replica of a colour, largest first (lib/traffic-weights.ts replicaWeights). */
+  replicaWeights: PerColour<number[]>;
+  /** The weight each server (slot) of the backend gets, by server name (`slotWeights`). */
+  serverWeights: Record<string, number>;
   /** Servers per colour the edge has now (an address, not in maintenance). */
   present: PerColour<number>;
   /** Servers per colour the weights are computed for: `replicas` where given, else `present`. */
   replicas: PerColour<number>;
   healthy: PerColour<number>;
-  /** Percent of requests each colour will get. */
+  /** Percent of requests each colour will get once `replicas` run (exactly the target's). */
   share: PerColour<number>;
   /** Set when the gate let an unhealthy target through (bootstrap: nothing is healthy anywhere). */
   warning?: string;
@@ -231,6 +234,35 @@ export interface SwitchPlanRefused {
 }
 
 export type SwitchPlan = SwitchPlanOk | SwitchPlanRefused;
+
+/** Slot number of a server name (`blue12` -> 12), for a stable order. */
+const slotNumber = (name: string) => Number(/\d+$/.exec(name)?.[0] ?? 0);
+
+/**
+ * Puts replica weights on server slots. A colour's servers that have an address take its
+ * replica weights in slot order (largest first); the other slots (no address yet, a replica DNS
+ * has not resolved, or more slots than replicas) get the colour's smallest weight, and at least 1
+ * when the colour receives traffic: a replica that appears there later gets its share (a little
+ * more while a spread is uneven) until the next switch or rebalance, never none.
+ */
+export function slotWeights(
+  servers: readonly ServerState[],
+  weights: PerColour<readonly number[]>,
+  receiving: readonly Colour[],
+): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const c of COLOUR_NAMES) {
+    const list = weights[c];
+    const smallest = list.length > 0 ? Math.min(...list) : 0;
+    const spare = receiving.includes(c) ? Math.max(1, smallest) : smallest;
+    const slots = servers
+      .filter((s) => s.colour === c)
+      .sort((a, b) => slotNumber(a.name) - slotNumber(b.name));
+    slots.filter((s) => s.present).forEach((s, i) => (result[s.name] = list[i] ?? spare));
+    slots.filter((s) => !s.present).forEach((s) => (result[s.name] = spare));
+  }
+  return result;
+}
 
 /**
  * Plans a switch. Refuses (leaving every weight as it is) when a colour that would receive
@@ -267,11 +299,12 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
       throw new Error(`replicas: ${c}=0, but the target sends ${c} traffic`);
     }
   }
-  const perServer = serverWeights(colour, replicas);
+  const perReplica = replicaWeights(input.target, replicas);
+  const perServer = slotWeights(servers, perReplica, receivingColours(input.target));
   const raise: string[] = [];
   const lower: string[] = [];
   for (const server of servers) {
-    const want = perServer[server.colour as Colour];
+    const want = perServer[server.name];
     if (server.weight === want) continue;
     (want > server.weight ? raise : lower).push(
       `set server ${backend}/${haproxyName("server", server.name)} weight ${want}`,
@@ -332,11 +365,12 @@ export function planSwitch(input: SwitchPlanInput): SwitchPlan {
     commands: [...raise, ...lower],
     batches: [raise, lower].filter((batch) => batch.length > 0),
     colourWeights: colour,
+    replicaWeights: perReplica,
     serverWeights: perServer,
     present,
     replicas,
     healthy,
-    share: effectiveShare(perServer, replicas),
+    share: shareOf(perReplica),
     ...(warning ? { warning } : {}),
   };
 }

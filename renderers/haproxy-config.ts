@@ -112,23 +112,45 @@ export interface HaproxyConfigInput {
   initialWeight?: number;
   /** Global connection limit. Default 20000 (see `maxConnectionsFor` for a lower open-files limit). */
   maxConnections?: number;
+  /**
+   * Requests one backend server (replica) is given at a time (per-server `maxconn`); more wait
+   * in the edge's queue for a free slot on any server and get 503 after `timeouts.queue`.
+   * Default `DEFAULT_SERVER_MAX_CONNECTIONS` (config `edgeServerMaxConn`).
+   */
+  serverMaxConnections?: number;
   /** `stdout`: access + event logs to stdout (the container log). `none`: no logging (benchmarks). */
   logging?: "stdout" | "none";
-  /** Timeouts in milliseconds. */
+  /**
+   * Timeouts in milliseconds (defaults in `DEFAULT_TIMEOUTS`). `client` also bounds a connection
+   * before its first request (idle TCP, the TLS handshake: HAProxy 2.6 has no `timeout client-hs`);
+   * `httpRequest` bounds a whole request, headers and body (`option http-buffer-request`).
+   */
   timeouts?: Partial<
     Record<"connect" | "client" | "server" | "httpRequest" | "httpKeepAlive" | "queue" | "check", number>
   >;
 }
 
-const DEFAULT_TIMEOUTS = {
+export const DEFAULT_TIMEOUTS = {
   connect: 5000,
-  client: 30000,
+  /**
+   * Client inactivity, and in HAProxy 2.6 the only bound on a connection's TLS handshake (and on
+   * a connection that sends nothing, not even a ClientHello). Not a bound on a slow response:
+   * while the server works, the client is not expected to send anything (checked on 2.6).
+   */
+  client: 10000,
   server: 30000,
+  /** The whole request, headers and body (`option http-buffer-request`); a client that trickles gets 408. */
   httpRequest: 10000,
   httpKeepAlive: 10000,
-  queue: 30000,
+  /** How long a request waits for a free server slot (per-server maxconn) before its 503. */
+  queue: 10000,
   check: 3000,
 };
+
+/** Default per-server `maxconn` (config `edgeServerMaxConn`); see `HaproxyConfigInput.serverMaxConnections`. */
+export const DEFAULT_SERVER_MAX_CONNECTIONS = 64;
+/** Largest per-server `maxconn` the renderer accepts (and the config key). */
+export const MAX_SERVER_MAX_CONNECTIONS = 10000;
 
 function assertPort(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -176,6 +198,19 @@ function validate(input: HaproxyConfigInput): void {
   if (!Number.isInteger(weight) || weight < 0 || weight > 256) {
     throw new Error(`haproxy config: initialWeight must be a whole number 0-256, got ${String(weight)}`);
   }
+  const serverMax = input.serverMaxConnections ?? DEFAULT_SERVER_MAX_CONNECTIONS;
+  if (!Number.isInteger(serverMax) || serverMax < 1 || serverMax > MAX_SERVER_MAX_CONNECTIONS) {
+    throw new Error(
+      `haproxy config: serverMaxConnections must be a whole number 1-${MAX_SERVER_MAX_CONNECTIONS}, got ${String(serverMax)}`,
+    );
+  }
+  for (const [name, value] of Object.entries(input.timeouts ?? {})) {
+    if (!Number.isInteger(value) || value < 1 || value > 3_600_000) {
+      throw new Error(
+        `haproxy config: timeouts.${name} must be a whole number of milliseconds 1-3600000, got ${String(value)}`,
+      );
+    }
+  }
   const up = input.upstreams;
   if (up.kind === "dns") {
     assertToken(up.nameserver, "upstreams.nameserver");
@@ -212,6 +247,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
   const hc = { path: "/health", intervalMs: 2000, fall: 3, rise: 2, ...(input.healthCheck ?? {}) };
   assertToken(hc.path, "healthCheck.path");
   const weight = input.initialWeight ?? 1;
+  const serverMax = input.serverMaxConnections ?? DEFAULT_SERVER_MAX_CONNECTIONS;
   const logging = input.logging ?? "stdout";
   const publicHttps = input.publicHttpsPort ?? input.httpsPort;
   const up = input.upstreams;
@@ -267,6 +303,10 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     ...(logging === "stdout" ? ["    log global", "    option httplog", "    option dontlognull"] : []),
     "    option forwardfor",
     "    option http-keep-alive",
+    // Wait for the whole request body before a server is chosen (or the buffer, tune.bufsize, is
+    // full), so `timeout http-request` covers the body too: a client trickling its body gets 408
+    // from the edge and never holds a backend connection.
+    "    option http-buffer-request",
     // On a reload (soft stop) an idle keep-alive connection is not closed under a client that
     // may be sending on it: the old worker answers its next request with "Connection: close".
     "    option idle-close-on-response",
@@ -323,15 +363,21 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     "    option httpchk",
     `    http-check send meth GET uri ${hc.path} ver HTTP/1.1 hdr Host edge-healthcheck`,
     "    http-check expect status 200",
-    // A request whose server fails is retried (3 times, on another server: redispatch) when the
-    // connection failed, the server closed without answering, or it timed out. Only idempotent
-    // methods are retried at layer 7: a POST may already have changed data.
+    // A request is retried (3 times, each on another server: redispatch) only when it cannot
+    // have reached the application: the connection failed, so nothing was sent (any method); or,
+    // for the safe methods GET, HEAD and OPTIONS, the server closed without a byte of answer (a
+    // replica that crashed or stopped). Never on a response timeout: the request ran and may
+    // still run, and a replay multiplies the wait and the load. Never a PUT, DELETE or POST that
+    // was sent: the edge cannot know that the application applied it at most once. Clients
+    // retry those themselves, with an Idempotency-Key (docs/idempotency.md).
     "    option redispatch 1",
     "    retries 3",
-    "    retry-on conn-failure empty-response response-timeout",
-    "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS || { method PUT DELETE }",
+    "    retry-on conn-failure empty-response",
+    "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS",
     "    http-reuse safe",
-    `    default-server check inter ${hc.intervalMs}ms fastinter ${Math.max(250, Math.round(hc.intervalMs / 4))}ms fall ${hc.fall} rise ${hc.rise} weight ${weight}`,
+    // maxconn: at most this many requests on one replica at a time; the rest queue here, where
+    // any server that frees a slot takes the next one, and get 503 after `timeout queue`.
+    `    default-server check inter ${hc.intervalMs}ms fastinter ${Math.max(250, Math.round(hc.intervalMs / 4))}ms fall ${hc.fall} rise ${hc.rise} maxconn ${serverMax} weight ${weight}`,
   );
   if (up.kind === "dns") {
     for (const colour of ["blue", "green"] as const) {

@@ -51,8 +51,8 @@ import {
 import { runWithInput } from "../lib/run-with-input";
 import {
   COLOUR_NAMES,
-  effectiveShare,
   isColour,
+  shareOf,
   validateTarget,
   type PerColour,
   type TrafficTarget,
@@ -193,7 +193,8 @@ export interface ApplyResult {
   active: string;
   canaryPercent: number;
   colourWeights?: Record<string, number>;
-  serverWeights?: Record<string, number>;
+  /** Weight of each replica of a colour, largest first. */
+  replicaWeights?: Record<string, number[]>;
   share?: Record<string, number>;
   healthy: Record<string, number>;
   present?: Record<string, number>;
@@ -233,14 +234,14 @@ async function restoreWeights(
   transport: RuntimeTransport,
   backend: string,
   before: ServerState[],
-  set: PerColour<number>,
+  set: Record<string, number>,
 ) {
   try {
     const now = parseServersState(await transport.send(`show servers state ${backend}`));
     // Servers this run changed (their weight before differs from the one set) that still hold it.
     const changed = before
       .flatMap((s) =>
-        s.colour !== undefined && s.weight !== set[s.colour] ? [{ ...s, set: set[s.colour] }] : [],
+        set[s.name] !== undefined && s.weight !== set[s.name] ? [{ ...s, set: set[s.name] }] : [],
       )
       .map((s) => ({
         name: s.name,
@@ -314,7 +315,7 @@ async function applyUnlocked(transport: RuntimeTransport, given: ApplyOptions): 
   const summary = {
     ...base,
     colourWeights: plan.colourWeights,
-    serverWeights: plan.serverWeights,
+    replicaWeights: plan.replicaWeights,
     share: roundShare(plan.share),
     healthy: plan.healthy,
     present: plan.present,
@@ -346,11 +347,11 @@ async function applyUnlocked(transport: RuntimeTransport, given: ApplyOptions): 
       }
     }
     const after = parseServersState(await transport.send(`show servers state ${backend}`));
-    const wrong = after.filter((s) => s.colour && s.weight !== plan.serverWeights[s.colour]);
+    const want = plan.serverWeights;
+    const wrong = after.filter((s) => want[s.name] !== undefined && s.weight !== want[s.name]);
     if (wrong.length > 0) {
       await failed(
-        `weights did not take effect: ${wrong.map((s) => `${s.name}=${s.weight}`).join(", ")} ` +
-          `(wanted blue=${plan.serverWeights.blue} green=${plan.serverWeights.green})`,
+        `weights did not take effect: ${wrong.map((s) => `${s.name}=${s.weight} (wanted ${want[s.name]})`).join(", ")}`,
       );
     }
   } else {
@@ -365,8 +366,9 @@ async function applyUnlocked(transport: RuntimeTransport, given: ApplyOptions): 
 
 /**
  * What the edge serves. With `replicas` (both colours' running replica counts) it also gives
- * `replicaShare`: each colour's share once every replica is up, from the colour's server weight
- * times its replicas; unlike `share`, it does not follow DNS's view of the moment.
+ * `replicaShare`: each colour's share once every replica is up, from the weights of as many of
+ * the colour's server slots as it has replicas; unlike `share`, it does not follow DNS's view of
+ * the moment.
  */
 export async function status(
   transport: RuntimeTransport,
@@ -377,18 +379,27 @@ export async function status(
   const servers = parseServersState(await transport.send(`show servers state ${backend}`));
   const stats = parseStat(await transport.send("show stat")).filter((s) => s.backend === backend);
   const traffic = currentTraffic(servers, backend);
-  // A colour's server weight: the switch gives all its server slots the same one.
-  const weight = Object.fromEntries(
-    COLOUR_NAMES.map((c) => [
-      c,
-      Math.max(0, ...servers.filter((s) => s.backend === backend && s.colour === c).map((s) => s.weight)),
-    ]),
-  ) as PerColour<number>;
+  const slots = (c: Colour) => servers.filter((s) => s.backend === backend && s.colour === c);
   const counts =
     replicas?.blue !== undefined && replicas.green !== undefined
       ? { blue: replicas.blue, green: replicas.green }
       : undefined;
-  const share = counts ? effectiveShare(weight, counts) : undefined;
+  // Each colour's weights once every replica is up: its `count` largest slot weights (the switch
+  // gives the replicas the edge has an address for their weights and every other slot the
+  // colour's smallest, at least 1, which is what a replica that appears there gets).
+  const share = counts
+    ? shareOf(
+        Object.fromEntries(
+          COLOUR_NAMES.map((c) => {
+            const sorted = slots(c)
+              .map((s) => s.weight)
+              .sort((a, b) => b - a);
+            const smallest = sorted.length > 0 ? sorted[sorted.length - 1] : 0;
+            return [c, Array.from({ length: counts[c] }, (_, i) => sorted[i] ?? smallest)];
+          }),
+        ) as PerColour<number[]>,
+      )
+    : undefined;
   const replicaShare = share && share.blue + share.green > 0 ? roundShare(share) : undefined;
   return {
     backend,
@@ -397,7 +408,7 @@ export async function status(
     share: roundShare(traffic.share),
     // Whether the weights give a colour traffic, over all its server slots, with or without an
     // address: a crashed slot whose servers DNS dropped still "receives" by the target.
-    receives: Object.fromEntries(COLOUR_NAMES.map((c) => [c, weight[c] > 0])),
+    receives: Object.fromEntries(COLOUR_NAMES.map((c) => [c, slots(c).some((s) => s.weight > 0)])),
     ...(replicaShare ? { replicas, replicaShare } : {}),
     servers: stats
       .filter((s) => s.colour)

@@ -86,6 +86,39 @@ describe.skipIf(skipReason("haproxy", "openssl"))("haproxy -c on the rendered ed
     expect(result.status, result.stderr).toBe(0);
   });
 
+  it("accepts the hardened edge (buffered requests, safe-method retries, per-server maxconn, short timeouts) without warnings", () => {
+    const input: HaproxyConfigInput = {
+      ...base,
+      serverMaxConnections: 2,
+      timeouts: { client: 1500, httpRequest: 1500, httpKeepAlive: 1000, queue: 1000, server: 2000 },
+    };
+    const result = check(input, "hardened");
+    expect(result.stderr + result.stdout).toContain("Configuration file is valid");
+    expect(result.status, result.stderr).toBe(0);
+    const cfg = renderHaproxyConfig(input);
+    for (const line of [
+      "option http-buffer-request",
+      "retry-on conn-failure empty-response",
+      "http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS",
+      "timeout client 1500ms",
+      "timeout queue 1000ms",
+    ])
+      expect(cfg).toContain(line);
+    expect(cfg).toMatch(/ maxconn 2 weight 1$/m);
+  });
+
+  it("HAProxy 2.6 has no `timeout client-hs`: the TLS handshake is bounded by `timeout client`", () => {
+    // Why the renderer bounds the pre-request phase with timeout client: the 2.8 keyword is refused.
+    const file = join(dir, "client-hs.cfg");
+    writeFileSync(
+      file,
+      renderHaproxyConfig(base).replace(/^( {4}timeout client \d+ms)$/m, "$1\n    timeout client-hs 5s"),
+    );
+    const result = run("haproxy", ["-c", "-f", file]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/'timeout' supports .*got 'client-hs'/);
+  });
+
   it("is a check that can fail: HAProxy rejects a broken certificate path", () => {
     const result = check({ ...base, certificatePath: join(dir, "missing.pem") }, "broken");
     expect(result.status).not.toBe(0);

@@ -133,7 +133,14 @@ describe.skipIf(skipReason("redis-server", "initdb", "pg_ctl") || backendSkipRea
         "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'orders'",
         "app",
       );
-      expect(columns).toBe("id:bigint,item:text,quantity:integer,created_at:timestamp with time zone");
+      expect(columns).toBe(
+        "id:bigint,item:text,quantity:integer,created_at:timestamp with time zone," +
+          "idempotency_key:text,request_hash:text",
+      );
+      // The Idempotency-Key of the POST that wrote a row is unique: a retry cannot write twice.
+      expect(
+        deps.pg.sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'orders_idempotency_key'", "app"),
+      ).toBe("CREATE UNIQUE INDEX orders_idempotency_key ON app.orders USING btree (idempotency_key)");
       expect(
         deps.pg.sql(
           "SELECT schemaname || '.' || tableowner FROM pg_tables WHERE tablename = 'orders'",

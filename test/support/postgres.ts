@@ -4,6 +4,7 @@
  * PostgreSQL refuses to run as root, and CI runs as root, so when the test runs as root
  * every server command runs as the `postgres` user (created by the Debian package).
  */
+import { spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, run, runOk, tempDir, removeDir, waitFor, type RunResult } from "./tools";
@@ -177,4 +178,58 @@ export function runInitSql(
     "-f",
     file,
   ]);
+}
+
+/** A table lock held by a psql session of its own until `release`. */
+export interface HeldLock {
+  /** Commits the session's transaction (the lock goes) and waits for psql to exit. */
+  release(): Promise<void>;
+}
+
+/**
+ * Opens a psql session (TCP, as postgres) that takes `LOCK TABLE <table> IN <mode> MODE` and
+ * keeps it: what holds an application's INSERT in flight (SHARE blocks writes, not reads).
+ * Resolves once the lock is held.
+ */
+export async function holdTableLock(
+  pg: PgServer,
+  database: string,
+  table: string,
+  mode = "SHARE",
+): Promise<HeldLock> {
+  const child = spawn(
+    join(PG_BIN, "psql"),
+    [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(pg.port),
+      "-U",
+      "postgres",
+      "-d",
+      database,
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-qAtX",
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  child.stdin.write(`BEGIN;\nLOCK TABLE ${table} IN ${mode} MODE;\nSELECT 'lock-held';\n`);
+  await waitFor(`psql to lock ${table}`, () => {
+    if (child.exitCode !== null) throw new Error(`psql exited: ${output}`);
+    return output.includes("lock-held");
+  });
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      child.stdin.end("COMMIT;\n");
+      await exited;
+    },
+  };
 }

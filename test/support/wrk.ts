@@ -104,6 +104,11 @@ export interface WrkOptions {
   latency?: boolean;
   /** Count non-2xx and colours with COUNTING_SCRIPT (written to `scriptDir`). */
   countIn?: string;
+  /**
+   * Send this instead of a GET (needs `countIn`: set in the same script). Headers and body are
+   * ASCII.
+   */
+  request?: { method: string; body?: string; headers?: Record<string, string> };
   /** Request timeout, seconds. Default 5. */
   timeoutSeconds?: number;
   /**
@@ -111,6 +116,24 @@ export interface WrkOptions {
    * counting script's included); `durationSeconds` is then the upper bound.
    */
   stopWhen?: Promise<unknown>;
+}
+
+/** Lua that makes every wrk request `request` (JSON strings are Lua string literals for ASCII). */
+export function requestLua(request: WrkOptions["request"]): string {
+  if (!request) return "";
+  const lua = (text: string) => {
+    if (!/^[\x20-\x7e]*$/.test(text))
+      throw new Error(`runWrk: request text must be printable ASCII: ${text}`);
+    return JSON.stringify(text);
+  };
+  return [
+    `wrk.method = ${lua(request.method)}`,
+    ...(request.body !== undefined ? [`wrk.body = ${lua(request.body)}`] : []),
+    ...Object.entries(request.headers ?? {}).map(
+      ([name, value]) => `wrk.headers[${lua(name)}] = ${lua(value)}`,
+    ),
+    "",
+  ].join("\n");
 }
 
 /** Starts wrk; the promise resolves with the parsed result when it exits. */
@@ -124,9 +147,10 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
   ];
   if (options.latency) args.push("--latency");
   if (options.close) args.push("-H", "Connection: close");
+  if (options.request && !options.countIn) throw new Error("runWrk: request needs countIn (its script)");
   if (options.countIn) {
     const script = join(options.countIn, "count.lua");
-    writeFileSync(script, COUNTING_SCRIPT);
+    writeFileSync(script, `${requestLua(options.request)}${COUNTING_SCRIPT}`);
     args.push("-s", script);
   }
   args.push(options.url);

@@ -1539,6 +1539,67 @@ checkClass(
   ],
 );
 
+checkClass(
+  "edge overload limits (per-server maxconn, queue timeout)",
+  [
+    ["a per-server limit of 0", "prod", { edgeServerMaxConn: "0" }, "edgeServerMaxConn", /from 1 to 10000/],
+    [
+      "a per-server limit in words",
+      "local",
+      { edgeServerMaxConn: "many" },
+      "edgeServerMaxConn",
+      /whole number/,
+    ],
+    [
+      "a per-server limit above what the edge's open files allow",
+      "staging",
+      { containerOpenFilesLimit: "4096", edgeServerMaxConn: "2000" },
+      "edgeServerMaxConn",
+      /at most 1548, the edge's whole connection limit with containerOpenFilesLimit 4096 \(got 2000\)/,
+    ],
+    [
+      "a queue timeout of 0 s",
+      "prod",
+      { edgeQueueTimeoutSeconds: "0" },
+      "edgeQueueTimeoutSeconds",
+      /from 1 to 300/,
+    ],
+    [
+      "a per-server limit in a slot stack (the edge is the env stack's)",
+      "prod-blue",
+      { edgeServerMaxConn: "32" },
+      "edgeServerMaxConn",
+      /env/,
+    ],
+  ],
+  [
+    ["the defaults", "prod", {}],
+    [
+      "a small replica's limit and a short queue",
+      "local",
+      { edgeServerMaxConn: "8", edgeQueueTimeoutSeconds: "3" },
+    ],
+    [
+      "a per-server limit equal to the edge's whole limit",
+      "staging",
+      { containerOpenFilesLimit: "4096", edgeServerMaxConn: "1548" },
+    ],
+  ],
+);
+
+describe("edge overload limits reach the typed config", () => {
+  it("defaults to 64 requests per replica and a 10 s queue", () => {
+    expect(parse("prod").edge).toMatchObject({ serverMaxConn: 64, queueTimeoutSeconds: 10 });
+  });
+
+  it("takes the configured values", () => {
+    expect(parse("local", { edgeServerMaxConn: "8", edgeQueueTimeoutSeconds: "3" }).edge).toMatchObject({
+      serverMaxConn: 8,
+      queueTimeoutSeconds: 3,
+    });
+  });
+});
+
 describe("every problem in one run", () => {
   it("names a bad key of every class at once, with the stack file and what was expected", () => {
     const overrides = {

@@ -194,4 +194,19 @@ describe("Edge component: maxconn fits the containers' open-files limit", () => 
     const plan = await runProgram("local", { overrides: { containerOpenFilesLimit: "20000" } });
     expect(haproxyCfg(plan.resources)).toMatch(/^ {4}maxconn 9500$/m);
   });
+
+  it("applies edgeServerMaxConn to every server and edgeQueueTimeoutSeconds to the queue", async () => {
+    const defaults = haproxyCfg((await runProgram("local")).resources);
+    expect(defaults).toMatch(/^ {4}timeout queue 10000ms$/m);
+    expect(defaults).toMatch(/^ {4}default-server .* maxconn 64 /m);
+    const plan = await runProgram("local", {
+      overrides: { edgeServerMaxConn: "7", edgeQueueTimeoutSeconds: "3" },
+    });
+    const cfg = haproxyCfg(plan.resources);
+    // default-server sets it for every server of each backend
+    const defaultsLines = cfg.split("\n").filter((l) => /^\s+default-server /.test(l));
+    expect(defaultsLines.length).toBeGreaterThan(0);
+    for (const line of defaultsLines) expect(line).toMatch(/ maxconn 7 /);
+    expect(cfg).toMatch(/^ {4}timeout queue 3000ms$/m);
+  });
 });

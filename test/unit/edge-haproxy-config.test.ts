@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_TIMEOUTS,
   EDGE_METRICS_PORT,
   HSTS_MAX_AGE_SECONDS,
   maxConnectionsFor,
@@ -128,7 +129,6 @@ describe("renderHaproxyConfig", () => {
     expect(app).toContain("http-check send meth GET uri /health");
     expect(app).toContain("http-check expect status 200");
     expect(app).toContain("option redispatch");
-    expect(app).toContain("retry-on conn-failure empty-response response-timeout");
     expect(app).toContain("retries 3");
     expect(app).toContain(
       "server-template blue 20 backend-blue:4000 resolvers docker init-addr none resolve-prefer ipv4",
@@ -137,6 +137,48 @@ describe("renderHaproxyConfig", () => {
       "server-template green 20 backend-green:4000 resolvers docker init-addr none resolve-prefer ipv4",
     );
     expect(app).toMatch(/default-server check inter 2000ms .* weight 1$/m);
+  });
+
+  it("buffers whole requests, so `timeout http-request` bounds a slow body too (issue 18.1)", () => {
+    const defaults = section(cfg, "defaults");
+    expect(defaults).toContain("option http-buffer-request");
+    expect(defaults).toContain("timeout http-request 10000ms");
+  });
+
+  it("retries only what cannot have reached the application (issue 18.2)", () => {
+    const app = section(cfg, "backend app");
+    // No response-timeout: a request that timed out ran, and runs at most once.
+    expect(app).toMatch(/^ {4}retry-on conn-failure empty-response$/m);
+    expect(app).not.toMatch(/retry-on .*(response-timeout|junk-response|all-retryable-errors|\b5\d\d\b)/);
+    // A closed connection without an answer is retried for the safe methods only (no PUT,
+    // DELETE, POST): disable-l7-retry leaves connection failures, where nothing was sent.
+    expect(app).toMatch(
+      /^ {4}http-request disable-l7-retry unless METH_GET \|\| METH_HEAD \|\| METH_OPTIONS$/m,
+    );
+    expect(app).not.toMatch(/disable-l7-retry.*(PUT|DELETE|POST)/);
+  });
+
+  it("gives every server a maxconn, so overload queues at the edge and is shed after timeout queue (issue 18.4)", () => {
+    expect(section(cfg, "backend app")).toMatch(/^ {4}default-server check .* maxconn 64 weight 1$/m);
+    expect(section(cfg, "defaults")).toContain("timeout queue 10000ms");
+    const limited = renderHaproxyConfig({
+      ...staticInput,
+      serverMaxConnections: 2,
+      timeouts: { queue: 1500 },
+    });
+    expect(section(limited, "backend app")).toMatch(/ maxconn 2 weight 1$/m);
+    expect(section(limited, "defaults")).toContain("timeout queue 1500ms");
+    // the global limit stays separate
+    expect(section(limited, "global")).toMatch(/^ {4}maxconn 20000$/m);
+  });
+
+  it("bounds a connection before its first request: client 10 s (TLS handshake), http-request, keep-alive (issue 18.6)", () => {
+    const defaults = section(cfg, "defaults");
+    expect(DEFAULT_TIMEOUTS.client).toBe(10000);
+    expect(defaults).toContain("timeout client 10000ms");
+    expect(defaults).toContain("timeout http-keep-alive 10000ms");
+    // HAProxy 2.6 has no `timeout client-hs` (2.8): rendering it would fail `haproxy -c`.
+    expect(cfg).not.toContain("client-hs");
   });
 
   it("renders static servers without resolvers for tests", () => {
@@ -165,6 +207,15 @@ describe("renderHaproxyConfig", () => {
     );
     expect(() => renderHaproxyConfig({ ...dnsInput, rateLimitPer10s: 0 })).toThrow(/rateLimitPer10s/);
     expect(() => renderHaproxyConfig({ ...dnsInput, initialWeight: 300 })).toThrow(/initialWeight/);
+    expect(() => renderHaproxyConfig({ ...dnsInput, serverMaxConnections: 0 })).toThrow(
+      "haproxy config: serverMaxConnections must be a whole number 1-10000, got 0",
+    );
+    expect(() => renderHaproxyConfig({ ...dnsInput, serverMaxConnections: 2.5 })).toThrow(
+      /serverMaxConnections/,
+    );
+    expect(() => renderHaproxyConfig({ ...dnsInput, timeouts: { queue: 0 } })).toThrow(
+      "haproxy config: timeouts.queue must be a whole number of milliseconds 1-3600000, got 0",
+    );
     expect(() =>
       renderHaproxyConfig({
         ...staticInput,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseWrk } from "../support/wrk";
+import { parseWrk, requestLua } from "../support/wrk";
 
 const CLEAN = `Running 8s test @ https://127.0.0.1:40123/ping
   2 threads and 8 connections
@@ -51,5 +51,26 @@ describe("parseWrk", () => {
     expect(() => parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n")).toThrow(
       /N requests in T/,
     );
+  });
+});
+
+describe("requestLua (wrk sending something other than a GET)", () => {
+  it("sets method, body and headers as Lua string literals", () => {
+    expect(
+      requestLua({
+        method: "POST",
+        body: '{"item":"fast","quantity":1}',
+        headers: { "Content-Type": "application/json" },
+      }),
+    ).toBe(
+      'wrk.method = "POST"\nwrk.body = "{\\"item\\":\\"fast\\",\\"quantity\\":1}"\n' +
+        'wrk.headers["Content-Type"] = "application/json"\n',
+    );
+    expect(requestLua(undefined)).toBe("");
+  });
+
+  it("refuses text Lua would read differently (not printable ASCII)", () => {
+    expect(() => requestLua({ method: "POST", body: "caf\u00e9" })).toThrow(/printable ASCII/);
+    expect(() => requestLua({ method: "POST", body: "a\nb" })).toThrow(/printable ASCII/);
   });
 });

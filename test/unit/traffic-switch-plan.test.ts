@@ -127,11 +127,14 @@ describe("planSwitch", () => {
 
   it("applies a canary of 10% to the idle colour", () => {
     const p = plan(both(256, 0), "blue", 10);
+    // 2 + 2 replicas: 252 x 2 : 28 x 2, exactly 10 % (raises first, then the lowers).
     expect(p.ok && p.commands).toEqual([
       "set server app/green1 weight 28",
       "set server app/green2 weight 28",
+      "set server app/blue1 weight 252",
+      "set server app/blue2 weight 252",
     ]);
-    expect(p.ok && p.share.green).toBeCloseTo(9.86, 1);
+    expect(p.ok && p.share.green).toBe(10);
   });
 
   it("refuses to switch to a colour whose servers are down and names them", () => {
@@ -203,9 +206,10 @@ describe("planSwitch", () => {
     expect(p.ok).toBe(true);
     if (!p.ok) return;
     expect(p.present).toEqual({ blue: 3, green: 1 });
-    expect(p.serverWeights).toEqual({ blue: 256, green: 84 });
+    expect(p.replicaWeights).toEqual({ blue: [255, 255, 255], green: [85] });
+    expect(p.serverWeights).toEqual({ blue1: 255, blue2: 255, blue3: 255, green1: 85, green2: 85 });
     // the unresolved server gets the colour's weight too, ready for when it appears
-    expect(p.commands).toContain("set server app/green2 weight 84");
+    expect(p.commands).toContain("set server app/green2 weight 85");
   });
 
   it("divides weights over the given replica counts, not the edge's DNS view of the moment", () => {
@@ -223,12 +227,14 @@ describe("planSwitch", () => {
     if (!p.ok) return;
     expect(p.present).toEqual({ blue: 3, green: 1 });
     expect(p.replicas).toEqual({ blue: 3, green: 2 });
-    expect(p.serverWeights).toEqual({ blue: 256, green: 42 });
+    expect(p.replicaWeights).toEqual({ blue: [252, 252, 252], green: [42, 42] });
+    expect(p.serverWeights).toMatchObject({ green1: 42, green2: 42 });
     // the share once DNS has caught up: the canary's 10 %, not 20 %
-    expect(p.share.green).toBeCloseTo(9.86, 1);
+    expect(p.share.green).toBe(10);
     // without the count, the weights fit the moment and the share doubles once green2 resolves
     const naive = plan(servers, "blue", 10);
-    expect(naive.ok && naive.serverWeights.green).toBe(84);
+    expect(naive.ok && naive.replicaWeights.green).toEqual([85]);
+    expect(naive.ok && naive.serverWeights.green2).toBe(85);
   });
 
   it("re-applying with --health-gate new does not let a broken canary block a rebalance", () => {
@@ -248,7 +254,7 @@ describe("planSwitch", () => {
     };
     expect(planSwitch(input).ok).toBe(false); // the full gate: green gets traffic and is down
     const rebalance = planSwitch({ ...input, gate: "new" });
-    expect(rebalance.ok && rebalance.serverWeights).toEqual({ blue: 256, green: 84 });
+    expect(rebalance.ok && rebalance.replicaWeights).toEqual({ blue: [255, 255, 255], green: [85] });
     expect(rebalance.ok && rebalance.warning).toMatch(/^green gets traffic but no server of it passes/);
     // but a colour that gets no traffic now is still gated
     const idle = haproxyAnswers(servers.map((s) => (s.name === "green1" ? { ...s, weight: 0 } : s)));
@@ -259,6 +265,63 @@ describe("planSwitch", () => {
       gate: "new",
     });
     expect(newCanary.ok).toBe(false);
+  });
+
+  it("sets every server so HAProxy serves each requested share within 0.2 points (1-99 %, 1-8 replicas per colour)", () => {
+    const off: string[] = [];
+    for (const active of ["blue", "green"] as const)
+      for (let pct = 1; pct <= 99; pct++)
+        for (let activeReplicas = 1; activeReplicas <= 8; activeReplicas++)
+          for (let canaryReplicas = 1; canaryReplicas <= 8; canaryReplicas++) {
+            const canary = active === "blue" ? "green" : "blue";
+            const count = { [active]: activeReplicas, [canary]: canaryReplicas } as Record<string, number>;
+            // 8 slots per colour, the replicas' resolved, the rest without an address (as DNS leaves them).
+            const servers: Srv[] = (["blue", "green"] as const).flatMap((c) =>
+              Array.from({ length: 8 }, (_, i) =>
+                i < count[c]
+                  ? { name: `${c}${i + 1}`, weight: c === active ? 256 : 0 }
+                  : {
+                      name: `${c}${i + 1}`,
+                      weight: 0,
+                      addr: "-",
+                      admin: 0x20,
+                      status: "MAINT (resolution)",
+                      check: "",
+                    },
+              ),
+            );
+            const p = plan(servers, active, pct);
+            if (!p.ok) {
+              off.push(`${active} ${pct}% refused: ${p.reason}`);
+              continue;
+            }
+            // What HAProxy then splits by: the weights of the servers that have an address.
+            const weight = (name: string) => p.serverWeights[name];
+            const sum = (c: string) =>
+              servers
+                .filter((s) => s.addr !== "-" && s.name.startsWith(c))
+                .reduce((a, s) => a + weight(s.name), 0);
+            const share = (100 * sum(canary)) / (sum(canary) + sum(active));
+            if (Math.abs(share - pct) > 0.2)
+              off.push(`${active} ${pct}% ${activeReplicas}:${canaryReplicas} -> ${share.toFixed(3)}%`);
+          }
+    expect(off, off.slice(0, 10).join("\n")).toEqual([]);
+  });
+
+  it("gives slots without an address a receiving colour's smallest weight, at least 1", () => {
+    const servers: Srv[] = [
+      { name: "blue1", weight: 256 },
+      ...Array.from({ length: 8 }, (_, i) => ({ name: `green${i + 1}`, weight: 0 })),
+      { name: "green9", weight: 0, addr: "-", admin: 0x20, status: "MAINT (resolution)", check: "" },
+    ];
+    const p = plan(servers, "blue", 1);
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    // 1 % over 8 green replicas next to 1 blue: 198 : 1 + 1, the other green replicas 0 ...
+    expect(p.replicaWeights).toEqual({ blue: [198], green: [1, 1, 0, 0, 0, 0, 0, 0] });
+    expect(p.serverWeights).toMatchObject({ blue1: 198, green1: 1, green2: 1, green3: 0, green8: 0 });
+    // ... but a replica that appears in the empty slot gets traffic, not none.
+    expect(p.serverWeights.green9).toBe(1);
   });
 
   it("refuses replica counts the edge cannot serve or that starve a receiving colour", () => {

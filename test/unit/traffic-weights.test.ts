@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
+  COLOUR_NAMES,
   MAX_WEIGHT,
   colourWeights,
-  effectiveShare,
   otherColour,
   receivingColours,
-  serverWeights,
+  replicaWeights,
+  shareOf,
   validateTarget,
 } from "../../lib/traffic-weights";
+import type { Colour } from "../../config/keys";
 
 describe("colourWeights", () => {
   it("gives the active colour everything when there is no canary", () => {
@@ -48,33 +50,97 @@ describe("colourWeights", () => {
   });
 });
 
-describe("serverWeights", () => {
-  it("equals the colour weights when both colours run the same number of servers", () => {
-    expect(serverWeights({ blue: 256, green: 28 }, { blue: 3, green: 3 })).toEqual({ blue: 256, green: 28 });
+describe("replicaWeights: the share is rounded once, from the percentage", () => {
+  /** Every percentage 1-99, 1-8 replicas per colour, either colour active. */
+  const grid: [Colour, number, number, number][] = [];
+  for (const active of COLOUR_NAMES)
+    for (let pct = 1; pct <= 99; pct++)
+      for (let activeReplicas = 1; activeReplicas <= 8; activeReplicas++)
+        for (let canaryReplicas = 1; canaryReplicas <= 8; canaryReplicas++)
+          grid.push([active, pct, activeReplicas, canaryReplicas]);
+
+  it(`serves every requested share within 0.2 points over the whole grid (${99 * 8 * 8 * 2} cases)`, () => {
+    const off: string[] = [];
+    let worst = 0;
+    for (const [active, pct, activeReplicas, canaryReplicas] of grid) {
+      const canary = otherColour(active);
+      const counts = { [active]: activeReplicas, [canary]: canaryReplicas } as Record<Colour, number>;
+      const weights = replicaWeights({ active, canaryPercent: pct }, counts);
+      const share = shareOf(weights)[canary];
+      worst = Math.max(worst, Math.abs(share - pct));
+      const where = `${active} ${pct}% ${activeReplicas}:${canaryReplicas}`;
+      if (Math.abs(share - pct) > 0.2) off.push(`${where}: ${share}`);
+      for (const c of COLOUR_NAMES) {
+        const list = weights[c];
+        if (list.length !== counts[c]) off.push(`${where}: ${c} has ${list.length} weights`);
+        if (list.some((w) => !Number.isInteger(w) || w < 0 || w > MAX_WEIGHT))
+          off.push(`${where}: ${c} weights ${list.join(",")} outside 0-${MAX_WEIGHT}`);
+        // Replicas of a colour share its load evenly: weights at most 1 apart, largest first.
+        if (list[0] - list[list.length - 1] > 1 || list.some((w, i) => i > 0 && w > list[i - 1]))
+          off.push(`${where}: ${c} weights ${list.join(",")} not even`);
+      }
+    }
+    expect(off, off.slice(0, 10).join("\n")).toEqual([]);
+    // Not just within the bound: computed from the percentage in one step, every split is exact.
+    expect(worst).toBeLessThan(1e-9);
   });
 
-  it("divides a colour's weight over its servers so the share holds with unequal replica counts", () => {
-    const colour = colourWeights({ active: "blue", canaryPercent: 10 });
-    const counts = { blue: 3, green: 1 };
-    const per = serverWeights(colour, counts);
-    expect(per).toEqual({ blue: 256, green: 84 });
-    expect(effectiveShare(per, counts).green).toBeCloseTo(9.86, 1);
-    const reversed = serverWeights(colour, { blue: 1, green: 4 });
-    expect(effectiveShare(reversed, { blue: 1, green: 4 }).green).toBeGreaterThan(9);
-    expect(effectiveShare(reversed, { blue: 1, green: 4 }).green).toBeLessThan(11);
+  it("fixes the double rounding the load review measured (1 % canary, 1 active and 2 canary replicas)", () => {
+    // Rounded twice this was 256 : 2 x 2 = 1.54 %.
+    const weights = replicaWeights({ active: "green", canaryPercent: 1 }, { green: 1, blue: 2 });
+    expect(weights).toEqual({ green: [198], blue: [1, 1] });
+    expect(shareOf(weights).blue).toBe(1);
   });
 
-  it("keeps weights within 1..256 for a colour with weight and 0 for one without", () => {
-    const per = serverWeights({ blue: 256, green: 3 }, { blue: 1, green: 20 });
-    expect(per.blue).toBe(256);
-    expect(per.green).toBe(1);
-    expect(serverWeights({ blue: 0, green: 256 }, { blue: 3, green: 0 })).toEqual({ blue: 0, green: 256 });
-    expect(serverWeights({ blue: 0, green: 0 }, { blue: 1, green: 1 })).toEqual({ blue: 0, green: 0 });
+  it("gives every replica of a colour the same weight when an exact split allows it", () => {
+    expect(replicaWeights({ active: "blue", canaryPercent: 10 }, { blue: 3, green: 1 })).toEqual({
+      blue: [255, 255, 255],
+      green: [85],
+    });
+    expect(replicaWeights({ active: "blue", canaryPercent: 10 }, { blue: 2, green: 1 })).toEqual({
+      blue: [252, 252],
+      green: [56],
+    });
+    expect(replicaWeights({ active: "blue", canaryPercent: 50 }, { blue: 3, green: 1 })).toEqual({
+      blue: [85, 85, 85],
+      green: [255],
+    });
   });
 
-  it("rejects invalid counts and weights", () => {
-    expect(() => serverWeights({ blue: 256, green: 0 }, { blue: -1, green: 0 })).toThrow(/count of blue/);
-    expect(() => serverWeights({ blue: 300, green: 0 }, { blue: 1, green: 0 })).toThrow(/weight of blue/);
+  it("spreads a share too small for equal weights 1 apart (1 % over 8 canary replicas next to 1 active)", () => {
+    const weights = replicaWeights({ active: "blue", canaryPercent: 1 }, { blue: 1, green: 8 });
+    expect(weights).toEqual({ blue: [198], green: [1, 1, 0, 0, 0, 0, 0, 0] });
+    expect(shareOf(weights).green).toBe(1);
+  });
+
+  it("gives everything to one colour at 0 % and 100 %, and 0 to a colour without traffic", () => {
+    expect(replicaWeights({ active: "blue", canaryPercent: 0 }, { blue: 3, green: 2 })).toEqual({
+      blue: [256, 256, 256],
+      green: [0, 0],
+    });
+    expect(replicaWeights({ active: "blue", canaryPercent: 100 }, { blue: 3, green: 2 })).toEqual({
+      blue: [0, 0, 0],
+      green: [256, 256],
+    });
+  });
+
+  it("weighs a receiving colour without a counted replica as one replica", () => {
+    expect(replicaWeights({ active: "green", canaryPercent: 0 }, { blue: 3, green: 0 })).toEqual({
+      blue: [0, 0, 0],
+      green: [256],
+    });
+  });
+
+  it("rejects invalid counts and targets", () => {
+    expect(() => replicaWeights({ active: "blue", canaryPercent: 10 }, { blue: -1, green: 0 })).toThrow(
+      /count of blue/,
+    );
+    expect(() => replicaWeights({ active: "blue", canaryPercent: 10 }, { blue: 1.5, green: 1 })).toThrow(
+      /count of blue/,
+    );
+    expect(() => replicaWeights({ active: "blue", canaryPercent: 101 }, { blue: 1, green: 1 })).toThrow(
+      /canaryPercent/,
+    );
   });
 });
 
@@ -87,7 +153,8 @@ describe("helpers", () => {
     expect(receivingColours({ active: "green", canaryPercent: 100 })).toEqual(["blue"]);
   });
 
-  it("effectiveShare is 0/0 when nothing has weight", () => {
-    expect(effectiveShare({ blue: 0, green: 0 }, { blue: 2, green: 2 })).toEqual({ blue: 0, green: 0 });
+  it("shareOf is 0/0 when nothing has weight", () => {
+    expect(shareOf({ blue: [0, 0], green: [0, 0] })).toEqual({ blue: 0, green: 0 });
+    expect(shareOf({ blue: [3, 1], green: [] })).toEqual({ blue: 100, green: 0 });
   });
 });

@@ -3,7 +3,13 @@ import { Pool } from "pg";
 import { APP_CONFIG, type AppConfig } from "./config";
 import { logJson } from "./logger";
 
-/** Idempotent schema migration; the advisory lock lets several replicas boot at the same time. */
+/**
+ * Idempotent schema migration; the advisory lock lets several replicas boot at the same time.
+ * `idempotency_key` is the client's Idempotency-Key of the POST that created the row, stored with
+ * the row in the same INSERT; its unique index is what makes a retried POST write at most once,
+ * also when the retry runs on another replica at the same moment (orders.ts). `request_hash`
+ * tells a retry from a different request that reuses a key. Both are added to an existing table.
+ */
 export const MIGRATION_SQL = `
 SELECT pg_advisory_xact_lock(4242001);
 CREATE TABLE IF NOT EXISTS orders (
@@ -11,7 +17,10 @@ CREATE TABLE IF NOT EXISTS orders (
   item text NOT NULL,
   quantity int NOT NULL CHECK (quantity > 0),
   created_at timestamptz NOT NULL DEFAULT now()
-);`;
+);
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS idempotency_key text;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS request_hash text;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_idempotency_key ON orders (idempotency_key);`;
 
 /** Error message without the password that a connection string may carry. */
 export function describeError(error: unknown): string {
