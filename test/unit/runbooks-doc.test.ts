@@ -83,10 +83,7 @@ describe("runbooks --help", () => {
     "sync-config",
   ];
   /** Runbooks whose help is known to be incomplete, with why; their test is expected to fail. */
-  const PENDING: Record<string, string> = {
-    "backup-list":
-      "another change owns runbooks/backup-list: its usage() lacks bi_common_help (--slot-outputs, -s, -y, -h)",
-  };
+  const PENDING: Record<string, string> = {};
   const ENV_ROOTS = "environment|dockerHost|networks|edge|traffic|postgres|redis|backups|monitoring";
   const PATH_TOKEN = new RegExp(
     `(?<![\\w\\])"'.$])\\.(?:${ENV_ROOTS})(?:\\.[A-Za-z_]\\w*)*(?![\\w(\\[])`,
