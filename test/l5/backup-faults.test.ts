@@ -44,6 +44,11 @@ function repo1Segments(env: BackupEnv): string[] {
     .map((p) => p.split("/").pop()!.slice(0, 24));
 }
 
+/** The dumps and the checksum manifest each backup job writes beside its dump, as readdir lists them. */
+function withManifests(dumps: string[]): string[] {
+  return dumps.flatMap((d) => [d, `${d}.manifest.json`]).sort();
+}
+
 describe.skipIf(skipReason(...TOOLS))(
   "backup runner scripts fail loudly and keep the last good backup",
   () => {
@@ -148,7 +153,7 @@ describe.skipIf(skipReason(...TOOLS))(
         expectLoudFailure("logical", logical, logicalTs);
         expect(logical.stderr).toMatch(/pg_dump of app failed/);
         expect(readdirSync(join(env.backupDir, "logical")).filter((f) => !f.startsWith("."))).toEqual(
-          dumpsBefore,
+          withManifests(dumpsBefore),
         );
 
         const diff = env.script("backup-pg", ["diff"]);
@@ -179,7 +184,7 @@ describe.skipIf(skipReason(...TOOLS))(
         expect(result.stderr).toMatch(message);
         // No new dump, no leftover partial file.
         expect(readdirSync(join(env.backupDir, "logical")).filter((f) => !f.startsWith("."))).toEqual(
-          dumpsBefore,
+          withManifests(dumpsBefore),
         );
       }
 
@@ -192,13 +197,15 @@ describe.skipIf(skipReason(...TOOLS))(
         const verify = env.script("backup-verify");
         expect(verify.status).toBe(1);
         expect(verify.stderr).toMatch(/newest logical dump .* is unreadable/);
-        const restore = env.script("restore-logical", [
-          corrupt,
-          "--dbname",
-          `postgresql://postgres@/postgres?host=${env.pg.socketDir}&port=${env.pg.port}`,
-        ]);
+        const target = `postgresql://postgres@/postgres?host=${env.pg.socketDir}&port=${env.pg.port}`;
+        // No backup job wrote it: refused for the missing manifest before pg_restore looks at it.
+        const restore = env.script("restore-logical", [corrupt, "--dbname", target]);
         expect(restore.status).toBe(1);
-        expect(restore.stderr).toMatch(/not a readable pg_dump archive|pg_restore failed/);
+        expect(restore.stderr).toMatch(/no checksum manifest for app-29991231T000000Z\.dump/);
+        // Forced past the manifest, pg_restore's own check still refuses it.
+        const forced = env.script("restore-logical", [corrupt, "--unverified", "--dbname", target]);
+        expect(forced.status).toBe(1);
+        expect(forced.stderr).toMatch(/not a readable pg_dump archive|pg_restore failed/);
       } finally {
         run("rm", ["-f", corrupt]);
       }
@@ -210,9 +217,22 @@ describe.skipIf(skipReason(...TOOLS))(
       writeFileSync(badRdb, rdbBytes.subarray(0, rdbBytes.length - 12));
       const target = env.dir("redis-target");
       // --ignore-running: the env's Redis does not use this directory.
+      // With the manifest of the snapshot it was cut from: refused for its size, before any check.
+      const manifest = readFileSync(join(env.backupDir, "redis", `${rdb}.manifest.json`), "utf8");
+      writeFileSync(`${badRdb}.manifest.json`, manifest.replace(rdb, "bad.rdb"));
       const restoreRedis = env.script("restore-redis", [badRdb, "--data-dir", target, "--ignore-running"]);
       expect(restoreRedis.status).toBe(1);
-      expect(restoreRedis.stderr).toMatch(/redis-check-rdb rejects/);
+      expect(restoreRedis.stderr).toMatch(/bad\.rdb has \d+ bytes, its manifest says \d+/);
+      // Forced past the manifest, redis-check-rdb still refuses it.
+      const forced = env.script("restore-redis", [
+        badRdb,
+        "--unverified",
+        "--data-dir",
+        target,
+        "--ignore-running",
+      ]);
+      expect(forced.status).toBe(1);
+      expect(forced.stderr).toMatch(/redis-check-rdb rejects/);
       expect(readdirSync(target)).toEqual([]);
     });
 
@@ -238,7 +258,9 @@ describe.skipIf(skipReason(...TOOLS))(
         );
         const result = env.script("backup-logical", [], { ...smallEnv, S3_BUCKET: "" });
         expectLoudFailure("logical", result, ts);
-        expect(readdirSync(join(mountPoint, "logical")).filter((f) => !f.startsWith("."))).toEqual(before);
+        expect(readdirSync(join(mountPoint, "logical")).filter((f) => !f.startsWith("."))).toEqual(
+          withManifests(before),
+        );
         ok(
           run("pg_restore", ["--list", join(mountPoint, "logical", before[0])]),
           "previous dump on the full disk",
