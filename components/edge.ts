@@ -107,7 +107,7 @@ export class Edge extends pulumi.ComponentResource {
    * The self-signed certificate (PEM, public) when `tls.mode` is self-signed, for clients that
    * must trust it (`curl --cacert`); undefined with a provided certificate.
    */
-  caCertPem?: pulumi.Output<string>;
+  readonly caCertPem?: pulumi.Output<string>;
   /** Admin unix socket inside the container. */
   readonly adminSocket = EDGE_ADMIN_SOCKET;
   /** Admin API on the container's loopback, for `docker exec` clients (the traffic switch). */
@@ -150,7 +150,8 @@ export class Edge extends pulumi.ComponentResource {
     });
     this.configHash = createHash("sha256").update(this.config).digest("hex");
 
-    const pem = this.certificatePem(name, args);
+    const { pem, selfSignedCertPem } = this.certificate(name, args);
+    this.caCertPem = selfSignedCertPem;
 
     const stateVolume = new docker.Volume(
       `${name}-state`,
@@ -247,12 +248,20 @@ export class Edge extends pulumi.ComponentResource {
     });
   }
 
-  /** Certificate chain + private key in one PEM, as HAProxy's `crt` wants it. */
-  private certificatePem(name: string, args: EdgeArgs): pulumi.Output<string> {
+  /**
+   * Certificate chain + private key in one PEM, as HAProxy's `crt` wants it, and the certificate
+   * alone when this component generated it (self-signed).
+   */
+  private certificate(
+    name: string,
+    args: EdgeArgs,
+  ): { pem: pulumi.Output<string>; selfSignedCertPem?: pulumi.Output<string> } {
     if (args.tls.mode === "provided") {
-      return pulumi
-        .all([args.tls.cert, args.tls.key])
-        .apply(([cert, key]) => `${cert.trim()}\n${key.trim()}\n`);
+      return {
+        pem: pulumi
+          .all([args.tls.cert, args.tls.key])
+          .apply(([cert, key]) => `${cert.trim()}\n${key.trim()}\n`),
+      };
     }
     const key = new tls.PrivateKey(
       `${name}-tls-key`,
@@ -271,7 +280,9 @@ export class Edge extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.caCertPem = cert.certPem;
-    return pulumi.all([cert.certPem, key.privateKeyPem]).apply(([c, k]) => `${c.trim()}\n${k.trim()}\n`);
+    return {
+      pem: pulumi.all([cert.certPem, key.privateKeyPem]).apply(([c, k]) => `${c.trim()}\n${k.trim()}\n`),
+      selfSignedCertPem: cert.certPem,
+    };
   }
 }

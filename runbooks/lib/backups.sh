@@ -14,8 +14,8 @@
 #   newest_backup_file redis|logical local|s3 [MAX_STAMP]  -> LOCATION of the newest backup with a
 #       manifest, written at or before MAX_STAMP
 #   stamp_of_time "2026-11-28 09:14:00+00"  -> 20261128T091400Z
-#   with_restore_identity CMD...  runs CMD with the read-only restore identity's S3 keys exported
-#       (RESTORE_IDENTITY_ENV holds the matching `run_in -e` flags)
+#   run_in_restore_identity [run_in options] CONTAINER CMD...  run_in, with the read-only restore
+#       identity's S3 keys passed to the container
 
 # The shell snippet run in the runner. $1 = kind (redis|logical), $2 = local|s3. Only names of
 # the shape the runner writes are listed (redis-<STAMP>.rdb, <db>-<STAMP>.dump), checked whole:
@@ -74,7 +74,7 @@ backup_files() {
   [[ "$from" == local || "$from" == s3 ]] || die "backup_files: from must be local or s3, not '$from'"
   local runner
   runner=$(output_field .backups.runnerContainer) || return 1
-  out=$(with_restore_identity run_in -u postgres "${RESTORE_IDENTITY_ENV[@]}" "$runner" bash -c "$BI_LIST_SNIPPET" list-backups "$kind" "$from") || return 1
+  out=$(run_in_restore_identity -u postgres "$runner" bash -c "$BI_LIST_SNIPPET" list-backups "$kind" "$from") || return 1
   # Only well-formed rows (the snippet prints nothing else on stdout); oldest first.
   grep -E '^[0-9]{8}T[0-9]{6}Z [^ ]+ (manifest|none)$' <<<"$out" | sort || true
 }
@@ -93,10 +93,9 @@ stamp_of_time() {
 
 # Restores read S3 with the environment's read-only restore identity (backups.restoreAccessKeyId,
 # .restoreSecretAccessKey), not the runner's writer key: a restore cannot change a backup even if
-# what it restores is hostile. The keys are exported only inside the subshell that runs CMD and
-# reach the runner by NAME (`docker exec -e NAME`), never on a command line.
-RESTORE_IDENTITY_ENV=(-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e PGBACKREST_REPO2_S3_KEY -e PGBACKREST_REPO2_S3_KEY_SECRET)
-with_restore_identity() {
+# what it restores is hostile. The keys are exported only inside the subshell that runs run_in and
+# reach the container by NAME (`docker exec -e NAME`), never on a command line.
+run_in_restore_identity() {
   local id secret
   id=$(output_field .backups.restoreAccessKeyId) || return 1
   secret=$(output_field .backups.restoreSecretAccessKey) || return 1
@@ -107,6 +106,7 @@ with_restore_identity() {
   (
     export AWS_ACCESS_KEY_ID="$id" AWS_SECRET_ACCESS_KEY="$secret"
     export PGBACKREST_REPO2_S3_KEY="$id" PGBACKREST_REPO2_S3_KEY_SECRET="$secret"
-    "$@"
+    run_in -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e PGBACKREST_REPO2_S3_KEY \
+      -e PGBACKREST_REPO2_S3_KEY_SECRET "$@"
   )
 }
