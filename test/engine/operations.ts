@@ -118,36 +118,28 @@ export async function operationsScenarios(
 
     // The latest point first (a restore --to T afterwards still reaches T: T lies before the
     // timeline this one starts). What is lost is at most the last archive window.
-    let started = Date.now();
-    await runbook(session, "disaster-recovery", [
-      "restore",
-      "--only",
-      "postgres",
-      "--from",
-      "local",
-      "--latest",
-      "--yes",
-      ...slotOutputs,
-    ]);
-    const latestSeconds = seconds(Date.now() - started);
+    /** disaster-recovery restore of PostgreSQL from repo1 to `point`; returns the seconds it took. */
+    const restore = async (...point: string[]) => {
+      const started = Date.now();
+      await runbook(session, "disaster-recovery", [
+        "restore",
+        "--only",
+        "postgres",
+        "--from",
+        "local",
+        ...point,
+        "--yes",
+        ...slotOutputs,
+      ]);
+      return seconds(Date.now() - started);
+    };
+    const latestSeconds = await restore("--latest");
     const newestAfter = sql(out, "SELECT extract(epoch FROM max(at)) FROM public.pitr_probe")[0];
     const rpo = Number(newestBefore) - Number(newestAfter);
     if (!Number.isFinite(rpo) || rpo > 60)
       throw new Error(`restore --latest lost ${rpo} s of rows (at most 60 s)`);
 
-    started = Date.now();
-    await runbook(session, "disaster-recovery", [
-      "restore",
-      "--only",
-      "postgres",
-      "--from",
-      "local",
-      "--to",
-      `${target}+00`,
-      "--yes",
-      ...slotOutputs,
-    ]);
-    const restoreSeconds = seconds(Date.now() - started);
+    const restoreSeconds = await restore("--to", `${target}+00`);
     const [count, after] = sql(
       out,
       `SELECT count(*) FROM public.pitr_probe UNION ALL SELECT count(*) FROM public.pitr_probe WHERE at > '${target}+00'`,

@@ -71,6 +71,11 @@ export interface PgServerOptions {
   root?: string;
 }
 
+/** psql as the postgres superuser on HOST:PORT, one unaligned value per row, stopping at an error. */
+function superuserPsqlArgs(host: string, port: number, database: string): string[] {
+  return ["-h", host, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtX"];
+}
+
 export async function createPgServer(options: PgServerOptions = {}): Promise<PgServer> {
   const root = options.root ?? tempDir("pg");
   postgresOwnedDir(root);
@@ -90,23 +95,7 @@ export async function createPgServer(options: PgServerOptions = {}): Promise<PgS
     socketDir,
     logFile,
     sql(query, database = "postgres") {
-      const result = asPostgresOk(
-        join(PG_BIN, "psql"),
-        [
-          "-h",
-          socketDir,
-          "-p",
-          String(port),
-          "-U",
-          "postgres",
-          "-d",
-          database,
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-qAtX",
-        ],
-        query,
-      );
+      const result = asPostgresOk(join(PG_BIN, "psql"), superuserPsqlArgs(socketDir, port, database), query);
       return result.stdout.trim();
     },
     appendConfig(text) {
@@ -197,23 +186,9 @@ export async function holdTableLock(
   table: string,
   mode = "SHARE",
 ): Promise<HeldLock> {
-  const child = spawn(
-    join(PG_BIN, "psql"),
-    [
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(pg.port),
-      "-U",
-      "postgres",
-      "-d",
-      database,
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-qAtX",
-    ],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
+  const child = spawn(join(PG_BIN, "psql"), superuserPsqlArgs("127.0.0.1", pg.port, database), {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
